@@ -1,0 +1,3 @@
+from qorch.cli import main
+
+main()

@@ -1,0 +1,525 @@
+"""Runs tasks on the local simulators (Qiskit Aer); called inside worker processes.
+
+Everything public is a module-level function so it pickles by reference. Qiskit is imported
+lazily, so importing this module is cheap; `warm_up` pays the imports in a fresh worker.
+Per process we cache the simulators (a noisy one costs seconds to build) and one pass manager per
+(device, optimization level, transpiler seed). A job transpiles each circuit once and makes at
+most one Sampler call and one Estimator call (one PUB per circuit, all parameter sets
+broadcast), or one statevector `run` for a StatevectorRun.
+
+Shot noise on expectation values: Aer's EstimatorV2 computes the exact expectation value (with
+the noise model, if any) and adds a sample of N(0, precision); we use precision = 1/sqrt(shots),
+the standard error of a Pauli estimate from `shots` samples in the worst case.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from qorch.adapters.simulators import (
+    DEFAULT_MAX_DENSE_QUBITS,
+    FAKE_BACKENDS,
+    aer_method,
+    fake_backend,
+    find_local_device,
+    ideal_simulator,
+)
+from qorch.domain.devices import Device
+from qorch.domain.execution import (
+    CircuitOutcome,
+    CircuitTask,
+    CostEstimate,
+    ExecutionOutcome,
+    ExecutionTask,
+    ObservableSpec,
+    ProviderError,
+)
+
+if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
+    from qiskit.quantum_info import SparsePauliOp
+    from qiskit.transpiler import StagedPassManager
+    from qiskit_aer import AerSimulator
+
+SUPPORTED_OPTIONS = ("seed_simulator", "optimization_level", "seed_transpiler")
+DEFAULT_OPTIMIZATION_LEVEL = 1
+STATEVECTOR_DEVICE = "aer_simulator_statevector"
+"""StatevectorRun is always ideal and dense, whatever the device."""
+
+# Wall-time model for estimates (one core, order of magnitude only): a gate costs
+# _AMPLITUDE_SECONDS per amplitude it touches, each shot _SHOT_SECONDS of sampling and
+# bookkeeping, each job _JOB_SECONDS of fixed overhead.
+_AMPLITUDE_SECONDS = 2e-9
+_SHOT_SECONDS = 5e-7
+_JOB_SECONDS = 0.02
+
+
+@dataclass(frozen=True)
+class _Options:
+    seed_simulator: int | None
+    optimization_level: int
+    seed_transpiler: int | None
+
+
+@dataclass
+class _Prepared:
+    """One circuit ready to execute."""
+
+    circuit: QuantumCircuit
+    """Transpiled (ISA) circuit; final measurements removed unless sampling."""
+    values: np.ndarray
+    """(P, k): parameter sets in `circuit.parameters` order (transpiling may drop some)."""
+    observables: list[SparsePauliOp] | None
+    """Laid out on the transpiled circuit's qubits."""
+    width: int
+    shape: dict[str, int]
+
+
+@dataclass
+class _Plan:
+    device: Device
+    method: str
+    executor_id: str
+    options: _Options
+    circuits: list[_Prepared]
+    transpile_seconds: float
+
+
+def run_task(
+    task: ExecutionTask, *, max_dense_qubits: int = DEFAULT_MAX_DENSE_QUBITS
+) -> ExecutionOutcome:
+    plan = _plan(task, max_dense_qubits)
+    mitigation = _mitigation(task, plan.device)
+    outcomes = [CircuitOutcome(transpiled=c.shape) for c in plan.circuits]
+    metadata: dict[str, Any] = {
+        "device": plan.device.id,
+        "simulator_method": plan.method,
+        "noisy": plan.device.noisy and task.run_type == "Run",
+        "shots": task.shots if task.run_type == "Run" else None,
+        "optimization_level": plan.options.optimization_level,
+        "transpile_seconds": plan.transpile_seconds,
+        "mitigation": mitigation,
+    }
+    if plan.options.seed_simulator is not None:
+        metadata["seed_simulator"] = plan.options.seed_simulator
+    estimated = [i for i, c in enumerate(plan.circuits) if c.observables is not None]
+    others = [i for i, c in enumerate(plan.circuits) if c.observables is None]
+    started = time.perf_counter()
+    try:
+        if estimated:
+            precision = 0.0 if task.run_type == "StatevectorRun" else 1 / math.sqrt(task.shots)
+            metadata["precision"] = precision
+            _estimate(plan, estimated, precision, outcomes)
+        if others and task.run_type == "Run":
+            _sample(plan, others, task.shots, outcomes)
+        elif others:
+            _statevectors(plan, others, outcomes)
+    except ProviderError:
+        raise
+    except Exception as error:
+        raise ProviderError("simulation_failed", f"{type(error).__name__}: {error}") from error
+    metadata["execution_seconds"] = time.perf_counter() - started
+    return ExecutionOutcome(circuits=outcomes, metadata=metadata)
+
+
+def estimate_task(
+    task: ExecutionTask, *, max_dense_qubits: int = DEFAULT_MAX_DENSE_QUBITS
+) -> CostEstimate:
+    """Transpiles like a run would and prices simulation time with the model above (0 USD)."""
+    plan = _plan(task, max_dense_qubits)
+    _mitigation(task, plan.device)
+    per_circuit = [
+        _JOB_SECONDS / len(plan.circuits) + _circuit_seconds(task, plan, c) for c in plan.circuits
+    ]
+    return CostEstimate(
+        seconds=sum(per_circuit),
+        usd=0.0,
+        circuits=[c.shape for c in plan.circuits],
+        breakdown={
+            "device": plan.device.id,
+            "simulator_method": plan.method,
+            "per_circuit_seconds": per_circuit,
+            "transpile_seconds": plan.transpile_seconds,
+            "model": "gates x touched amplitudes x 2ns (x trajectories when noisy) + 0.5us/shot",
+        },
+    )
+
+
+def warm_up() -> None:
+    """Pays imports and first-use costs so a fresh worker process answers at full speed."""
+    import qiskit_aer.primitives  # noqa: F401
+    import qiskit_ibm_runtime.fake_provider  # noqa: F401
+    import qiskit_qasm3_import  # noqa: F401
+
+    run_task(
+        ExecutionTask(
+            job_id="warm-up",
+            device_id="aer_simulator",
+            run_type="Run",
+            shots=16,
+            circuits=(CircuitTask(source=_BELL),),
+        )
+    )
+
+
+_BELL = """OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[2];
+creg c[2];
+h q[0];
+cx q[0], q[1];
+measure q -> c;
+"""
+
+
+# --- preparation -------------------------------------------------------------------------------
+
+
+def _plan(task: ExecutionTask, max_dense_qubits: int) -> _Plan:
+    device = find_local_device(task.device_id, max_dense_qubits)
+    if device is None:
+        raise ProviderError("unknown_device", f"device {task.device_id!r} is not a local simulator")
+    options = _parse_options(task.options)
+    if task.run_type == "Run":
+        if task.shots < 1:
+            raise ProviderError("invalid_shots", "shots must be at least 1")
+        executor_id, capacity = device.id, device.qubits
+        method = "automatic" if device.noisy else aer_method(device.id)
+    else:
+        executor_id, capacity = STATEVECTOR_DEVICE, min(device.qubits, max_dense_qubits)
+        method = "statevector"
+    if not task.circuits:
+        raise ProviderError("invalid_task", "a task needs at least one circuit")
+    pass_manager = _pass_manager(executor_id, options.optimization_level, options.seed_transpiler)
+    circuits: list[_Prepared] = []
+    transpile_seconds = 0.0
+    for index, circuit_task in enumerate(task.circuits):
+        where = f"circuits[{index}]"
+        circuit = _load_checked(circuit_task.source, where)
+        values = _parameter_values(circuit, circuit_task.parameter_sets, where)
+        estimating = bool(circuit_task.observables)
+        if estimating or task.run_type == "StatevectorRun":
+            circuit = circuit.remove_final_measurements(inplace=False)
+            if task.run_type == "StatevectorRun" and _has_measurements(circuit):
+                raise ProviderError(
+                    "unsupported_circuit",
+                    f"{where}: StatevectorRun needs a circuit without mid-circuit measurements",
+                )
+        elif not _has_measurements(circuit):
+            raise ProviderError(
+                "no_measurements",
+                f"{where}: the circuit measures nothing; add measurements or give observables",
+            )
+        if circuit.num_qubits > capacity:
+            raise ProviderError(
+                "device_too_small",
+                f"{where}: {circuit.num_qubits} qubits, but {device.id} runs at most {capacity}"
+                + (" for StatevectorRun" if task.run_type == "StatevectorRun" else ""),
+            )
+        specs = circuit_task.observables if estimating else None
+        observables = _observables(specs, circuit.num_qubits, where) if specs else None
+        started = time.perf_counter()
+        try:
+            isa = pass_manager.run(circuit)
+        except Exception as error:
+            raise ProviderError("transpile_failed", f"{where}: {error}") from error
+        transpile_seconds += time.perf_counter() - started
+        if observables is not None:
+            observables = [obs.apply_layout(isa.layout) for obs in observables]
+        circuits.append(
+            _Prepared(
+                circuit=isa,
+                values=_reorder(values, circuit, isa),
+                observables=observables,
+                width=circuit.num_qubits,
+                shape=_shape(isa),
+            )
+        )
+    return _Plan(device, method, executor_id, options, circuits, transpile_seconds)
+
+
+def _parse_options(options: dict[str, Any]) -> _Options:
+    for name in options:
+        if name not in SUPPORTED_OPTIONS:
+            raise ProviderError(
+                "unsupported_option",
+                f"options.{name}: not supported by local simulators "
+                f"(supported: {', '.join(SUPPORTED_OPTIONS)})",
+            )
+
+    def integer(name: str, low: int | None = None, high: int | None = None) -> int | None:
+        value = options.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ProviderError("invalid_option", f"options.{name}: expected an integer")
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise ProviderError("invalid_option", f"options.{name}: must be in {low}..{high}")
+        return value
+
+    level = integer("optimization_level", 0, 3)
+    return _Options(
+        seed_simulator=integer("seed_simulator", 0),
+        optimization_level=DEFAULT_OPTIMIZATION_LEVEL if level is None else level,
+        seed_transpiler=integer("seed_transpiler", 0),
+    )
+
+
+def _mitigation(task: ExecutionTask, device: Device) -> str:
+    noisy = device.noisy and task.run_type == "Run"
+    if not task.use_mitigation:
+        return "none"
+    if noisy:
+        raise ProviderError(
+            "unsupported_option", "use_mitigation is not available yet on noisy simulators"
+        )
+    return "none (noiseless simulator)"
+
+
+_QASM_VERSION = re.compile(r"\s*(?:(?://[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*OPENQASM\s+(\d+)", re.S)
+
+
+def _load(source: str) -> QuantumCircuit:
+    try:
+        from qorch.adapters.qasm import parse_circuit
+    except ImportError:
+        from qiskit import qasm2, qasm3
+
+        version = _QASM_VERSION.match(source)
+        if version is not None and version.group(1) == "2":
+            return qasm2.loads(source, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
+        return qasm3.loads(source)
+    return parse_circuit(source).circuit
+
+
+def _load_checked(source: str, where: str) -> QuantumCircuit:
+    try:
+        return _load(source)
+    except ProviderError:
+        raise
+    except Exception as error:
+        raise ProviderError("invalid_circuit", f"{where}: {error}") from error
+
+
+def _has_measurements(circuit: QuantumCircuit) -> bool:
+    return any(instruction.operation.name == "measure" for instruction in circuit.data)
+
+
+def _parameter_values(
+    circuit: QuantumCircuit, parameter_sets: tuple[tuple[float, ...], ...] | None, where: str
+) -> np.ndarray:
+    names = [parameter.name for parameter in circuit.parameters]
+    if parameter_sets is None:
+        if names:
+            raise ProviderError(
+                "invalid_parameters",
+                f"{where}: the circuit has parameters ({', '.join(names)}) but no parameter sets",
+            )
+        return np.zeros((1, 0))
+    if not parameter_sets:
+        raise ProviderError("invalid_parameters", f"{where}: parameter_sets is empty")
+    if not names and len(parameter_sets) > 1:
+        raise ProviderError(
+            "invalid_parameters",
+            f"{where}: the circuit has no parameters; give at most one (empty) parameter set",
+        )
+    for number, values in enumerate(parameter_sets):
+        if len(values) != len(names):
+            raise ProviderError(
+                "invalid_parameters",
+                f"{where}: parameter set {number} has {len(values)} values, the circuit has "
+                f"{len(names)} parameters ({', '.join(names)})",
+            )
+    try:
+        array = np.array(parameter_sets, dtype=float).reshape(len(parameter_sets), len(names))
+    except (TypeError, ValueError) as error:
+        raise ProviderError("invalid_parameters", f"{where}: {error}") from error
+    if not np.all(np.isfinite(array)):
+        raise ProviderError("invalid_parameters", f"{where}: parameter values must be finite")
+    return array
+
+
+def _reorder(values: np.ndarray, circuit: QuantumCircuit, isa: QuantumCircuit) -> np.ndarray:
+    # Transpiling can drop a parameter (e.g. an rz right before a measurement).
+    names = [parameter.name for parameter in circuit.parameters]
+    kept = [names.index(parameter.name) for parameter in isa.parameters]
+    return values if len(kept) == len(names) else values[:, kept]
+
+
+def _observables(specs: tuple[ObservableSpec, ...], width: int, where: str) -> list[SparsePauliOp]:
+    from qiskit.quantum_info import SparsePauliOp
+
+    operators = []
+    for number, spec in enumerate(specs):
+        label = f"{where}.observables[{number}]"
+        if not spec.paulis or len(spec.paulis) != len(spec.coefficients):
+            raise ProviderError(
+                "invalid_observable", f"{label}: needs one coefficient per Pauli string"
+            )
+        for pauli in spec.paulis:
+            if len(pauli) != width or set(pauli) - set("IXYZ"):
+                raise ProviderError(
+                    "invalid_observable",
+                    f"{label}: {pauli!r} is not a Pauli string of {width} letters from IXYZ",
+                )
+        terms = list(zip(spec.paulis, spec.coefficients, strict=True))
+        operators.append(SparsePauliOp.from_list(terms))
+    return operators
+
+
+def _shape(isa: QuantumCircuit) -> dict[str, int]:
+    """Qubits actually used, depth, and gate counts (gates_2q counts gates on 2+ qubits)."""
+    from qiskit.circuit import Gate
+
+    used: set[object] = set()
+    gates_1q = gates_2q = 0
+    for instruction in isa.data:
+        operation = instruction.operation
+        if operation.name in ("barrier", "delay"):
+            continue
+        used.update(instruction.qubits)
+        if isinstance(operation, Gate):
+            if operation.num_qubits == 1:
+                gates_1q += 1
+            else:
+                gates_2q += 1
+    return {"qubits": len(used), "depth": isa.depth(), "gates_1q": gates_1q, "gates_2q": gates_2q}
+
+
+# --- per-process caches ------------------------------------------------------------------------
+
+
+@functools.cache
+def _noisy_simulator(device_id: str) -> AerSimulator:
+    from qiskit_aer import AerSimulator
+
+    return AerSimulator.from_backend(fake_backend(device_id))
+
+
+def _simulator(device_id: str) -> AerSimulator:
+    if device_id in FAKE_BACKENDS:
+        return _noisy_simulator(device_id)
+    return ideal_simulator(aer_method(device_id))
+
+
+@functools.cache
+def _pass_manager(
+    device_id: str, optimization_level: int, seed_transpiler: int | None
+) -> StagedPassManager:
+    from qiskit.transpiler import generate_preset_pass_manager
+
+    return generate_preset_pass_manager(
+        optimization_level=optimization_level,
+        backend=_simulator(device_id),
+        seed_transpiler=seed_transpiler,
+    )
+
+
+# --- execution ---------------------------------------------------------------------------------
+
+
+def _sample(plan: _Plan, indices: list[int], shots: int, outcomes: list[CircuitOutcome]) -> None:
+    from qiskit.primitives import BitArray
+    from qiskit_aer.primitives import SamplerV2
+
+    sampler = SamplerV2.from_backend(_simulator(plan.executor_id), seed=plan.options.seed_simulator)
+    pubs: list[tuple[Any, ...]] = []
+    for i in indices:
+        prepared = plan.circuits[i]
+        if prepared.values.shape[1]:
+            pubs.append((prepared.circuit, prepared.values, shots))
+        else:
+            # Aer runs a circuit without parameters once, so draw every set's shots from one run.
+            pubs.append((prepared.circuit, None, shots * prepared.values.shape[0]))
+    results = sampler.run(pubs, shots=shots).result()
+    for i, result in zip(indices, results, strict=True):
+        joined = result.join_data()
+        sets = plan.circuits[i].values.shape[0]
+        bits = BitArray(joined.array.reshape(sets, shots, -1), joined.num_bits)
+        counts = [bits.get_counts(p) for p in range(sets)]
+        outcomes[i].counts = counts
+        outcomes[i].distributions = [{k: v / shots for k, v in c.items()} for c in counts]
+
+
+def _estimate(
+    plan: _Plan, indices: list[int], precision: float, outcomes: list[CircuitOutcome]
+) -> None:
+    from qiskit_aer.primitives import EstimatorV2
+
+    run_options = {}
+    if plan.options.seed_simulator is not None:
+        run_options["seed_simulator"] = plan.options.seed_simulator
+    estimator = EstimatorV2.from_backend(
+        _simulator(plan.executor_id), options={"run_options": run_options}
+    )
+    pubs: list[tuple[Any, ...]] = []
+    for i in indices:
+        prepared = plan.circuits[i]
+        assert prepared.observables is not None
+        sets = prepared.values.shape[0]
+        if prepared.values.shape[1]:
+            # (O, 1) observables broadcast against (P, k) values -> (O, P)
+            pubs.append((prepared.circuit, [[o] for o in prepared.observables], prepared.values))
+        else:
+            # No parameters left: repeat observables so each entry still gets its own noise.
+            pubs.append((prepared.circuit, [[o] * sets for o in prepared.observables]))
+    results = estimator.run(pubs, precision=precision).result()
+    for i, result in zip(indices, results, strict=True):
+        outcomes[i].expectation_values = np.asarray(result.data.evs, dtype=float).tolist()
+        outcomes[i].standard_errors = np.asarray(result.data.stds, dtype=float).tolist()
+
+
+def _statevectors(plan: _Plan, indices: list[int], outcomes: list[CircuitOutcome]) -> None:
+    from qiskit_aer.library import SaveStatevector
+
+    circuits, binds = [], []
+    for i in indices:
+        prepared = plan.circuits[i]
+        circuit = prepared.circuit.copy()
+        circuit.append(SaveStatevector(circuit.num_qubits), circuit.qubits)
+        circuits.append(circuit)
+        binds.append({p: prepared.values[:, j] for j, p in enumerate(prepared.circuit.parameters)})
+    result = _simulator(STATEVECTOR_DEVICE).run(circuits, parameter_binds=binds).result()
+    experiment = 0
+    for i in indices:
+        prepared = plan.circuits[i]
+        sets = prepared.values.shape[0]
+        runs = sets if prepared.values.shape[1] else 1
+        states = [np.asarray(result.data(experiment + r)["statevector"]) for r in range(runs)]
+        experiment += runs
+        if runs < sets:  # nothing to bind: the same exact state for every set
+            states = states * sets
+        outcomes[i].statevectors = [(s.real.tolist(), s.imag.tolist()) for s in states]
+        outcomes[i].probabilities = [_probabilities(s, prepared.width) for s in states]
+
+
+def _probabilities(state: np.ndarray, width: int) -> dict[str, float]:
+    probabilities = np.abs(state) ** 2
+    return {
+        format(int(k), f"0{width}b"): float(probabilities[k]) for k in np.flatnonzero(probabilities)
+    }
+
+
+def _circuit_seconds(task: ExecutionTask, plan: _Plan, prepared: _Prepared) -> float:
+    shape = prepared.shape
+    n, gates = shape["qubits"], shape["gates_1q"] + shape["gates_2q"]
+    sets = prepared.values.shape[0]
+    shots = task.shots if task.run_type == "Run" and prepared.observables is None else 0
+    amplitudes = {
+        "density_matrix": 4.0**n,
+        "matrix_product_state": 64.0 * n,  # assumes a modest bond dimension
+        "stabilizer": float(n),
+    }.get(plan.method, 2.0**n)
+    if plan.device.noisy and task.run_type == "Run":
+        # Noise runs one trajectory per shot, or evolves the density matrix if cheaper.
+        amplitudes = min(max(shots, 1) * 2.0**n, 4.0**n)
+    per_set = gates * amplitudes * _AMPLITUDE_SECONDS + shots * _SHOT_SECONDS
+    terms = sum(len(o) for o in prepared.observables or [])
+    expectations = terms * 2.0**n * _AMPLITUDE_SECONDS
+    return sets * (per_set + expectations)

@@ -1,0 +1,221 @@
+"""Runs jobs: follows the log, claims a job with an event, runs it in a worker process.
+
+Exactly one executor starts a job because Claimed is appended with optimistic concurrency. A
+claim carries a lease that is renewed while the job runs; when the lease lapses, or the claimant
+is a process on this host that no longer exists (e.g. after `kill -9` and a restart), another
+executor may claim the job again. Results are recorded only while the claim is still held, so a
+job is executed (recorded as Executed) at most once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import traceback
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import anyio
+import anyio.to_process
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import get_topic
+
+from qorch.adapters import providers
+from qorch.domain.application import Claim, Qorch
+from qorch.domain.execution import ProviderError
+from qorch.domain.job import Job
+from qorch.projections.follower import LogFollower
+
+log = logging.getLogger("qorch.executor")
+
+OPENED = {Job.Submitted}  # type: ignore[attr-defined]
+CLOSED = {Job.DryRunEstimated, Job.Executed, Job.Failed, Job.Cancelled}  # type: ignore[attr-defined]
+LEASED = {Job.Claimed, Job.LeaseRenewed}  # type: ignore[attr-defined]
+JOB_TOPICS = [get_topic(cls) for cls in (*OPENED, *CLOSED, *LEASED)]
+
+RunInWorker = Callable[..., Awaitable[Any]]
+
+
+@dataclass
+class OpenJob:
+    worker_id: str | None = None
+    lease_until: float = 0.0
+    not_before: float = 0.0
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def claimant_is_dead(worker_id: str | None) -> bool:
+    """True when the claimant was a process on this host that no longer runs."""
+    if not worker_id:
+        return False
+    host, _, rest = worker_id.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+async def run_in_process(function: Callable[..., Any], *args: Any) -> Any:
+    # Simulation is CPU-bound and partly holds the GIL (transpiling): a process keeps the API
+    # responsive. cancellable=True kills the worker process when a job is cancelled.
+    return await anyio.to_process.run_sync(function, *args, cancellable=True)
+
+
+class Executor:
+    def __init__(
+        self,
+        app: Qorch,
+        *,
+        concurrency: int,
+        lease_seconds: float,
+        poll_interval: float,
+        run_in_worker: RunInWorker = run_in_process,
+        worker_id: str | None = None,
+    ) -> None:
+        self.app = app
+        self.concurrency = concurrency
+        self.lease_seconds = lease_seconds
+        self.poll_interval = poll_interval
+        self.run_in_worker = run_in_worker
+        self.worker_id = worker_id or new_worker_id()
+        self.open_jobs: dict[UUID, OpenJob] = {}
+        self.running: dict[UUID, anyio.CancelScope] = {}
+        self.follower = LogFollower(app, poll_interval=poll_interval, topics=JOB_TOPICS)
+        self._dispatch = anyio.Event()
+        self.stopping = False
+
+    async def run(self) -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self.follower.follow, 0, self._track)
+            tg.start_soon(self._warm_up)
+            await self._dispatch_forever(tg)
+
+    async def _warm_up(self) -> None:
+        try:
+            await self.run_in_worker(providers.warm_up)
+        except Exception:  # a cold worker is slower, not broken
+            log.exception("warming up a worker process failed")
+
+    def _track(self, notifications: Sequence[Notification]) -> None:
+        for notification in notifications:
+            event = self.app.mapper.to_domain_event(notification)
+            job_id = event.originator_id
+            kind = type(event)
+            if kind in OPENED:
+                self.open_jobs[job_id] = OpenJob()
+            elif kind in CLOSED:
+                self.open_jobs.pop(job_id, None)
+                scope = self.running.get(job_id)
+                if scope is not None and kind is Job.Cancelled:  # type: ignore[attr-defined]
+                    scope.cancel()
+            elif job_id in self.open_jobs:
+                state = self.open_jobs[job_id]
+                if kind is Job.Claimed:  # type: ignore[attr-defined]
+                    state.worker_id = event.worker_id
+                state.lease_until = event.lease_until
+        self._dispatch.set()
+
+    async def _dispatch_forever(self, tg: anyio.abc.TaskGroup) -> None:
+        while not self.stopping:
+            next_check = self.poll_interval * 10
+            now = time.time()
+            for job_id, state in list(self.open_jobs.items()):
+                if len(self.running) >= self.concurrency:
+                    break
+                if job_id in self.running or now < state.not_before:
+                    continue
+                if state.worker_id is None or now >= state.lease_until or claimant_is_dead(
+                    state.worker_id
+                ):
+                    self.running[job_id] = anyio.CancelScope()
+                    tg.start_soon(self._execute, job_id, claimant_is_dead(state.worker_id))
+                else:
+                    next_check = min(next_check, max(0.05, state.lease_until - now))
+            with anyio.move_on_after(next_check):
+                await self._dispatch.wait()
+            self._dispatch = anyio.Event()
+
+    async def _execute(self, job_id: UUID, claimant_dead: bool) -> None:
+        scope = self.running[job_id]
+        try:
+            claim = await anyio.to_thread.run_sync(
+                lambda: self.app.claim_job(
+                    job_id, self.worker_id, time.time(), claimant_dead, self.lease_seconds
+                )
+            )
+            if claim is None:
+                # Someone else holds it; their Claimed event is on its way to the follower.
+                state = self.open_jobs.get(job_id)
+                if state is not None:
+                    state.not_before = time.time() + self.poll_interval
+                return
+            log.info("job %s claimed by %s", job_id, self.worker_id)
+            with scope:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._keep_lease, job_id, scope)
+                    await self._run_claimed(claim)
+                    tg.cancel_scope.cancel()
+        finally:
+            self.running.pop(job_id, None)
+            self._dispatch.set()
+
+    async def _run_claimed(self, claim: Claim) -> None:
+        job_id = claim.job_id
+        try:
+            if claim.dry_run:
+                estimate = await self.run_in_worker(providers.estimate_task, claim.task)
+                await self._record(self.app.record_estimate, job_id, estimate)
+            else:
+                outcome = await self.run_in_worker(providers.run_task, claim.task)
+                await self._record(self.app.record_results, job_id, outcome)
+        except ProviderError as error:
+            await self._record(self.app.record_failure, job_id, error.as_dict())
+        except anyio.get_cancelled_exc_class():
+            raise
+        except Exception as error:  # a bug or an unexpected provider failure: never lose the job
+            log.error("job %s failed:\n%s", job_id, traceback.format_exc())
+            failure = {
+                "code": "internal_error",
+                "message": f"{type(error).__name__}: {error}",
+                "retryable": False,
+            }
+            await self._record(self.app.record_failure, job_id, failure)
+
+    async def _record(self, command: Callable[[UUID, str, Any], bool], job_id: UUID,
+                      value: Any) -> None:
+        recorded = await anyio.to_thread.run_sync(command, job_id, self.worker_id, value)
+        if not recorded:
+            log.warning("job %s: outcome dropped, the claim is no longer held", job_id)
+
+    async def _keep_lease(self, job_id: UUID, scope: anyio.CancelScope) -> None:
+        while True:
+            await anyio.sleep(self.lease_seconds / 3)
+            renewed = await anyio.to_thread.run_sync(
+                lambda: self.app.renew_lease(job_id, self.worker_id, time.time(),
+                                             self.lease_seconds)
+            )
+            if not renewed:
+                log.warning("job %s: lease lost, abandoning the run", job_id)
+                scope.cancel()
+                return

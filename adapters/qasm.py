@@ -1,0 +1,269 @@
+"""OpenQASM 2.0 / 3.0 text to Qiskit circuits, plus the metrics qorch stores with them."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from qiskit import QuantumCircuit, qasm2, qasm3
+from qiskit.circuit import ControlFlowOp, Gate
+from qiskit.exceptions import ExperimentalWarning
+
+QasmFormat = Literal["qasm2", "qasm3"]
+
+# Set once here rather than with catch_warnings() per call, which is not thread-safe.
+warnings.filterwarnings(
+    "ignore",
+    message="This is an experimental native version of the OpenQASM 3 importer",
+    category=ExperimentalWarning,
+)
+
+
+@dataclass(frozen=True)
+class CircuitMetrics:
+    qubits: int
+    clbits: int
+    depth: int
+    depth_2q: int
+    gates_1q: int
+    gates_2q: int
+    gates_total: int
+    other_ops: dict[str, int]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "qubits": self.qubits,
+            "clbits": self.clbits,
+            "depth": self.depth,
+            "depth_2q": self.depth_2q,
+            "gates_1q": self.gates_1q,
+            "gates_2q": self.gates_2q,
+            "gates_total": self.gates_total,
+            "other_ops": dict(self.other_ops),
+        }
+
+
+@dataclass(frozen=True)
+class ParsedCircuit:
+    circuit: QuantumCircuit
+    format: QasmFormat
+    parameters: tuple[str, ...]
+    has_measurements: bool
+    metrics: CircuitMetrics
+
+
+class QasmError(ValueError):
+    """Unparseable source; `line` and `column` are 1-based when the parser reported them."""
+
+    def __init__(self, detail: str, line: int | None = None, column: int | None = None) -> None:
+        where = ""
+        if line is not None:
+            where = f"line {line}, " if column is not None else f"line {line}: "
+        if column is not None:
+            where += f"column {column}: "
+        super().__init__(where + detail)
+        self.detail = detail
+        self.line = line
+        self.column = column
+
+
+_PREAMBLE = re.compile(r"(?:\s|//[^\n]*|/\*.*?\*/)*", re.DOTALL)
+_VERSION = re.compile(r"OPENQASM\s+(\d+)(?:\.\d+)?")
+
+
+def detect_format(source: str) -> QasmFormat:
+    source = source.removeprefix("\ufeff")
+    start = _PREAMBLE.match(source).end()  # type: ignore[union-attr]  # matches the empty string
+    version = _VERSION.match(source, start)
+    if version is None:
+        raise QasmError("missing 'OPENQASM 2.0;' or 'OPENQASM 3.0;' header")
+    if version[1] == "2":
+        return "qasm2"
+    if version[1] == "3":
+        return "qasm3"
+    line = source.count("\n", 0, start) + 1
+    column = start - (source.rfind("\n", 0, start) + 1) + 1
+    raise QasmError(f"unsupported OpenQASM version {version[0].split()[1]!r}", line, column)
+
+
+def parse_circuit(source: str) -> ParsedCircuit:
+    # Both parsers reject a byte-order mark; editors on Windows like to add one.
+    source = source.removeprefix("\ufeff")
+    fmt = detect_format(source)
+    circuit = _load_qasm2(source) if fmt == "qasm2" else _load_qasm3(source)
+    return ParsedCircuit(
+        circuit=circuit,
+        format=fmt,
+        parameters=tuple(parameter.name for parameter in circuit.parameters),
+        has_measurements=_has_measurements(circuit),
+        metrics=circuit_metrics(circuit),
+    )
+
+
+def circuit_metrics(circuit: QuantumCircuit) -> CircuitMetrics:
+    gates = Counter[int]()
+    other_ops = Counter[str]()
+    for instruction in circuit.data:
+        operation = instruction.operation
+        if isinstance(operation, Gate) and operation.num_qubits > 0:
+            gates[min(operation.num_qubits, 2)] += 1
+        else:
+            other_ops[operation.name] += 1
+    return CircuitMetrics(
+        qubits=circuit.num_qubits,
+        clbits=circuit.num_clbits,
+        depth=circuit.depth(),
+        depth_2q=circuit.depth(_is_multi_qubit_gate),
+        gates_1q=gates[1],
+        gates_2q=gates[2],
+        gates_total=gates[1] + gates[2],
+        other_ops=dict(sorted(other_ops.items())),
+    )
+
+
+def content_hash(source: str) -> str:
+    lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    normalised = "\n".join(line.rstrip() for line in lines).strip("\n")
+    return hashlib.sha256(normalised.encode()).hexdigest()
+
+
+def _is_multi_qubit_gate(instruction: Any) -> bool:
+    return isinstance(instruction.operation, Gate) and instruction.operation.num_qubits >= 2
+
+
+def _has_measurements(circuit: QuantumCircuit) -> bool:
+    for instruction in circuit.data:
+        operation = instruction.operation
+        if operation.name == "measure":
+            return True
+        if isinstance(operation, ControlFlowOp) and any(map(_has_measurements, operation.blocks)):
+            return True
+    return False
+
+
+_QASM2_POSITION = re.compile(r"<input>:(\d+),(\d+): (.*)", re.DOTALL)
+
+
+def _load_qasm2(source: str) -> QuantumCircuit:
+    try:
+        # The legacy instruction set is what qasm2.dumps writes (cp, p, u, swap, rzz, sx, ...);
+        # an empty include path keeps `include` from reading files off this machine.
+        return qasm2.loads(
+            source,
+            include_path=(),
+            custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS,
+            custom_classical=qasm2.LEGACY_CUSTOM_CLASSICAL,
+        )
+    except Exception as exc:
+        message = _message(exc)
+        position = _QASM2_POSITION.match(message)
+        if position is None:
+            raise QasmError(message) from exc
+        line, column, detail = int(position[1]), int(position[2]), position[3]
+        raise QasmError(detail, line, column + 1) from exc
+
+
+# The native importer is ~40x faster than qiskit-qasm3-import but covers only a subset of the
+# language, and inside the subset it has been seen to wrap negative or huge indices silently and
+# to read `include` files from the working directory. So it only sees programs made of the
+# statements below (what qasm3.dumps writes for plain circuits); all else goes the slow way.
+_IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
+_INDEX = r"\s*\[\s*[0-9]{1,9}\s*\]"
+_OPERAND = rf"{_IDENT}(?:{_INDEX})?"
+_OPERANDS = rf"{_OPERAND}(?:\s*,\s*{_OPERAND})*"
+_FLOAT = r"-?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[0-9][0-9_]*[eE][-+]?[0-9]+)"
+_STDGATES = (
+    "p|x|y|z|h|s|sdg|t|tdg|sx|rx|ry|rz|cx|cy|cz|cp|crx|cry|crz|ch|swap|ccx|cswap|cu"
+    "|CX|phase|cphase|id|u1|u2|u3"
+)
+_FAST_HEADER = re.compile(r"OPENQASM\s+3\.[0-9]+")
+_FAST_STATEMENT = re.compile(
+    rf'include\s*"stdgates\.inc"'
+    rf"|(?:qubit|bit){_INDEX}\s*{_IDENT}"
+    rf"|(?:{_STDGATES})(?:\s*\(\s*{_FLOAT}(?:\s*,\s*{_FLOAT})*\s*\)\s*|\s+){_OPERANDS}"
+    rf"|barrier\s+{_OPERANDS}"
+    rf"|{_OPERAND}\s*=\s*measure\s+{_OPERAND}"
+)
+_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
+
+
+def _load_qasm3(source: str) -> QuantumCircuit:
+    if _fits_fast_path(source):
+        circuit = _load_qasm3_fast(source)
+        # The native importer accepts `cx q[0], q[0]`; leave the rejection to the slow path.
+        if circuit is not None and all(
+            len(set(instruction.qubits)) == len(instruction.qubits) for instruction in circuit.data
+        ):
+            return circuit
+    try:
+        return qasm3.loads(source)
+    except Exception as exc:  # qiskit-qasm3-import also raises TypeError, IndexError, ...
+        raise _qasm3_error(exc, source) from exc
+
+
+def _fits_fast_path(source: str) -> bool:
+    *statements, tail = _COMMENT.sub(" ", source).split(";")
+    if tail.strip() or not statements or not _FAST_HEADER.fullmatch(statements[0].strip()):
+        return False
+    return all(_FAST_STATEMENT.fullmatch(statement.strip()) for statement in statements[1:])
+
+
+def _load_qasm3_fast(source: str) -> QuantumCircuit | None:
+    try:
+        return qasm3.loads_experimental(source)
+    except BaseException as exc:
+        # A Rust panic arrives as pyo3's PanicException, which derives from BaseException.
+        if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+            raise
+        return None
+
+
+_CONVERTER_POSITION = re.compile(r"(\d+),(\d+): (.*)", re.DOTALL)
+_ANTLR_POSITION = re.compile(r"L(\d+):C(\d+): (.*)", re.DOTALL)
+
+
+def _qasm3_error(exc: Exception, source: str) -> QasmError:
+    message = _message(exc)
+    position = _CONVERTER_POSITION.match(message) or _ANTLR_POSITION.match(message)
+    if position is not None:
+        line, column, detail = int(position[1]), int(position[2]), position[3]
+        return QasmError(detail, line, _one_based_column(source, line, column))
+    # openqasm3 raises a bare QASM3ParsingError for syntax errors; the ANTLR cause has the token.
+    recognition = exc.__cause__.args[0] if exc.__cause__ and exc.__cause__.args else None
+    token = getattr(recognition, "offendingToken", None)
+    if token is None:
+        return QasmError(message)
+    detail = "unexpected end of input" if token.type == -1 else f"unexpected {token.text!r}"
+    expected = _expected_tokens(recognition)
+    if expected and not expected.startswith("{"):
+        detail += f", expecting {expected}"
+    return QasmError(detail, token.line, token.column + 1)
+
+
+def _message(exc: Exception) -> str:
+    # QiskitError's str() is the repr of its message, quotes included.
+    return str(getattr(exc, "message", None) or exc) or type(exc).__name__
+
+
+def _expected_tokens(recognition: Any) -> str:
+    try:
+        recognizer = recognition.recognizer
+        expected = recognition.getExpectedTokens()
+        return str(expected.toString(recognizer.literalNames, recognizer.symbolicNames))
+    except Exception:
+        return ""
+
+
+def _one_based_column(source: str, line: int, column: int) -> int | None:
+    lines = source.split("\n")
+    if not 1 <= line <= len(lines):
+        return None
+    text = lines[line - 1]
+    if column > len(text):
+        # openqasm3 gives identifier spans as offsets into the whole program, not the line.
+        column -= sum(len(earlier) + 1 for earlier in lines[: line - 1])
+    return column + 1 if 0 <= column <= len(text) else None

@@ -1,0 +1,165 @@
+"""The `qorch` command: serve, worker, replay, users create."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import sys
+import time
+
+import anyio
+
+from qorch.settings import Settings, settings_from_env
+
+KEY_IN_QUERY = re.compile(r"(HAIQU_API_KEY=)[^&\s]*", re.I)
+
+
+class RedactKeys(logging.Filter):
+    """Access logs show paths with their query string: never let an API key through."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                KEY_IN_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        record.msg = KEY_IN_QUERY.sub(r"\1[redacted]", str(record.msg))
+        return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="qorch", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP API (and a worker unless --no-worker)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--data-dir", help="default: $QORCH_DATA_DIR or ./qorch-data")
+    serve.add_argument("--no-worker", action="store_true", help="do not execute jobs here")
+
+    worker = commands.add_parser("worker", help="execute jobs only (no HTTP)")
+    worker.add_argument("--data-dir")
+
+    replay = commands.add_parser("replay", help="rebuild the read models from the event log")
+    replay.add_argument("--data-dir")
+
+    users = commands.add_parser("users", help="manage users")
+    user_commands = users.add_subparsers(dest="user_command", required=True)
+    create = user_commands.add_parser("create", help="create a user and print its API key")
+    create.add_argument("name")
+    create.add_argument("--data-dir")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("QORCH_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    settings = settings_from_env().with_overrides(
+        data_dir=getattr(args, "data_dir", None),
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+    )
+    if args.command == "serve":
+        run_server(settings.with_overrides(run_worker=not args.no_worker))
+    elif args.command == "worker":
+        run_worker(settings)
+    elif args.command == "replay":
+        sys.exit(replay_views(settings))
+    elif args.command == "users":
+        create_user(settings, args.name)
+
+
+def run_server(settings: Settings) -> None:
+    import uvicorn
+
+    from qorch.http.app import create_app
+    from qorch.service import open_application
+
+    app = open_application(settings)
+    try:
+        if not app.has_users():
+            _, key = app.register_user("local")
+            print("No users yet: created user 'local'. Its API key (shown once):", flush=True)
+            print(key, flush=True)
+    finally:
+        app.close()
+    logging.getLogger("uvicorn.access").addFilter(RedactKeys())
+    print(f"qorch serving on http://{settings.host}:{settings.port} (data: {settings.data_dir})",
+          flush=True)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+
+
+def run_worker(settings: Settings) -> None:
+    from qorch.service import open_application, open_executor
+
+    app = open_application(settings)
+    executor = open_executor(settings, app)
+    print(f"qorch worker {executor.worker_id} (data: {settings.data_dir})", flush=True)
+    try:
+        anyio.run(executor.run)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.close()
+
+
+def replay_views(settings: Settings) -> int:
+    """Rebuilds the views from the whole log, checks them against the live ones, repairs."""
+    from qorch.projections.database import ViewDatabase
+    from qorch.projections.projector import Projector
+    from qorch.service import open_application
+
+    app = open_application(settings)
+    rebuilt_path = settings.views_path.with_name("views.rebuilt.sqlite")
+    _remove_database(rebuilt_path)
+    try:
+        started = time.perf_counter()
+        rebuilt = ViewDatabase(rebuilt_path)
+        position = Projector(app, rebuilt).rebuild()
+        seconds = time.perf_counter() - started
+        print(f"replayed {position} events in {seconds:.3f} s "
+              f"({position / max(seconds, 1e-9):,.0f} events/s)")
+        if settings.views_path.exists():
+            live = ViewDatabase(settings.views_path)
+            Projector(app, live).rebuild()  # live views catch up to the same position first
+            equal = live.dump() == rebuilt.dump()
+            live.close()
+        else:
+            equal = False
+        rebuilt.close()
+        if equal:
+            print("rebuilt views equal the live views")
+            _remove_database(rebuilt_path)
+            return 0
+        print("live views were missing or differed: replaced them with the rebuilt views")
+        _remove_database(settings.views_path)
+        os.replace(rebuilt_path, settings.views_path)
+        return 0
+    finally:
+        app.close()
+
+
+def _remove_database(path: os.PathLike[str] | str) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            os.remove(f"{os.fspath(path)}{suffix}")
+        except FileNotFoundError:
+            pass
+
+
+def create_user(settings: Settings, name: str) -> None:
+    from qorch.service import open_application
+
+    app = open_application(settings)
+    try:
+        user_id, key = app.register_user(name)
+    finally:
+        app.close()
+    print(f"created user {name!r} ({user_id}); API key:")
+    print(key)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,323 @@
+"""The event-sourced application: one method per command.
+
+Adapters are injected (circuit parsing, the device catalogue), so this module imports no SDK and
+no web code. Every command that records anything does so in a single `save()`: a request either
+leaves all its events behind or none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.utils import get_topic
+
+from qorch.domain.circuit import Circuit, CircuitFacts
+from qorch.domain.devices import Device
+from qorch.domain.errors import Conflict, InvalidCircuit, NotFound, RequestError
+from qorch.domain.execution import (
+    CircuitTask,
+    CostEstimate,
+    ExecutionOutcome,
+    ExecutionTask,
+    ObservableSpec,
+)
+from qorch.domain.experiment import Experiment
+from qorch.domain.job import Job
+from qorch.domain.requests import Limits, RunRequest, check_request_shape, plan_run
+from qorch.domain.results import nest_results
+from qorch.domain.user import User, hash_api_key, new_api_key, user_id_for_key
+
+DescribeCircuit = Callable[[str], CircuitFacts]
+FindDevice = Callable[[str], Device | None]
+A = TypeVar("A", bound=Aggregate)
+
+DEFAULT_DEVICE_ID = "aer_simulator"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a command recorded: the aggregate and the log position its last event reached."""
+
+    id: UUID
+    position: int
+
+
+@dataclass(frozen=True)
+class Claim:
+    job_id: UUID
+    task: ExecutionTask
+    dry_run: bool
+
+
+class Qorch(Application[UUID]):
+    name = "qorch"
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        describe_circuit: DescribeCircuit,
+        find_device: FindDevice,
+        limits: Limits | None = None,
+    ) -> None:
+        super().__init__(env)
+        self.describe_circuit = describe_circuit
+        self.find_device = find_device
+        self.limits = limits or Limits()
+        self.listeners: list[Callable[[int], None]] = []
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        if recordings:
+            position = recordings[-1].notification.id
+            for listener in self.listeners:
+                listener(position)
+
+    # --- users ---
+
+    def register_user(self, name: str) -> tuple[UUID, str]:
+        key = new_api_key()
+        user = User(name=name, key_hash=hash_api_key(key))
+        self.save(user)
+        return user.id, key
+
+    def authenticate(self, key: str) -> User | None:
+        if not key:
+            return None
+        user = self._find(User, user_id_for_key(key))
+        if user is None or not user.holds_key(key):
+            return None
+        return user
+
+    def has_users(self) -> bool:
+        topic = get_topic(User.Registered)  # type: ignore[attr-defined]
+        return bool(self.recorder.select_notifications(start=None, limit=1, topics=[topic]))
+
+    # --- experiments ---
+
+    def create_experiment(
+        self, user_id: UUID, name: str, description: str = "", tags: Iterable[str] = ()
+    ) -> Recorded:
+        if not name.strip():
+            raise RequestError("name", "must not be empty")
+        experiment = Experiment(user_id=user_id, name=name, description=description, tags=[*tags])
+        return self._saved(experiment)
+
+    def update_experiment(
+        self, user_id: UUID, experiment_id: str, name: str, description: str, tags: Iterable[str]
+    ) -> Recorded:
+        experiment = self.owned_experiment(user_id, experiment_id, field="experiment_id")
+        experiment.update(name=name, description=description, tags=[*tags])
+        return self._saved(experiment)
+
+    def owned_experiment(self, user_id: UUID, experiment_id: str, field: str) -> Experiment:
+        experiment = self._owned(Experiment, user_id, experiment_id)
+        if experiment is None:
+            raise RequestError(field, f"unknown experiment {experiment_id!r}")
+        return experiment
+
+    # --- circuits ---
+
+    def store_circuit(
+        self, user_id: UUID, experiment_id: str, source: str, name: str = ""
+    ) -> tuple[Circuit, Recorded | None]:
+        """Stores a circuit in an experiment unless the same text is already there."""
+        experiment = self.owned_experiment(user_id, experiment_id, field="experiment_id")
+        facts = self._describe(source, field="circuit")
+        circuit = self._find(Circuit, Circuit.create_id(experiment.id, facts.content_hash))
+        if circuit is not None:
+            return circuit, None
+        circuit = Circuit.store(user_id, experiment.id, facts, name)
+        return circuit, self._saved(circuit)
+
+    # --- jobs ---
+
+    def submit_job(self, user_id: UUID, request: RunRequest) -> Recorded:
+        try:
+            return self._submit_job(user_id, request)
+        except IntegrityError:
+            # A concurrent request stored one of the same new circuits first: they exist now.
+            return self._submit_job(user_id, request)
+
+    def _submit_job(self, user_id: UUID, request: RunRequest) -> Recorded:
+        check_request_shape(request, self.limits)
+        experiment = self.owned_experiment(user_id, request.experiment_id, field="experiment_id")
+        device = self._device(request.device_id or DEFAULT_DEVICE_ID)
+        circuits, new_circuits = self._circuits_for(user_id, experiment, request)
+        plan = plan_run(request, [c.facts() for c in circuits], device, self.limits)
+        job = Job(
+            user_id=user_id,
+            experiment_id=experiment.id,
+            name=request.name,
+            description=request.description,
+            circuit_ids=[c.id for c in circuits],
+            device_id=device.id,
+            shots=request.shots,
+            run_type=request.run_type,
+            parameters=plan.parameters,
+            observables=plan.observables,
+            options=plan.options,
+            credentials_supplied=sorted(plan.credentials),
+            use_mitigation=request.use_mitigation,
+            dry_run=request.dry_run,
+        )
+        recordings = self.save(*new_circuits, job)
+        return Recorded(job.id, recordings[-1].notification.id)
+
+    def _circuits_for(
+        self, user_id: UUID, experiment: Experiment, request: RunRequest
+    ) -> tuple[list[Circuit], list[Circuit]]:
+        circuits: list[Circuit] = []
+        new: dict[UUID, Circuit] = {}
+        if request.circuits_qasm is not None:
+            for index, source in enumerate(request.circuits_qasm):
+                field = f"circuits_qasm[{index}]"
+                if not isinstance(source, str) or not source.strip():
+                    raise RequestError(field, "must be OpenQASM 2.0 or 3.0 text")
+                facts = self._describe(source, field=field)
+                circuit_id = Circuit.create_id(experiment.id, facts.content_hash)
+                circuit = new.get(circuit_id) or self._find(Circuit, circuit_id)
+                if circuit is None:
+                    circuit = Circuit.store(user_id, experiment.id, facts, name="")
+                    new[circuit_id] = circuit
+                circuits.append(circuit)
+        else:
+            for index, circuit_id in enumerate(request.circuit_ids or []):
+                found = self._owned(Circuit, user_id, circuit_id)
+                if found is None:
+                    raise RequestError(f"circuit_ids[{index}]", f"unknown circuit {circuit_id!r}")
+                circuits.append(found)
+        return circuits, list(new.values())
+
+    def claim_job(self, job_id: UUID, worker_id: str, now: float, claimant_dead: bool,
+                  lease_seconds: float) -> Claim | None:
+        """Records Claimed for this worker; None when another worker holds or finished it."""
+        job = self._find(Job, job_id)
+        if job is None:
+            return None
+        try:
+            job.claim(worker_id, now, lease_seconds, claimant_dead)
+            self.save(job)
+        except (Conflict, IntegrityError):
+            return None
+        return Claim(job.id, self._task_for(job), job.dry_run)
+
+    def renew_lease(self, job_id: UUID, worker_id: str, now: float, lease_seconds: float) -> bool:
+        return self._update_held(job_id, lambda job: job.renew_lease(worker_id, now, lease_seconds))
+
+    def record_results(self, job_id: UUID, worker_id: str, outcome: ExecutionOutcome) -> bool:
+        def record(job: Job) -> None:
+            results = nest_results(
+                outcome,
+                with_parameters=job.parameters is not None,
+                with_observables=job.observables is not None,
+            )
+            job.record_results(worker_id, results)
+
+        return self._update_held(job_id, record)
+
+    def record_estimate(self, job_id: UUID, worker_id: str, estimate: CostEstimate) -> bool:
+        recorded = {
+            "native": {"amount": estimate.seconds, "unit": "s"},
+            "converted": {"amount": estimate.usd, "unit": "USD"},
+            "circuits": estimate.circuits,
+            "breakdown": estimate.breakdown,
+        }
+        return self._update_held(job_id, lambda job: job.record_estimate(worker_id, recorded))
+
+    def record_failure(self, job_id: UUID, worker_id: str, error: dict[str, Any]) -> bool:
+        return self._update_held(job_id, lambda job: job.record_failure(worker_id, error))
+
+    def cancel_job(self, user_id: UUID, job_id: str, reason: str = "cancelled by user") -> Recorded:
+        job = self._owned(Job, user_id, job_id)
+        if job is None:
+            raise NotFound("job", job_id)
+        job.cancel(reason)
+        return self._saved(job)
+
+    def owned_job(self, user_id: UUID, job_id: str) -> Job | None:
+        return self._owned(Job, user_id, job_id)
+
+    # --- helpers ---
+
+    def _task_for(self, job: Job) -> ExecutionTask:
+        circuits = [self.repository.get(circuit_id) for circuit_id in job.circuit_ids]
+        tasks = []
+        for index, circuit in enumerate(circuits):
+            parameter_sets = job.parameters[index] if job.parameters is not None else None
+            observables = job.observables[index] if job.observables is not None else None
+            tasks.append(
+                CircuitTask(
+                    source=circuit.source,
+                    parameter_sets=tuple(tuple(s) for s in parameter_sets)
+                    if parameter_sets is not None
+                    else None,
+                    observables=tuple(
+                        ObservableSpec(tuple(labels), tuple(coefficients))
+                        for labels, coefficients in observables
+                    )
+                    if observables is not None
+                    else None,
+                )
+            )
+        return ExecutionTask(
+            job_id=str(job.id),
+            device_id=job.device_id,
+            run_type=job.run_type,  # type: ignore[arg-type]
+            shots=job.shots,
+            circuits=tuple(tasks),
+            options=dict(job.options),
+            use_mitigation=job.use_mitigation,
+        )
+
+    def _update_held(self, job_id: UUID, change: Callable[[Job], None]) -> bool:
+        job = self._find(Job, job_id)
+        if job is None:
+            return False
+        try:
+            change(job)
+            self.save(job)
+        except (Conflict, IntegrityError):
+            return False
+        return True
+
+    def _device(self, device_id: str) -> Device:
+        device = self.find_device(device_id)
+        if device is None:
+            raise RequestError(
+                "device_id",
+                f"unknown device {device_id!r}; list_qpus_and_simulators shows the available ids",
+            )
+        return device
+
+    def _describe(self, source: str, field: str) -> CircuitFacts:
+        try:
+            return self.describe_circuit(source)
+        except InvalidCircuit as error:
+            raise RequestError(field, str(error)) from error
+
+    def _saved(self, aggregate: Aggregate) -> Recorded:
+        recordings = self.save(aggregate)
+        return Recorded(aggregate.id, recordings[-1].notification.id)
+
+    def _owned(self, kind: type[A], user_id: UUID, object_id: str | UUID) -> A | None:
+        found = self._find(kind, object_id)
+        if found is None or getattr(found, "user_id", None) != user_id:
+            return None
+        return found
+
+    def _find(self, kind: type[A], object_id: str | UUID) -> A | None:
+        try:
+            aggregate_id = object_id if isinstance(object_id, UUID) else UUID(str(object_id))
+        except ValueError:
+            return None
+        try:
+            found = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, kind) else None

@@ -1,0 +1,41 @@
+"""What the domain needs to know about a device to validate a request against it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Device:
+    id: str
+    provider: str
+    vendor: str
+    name: str
+    qubits: int
+    simulator: bool
+    status: str = "online"
+    description: str = ""
+    basis_gates: tuple[str, ...] = ()
+    coupling_map: tuple[tuple[int, int], ...] | None = None
+    noisy: bool = False
+    supports_statevector: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "provider": self.provider,
+            "vendor": self.vendor,
+            "name": self.name,
+            "qubits": self.qubits,
+            "simulator": self.simulator,
+            "status": self.status,
+            "description": self.description,
+            "noisy": self.noisy,
+            "supports_statevector": self.supports_statevector,
+            "basis_gates": list(self.basis_gates),
+            "coupling_map": [list(edge) for edge in self.coupling_map]
+            if self.coupling_map is not None
+            else None,
+            **self.extra,
+        }

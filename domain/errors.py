@@ -1,0 +1,36 @@
+"""Errors the domain raises; entrypoints turn them into 4xx answers or tool errors."""
+
+from __future__ import annotations
+
+
+class RequestError(ValueError):
+    """A request is invalid: names the offending field and the problem."""
+
+    status = 422
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.message = message
+
+
+class NotFound(LookupError):
+    """The object does not exist, or belongs to another user (the two are indistinguishable)."""
+
+    def __init__(self, kind: str, object_id: object) -> None:
+        super().__init__(f"{kind} {object_id} not found")
+        self.kind = kind
+        self.object_id = object_id
+
+
+class Conflict(RuntimeError):
+    """The command cannot apply to the object's current state (e.g. cancelling a finished job)."""
+
+
+class InvalidCircuit(ValueError):
+    """A circuit's source text could not be parsed; carries the parser's position when known."""
+
+    def __init__(self, message: str, *, line: int | None = None, column: int | None = None):
+        super().__init__(message)
+        self.line = line
+        self.column = column

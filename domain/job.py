@@ -1,0 +1,155 @@
+"""The Job aggregate: a run request's life as events.
+
+Submitted ─┬─ Claimed ─┬─ DryRunEstimated            (Done)
+           │           ├─ Executed                   (Done)
+           │           ├─ Failed                     (Error)
+           │           └─ Claimed (lease taken over after a crash)
+           └─ Cancelled (before or during execution)
+
+The client-visible status is derived from the last event, never stored twice.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from qorch.domain.errors import Conflict
+
+
+class JobStatus(str, Enum):
+    SUBMITTED = "Submitted"
+    INITIALIZING = "Initializing"
+    QUEUED = "Queued"
+    VALIDATING = "Validating"
+    RUNNING = "Running"
+    CANCELLED = "Cancelled"
+    DONE = "Done"
+    ERROR = "Error"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset({JobStatus.CANCELLED, JobStatus.DONE, JobStatus.ERROR})
+
+
+class Job(Aggregate):
+    @event("Submitted")
+    def __init__(
+        self,
+        user_id: UUID,
+        experiment_id: UUID,
+        name: str,
+        description: str,
+        circuit_ids: list[UUID],
+        device_id: str,
+        shots: int,
+        run_type: str,
+        parameters: list[list[list[float]]] | None,
+        observables: list[list[list[Any]]] | None,
+        options: dict[str, Any],
+        credentials_supplied: list[str],
+        use_mitigation: bool,
+        dry_run: bool,
+    ) -> None:
+        self.user_id = user_id
+        self.experiment_id = experiment_id
+        self.name = name
+        self.description = description
+        self.circuit_ids = circuit_ids
+        self.device_id = device_id
+        self.shots = shots
+        self.run_type = run_type
+        self.parameters = parameters
+        self.observables = observables
+        self.options = options
+        self.credentials_supplied = credentials_supplied
+        self.use_mitigation = use_mitigation
+        self.dry_run = dry_run
+        self.status = JobStatus.QUEUED
+        self.worker_id: str | None = None
+        self.lease_until = 0.0
+        self.attempts = 0
+
+    # --- claiming: optimistic concurrency lets exactly one worker record Claimed ---
+
+    def claim(self, worker_id: str, now: float, lease_seconds: float, claimant_dead: bool) -> None:
+        self.check_claimable(now, claimant_dead)
+        self._claimed(worker_id=worker_id, lease_until=now + lease_seconds)
+
+    def check_claimable(self, now: float, claimant_dead: bool) -> None:
+        if self.status is JobStatus.QUEUED:
+            return
+        if self.status is JobStatus.RUNNING and (claimant_dead or now >= self.lease_until):
+            return
+        raise Conflict(f"job {self.id} is {self.status.value} and held until {self.lease_until}")
+
+    @event("Claimed")
+    def _claimed(self, worker_id: str, lease_until: float) -> None:
+        self.status = JobStatus.RUNNING
+        self.worker_id = worker_id
+        self.lease_until = lease_until
+        self.attempts += 1
+
+    def renew_lease(self, worker_id: str, now: float, lease_seconds: float) -> None:
+        self.check_held_by(worker_id)
+        self._lease_renewed(lease_until=now + lease_seconds)
+
+    @event("LeaseRenewed")
+    def _lease_renewed(self, lease_until: float) -> None:
+        self.lease_until = lease_until
+
+    def check_held_by(self, worker_id: str) -> None:
+        if self.status is not JobStatus.RUNNING or self.worker_id != worker_id:
+            raise Conflict(f"job {self.id} is not held by {worker_id}")
+
+    # --- outcomes ---
+
+    def record_estimate(self, worker_id: str, estimate: dict[str, Any]) -> None:
+        self.check_held_by(worker_id)
+        self._dry_run_estimated(estimate=estimate)
+
+    @event("DryRunEstimated")
+    def _dry_run_estimated(self, estimate: dict[str, Any]) -> None:
+        self.status = JobStatus.DONE
+
+    def record_results(self, worker_id: str, results: dict[str, Any]) -> None:
+        self.check_held_by(worker_id)
+        self._executed(results=results)
+
+    @event("Executed")
+    def _executed(self, results: dict[str, Any]) -> None:
+        self.status = JobStatus.DONE
+
+    def record_failure(self, worker_id: str, error: dict[str, Any]) -> None:
+        self.check_held_by(worker_id)
+        self._failed(error=error)
+
+    def reject(self, error: dict[str, Any]) -> None:
+        """Fails a job that cannot start at all (e.g. its device left the catalogue)."""
+        self.check_not_final()
+        self._failed(error=error)
+
+    @event("Failed")
+    def _failed(self, error: dict[str, Any]) -> None:
+        self.status = JobStatus.ERROR
+
+    def cancel(self, reason: str) -> None:
+        self.check_not_final()
+        self._cancelled(reason=reason)
+
+    @event("Cancelled")
+    def _cancelled(self, reason: str) -> None:
+        self.status = JobStatus.CANCELLED
+
+    def check_not_final(self) -> None:
+        if self.status.is_final:
+            raise Conflict(f"job {self.id} is already {self.status.value}")
+
+    def is_owned_by(self, user_id: UUID) -> bool:
+        return self.user_id == user_id

@@ -1,0 +1,49 @@
+"""The Starlette application: routes, error handlers, and the lifespan that runs the projector
+and (unless disabled) the executor beside the API."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import anyio
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from qorch.http import ai, rest
+from qorch.http.errors import EXCEPTION_HANDLERS
+from qorch.http.openapi import openapi_document
+from qorch.service import Service, open_executor, open_service
+from qorch.settings import Settings
+
+log = logging.getLogger("qorch")
+
+
+async def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(openapi_document())
+
+
+def create_app(settings: Settings) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        service: Service = await anyio.to_thread.run_sync(open_service, settings)
+        app.state.service = service
+        await anyio.to_thread.run_sync(service.catalogue.list)  # loads device data once
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(service.projector.run, settings.poll_interval)
+                if settings.run_worker:
+                    tg.start_soon(open_executor(settings, service.app).run)
+                yield
+                tg.cancel_scope.cancel()
+        finally:
+            service.close()
+
+    return Starlette(
+        routes=[*ai.routes, *rest.routes, Route("/openapi.json", openapi, methods=["GET"])],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )

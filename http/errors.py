@@ -1,0 +1,96 @@
+"""Every failure answers JSON naming the field and the problem; never a bare 500 for bad input."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from qorch.domain.errors import Conflict, NotFound, RequestError
+
+log = logging.getLogger("qorch.http")
+M = TypeVar("M", bound=BaseModel)
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    detail = f"{field}: {message}" if field else message
+    body = {"error": {"code": code, "message": message, "field": field}, "detail": detail}
+    return JSONResponse(body, status_code=status)
+
+
+async def parse_body(request: Request, model: type[M]) -> M:
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise ApiError(413, "body_too_large", f"request body exceeds {MAX_BODY_BYTES} bytes")
+    try:
+        data = json.loads(body) if body.strip() else None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ApiError(400, "malformed_json", f"request body is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "malformed_json", "request body must be a JSON object")
+    return validated(model, data)
+
+
+def validated(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = "unknown field"
+        raise ApiError(422, "invalid_request", message, field) from None
+
+
+async def api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.code, exc.message, exc.field)
+
+
+async def request_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestError)
+    return error_response(422, "invalid_request", exc.message, exc.field or None)
+
+
+async def not_found(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(404, "not_found", str(exc))
+
+
+async def conflict(request: Request, exc: Exception) -> JSONResponse:
+    return error_response(409, "conflict", str(exc))
+
+
+async def http_exception(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return error_response(exc.status_code, "http_error", str(exc.detail))
+
+
+async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "internal error; nothing was recorded")
+
+
+EXCEPTION_HANDLERS = {
+    ApiError: api_error,
+    RequestError: request_error,
+    NotFound: not_found,
+    Conflict: conflict,
+    HTTPException: http_exception,
+    Exception: unexpected,
+}

@@ -1,0 +1,152 @@
+"""Plain REST reads and a few commands: jobs, experiments, circuits, devices."""
+
+from __future__ import annotations
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from qorch import __version__
+from qorch.domain.errors import NotFound
+from qorch.http.auth import current_user
+from qorch.http.errors import ApiError, parse_body
+from qorch.http.reads import await_recorded, read_job
+from qorch.http.schemas import CreateExperimentRequest
+from qorch.projections import circuits, experiments, jobs
+from qorch.service import Service
+
+MAX_PAGE = 500
+
+
+def _service(request: Request) -> Service:
+    return request.app.state.service
+
+
+def _number(request: Request, name: str, default: float, minimum: float = 0) -> float:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ApiError(422, "invalid_request", f"{raw!r} is not a number", name) from None
+    if value < minimum:
+        raise ApiError(422, "invalid_request", f"must be at least {minimum:g}", name)
+    return value
+
+
+def _page(request: Request) -> tuple[int, int]:
+    limit = int(_number(request, "limit", 100, 1))
+    offset = int(_number(request, "offset", 0, 0))
+    return min(limit, MAX_PAGE), offset
+
+
+async def get_job(request: Request) -> JSONResponse:
+    user = await current_user(request)
+    wait = _number(request, "wait", 0.0)
+    job = await read_job(_service(request), user.id, request.path_params["job_id"], wait)
+    return JSONResponse(job)
+
+
+async def list_jobs(request: Request) -> JSONResponse:
+    user = await current_user(request)
+    limit, offset = _page(request)
+    params = request.query_params
+    docs = jobs.list_jobs(
+        _service(request).views.connection(),
+        str(user.id),
+        experiment_id=params.get("experiment_id"),
+        status=params.get("status"),
+        device_id=params.get("device_id"),
+        limit=limit,
+        offset=offset,
+    )
+    return JSONResponse({"jobs": docs, "limit": limit, "offset": offset})
+
+
+async def cancel_job(request: Request) -> JSONResponse:
+    user = await current_user(request)
+    service = _service(request)
+    job_id = request.path_params["job_id"]
+    recorded = await anyio.to_thread.run_sync(service.app.cancel_job, user.id, job_id)
+    await await_recorded(service, recorded.position)
+    return JSONResponse(await read_job(service, user.id, job_id))
+
+
+async def list_experiments(request: Request) -> JSONResponse:
+    user = await current_user(request)
+    limit, offset = _page(request)
+    docs = experiments.list_experiments(
+        _service(request).views.connection(), str(user.id), limit, offset
+    )
+    return JSONResponse({"experiments": docs, "limit": limit, "offset": offset})
+
+
+async def create_experiment(request: Request) -> JSONResponse:
+    user = await current_user(request)
+    body = await parse_body(request, CreateExperimentRequest)
+    service = _service(request)
+    recorded = await anyio.to_thread.run_sync(
+        service.app.create_experiment, user.id, body.name, body.description, body.tags
+    )
+    await await_recorded(service, recorded.position)
+    doc = experiments.get_experiment(service.views.connection(), str(user.id), str(recorded.id))
+    return JSONResponse(doc, status_code=201)
+
+
+async def get_experiment(request: Request) -> JSONResponse:
+    user = await current_user(request)
+    experiment_id = request.path_params["experiment_id"]
+    doc = experiments.get_experiment(
+        _service(request).views.connection(), str(user.id), experiment_id
+    )
+    if doc is None:
+        raise NotFound("experiment", experiment_id)
+    return JSONResponse(doc)
+
+
+async def list_experiment_circuits(request: Request) -> JSONResponse:
+    user = await current_user(request)
+    limit, offset = _page(request)
+    experiment_id = request.path_params["experiment_id"]
+    db = _service(request).views.connection()
+    if experiments.get_experiment(db, str(user.id), experiment_id) is None:
+        raise NotFound("experiment", experiment_id)
+    docs = circuits.list_circuits(db, str(user.id), experiment_id, limit, offset)
+    return JSONResponse({"circuits": docs, "limit": limit, "offset": offset})
+
+
+async def get_circuit(request: Request) -> JSONResponse:
+    user = await current_user(request)
+    circuit_id = request.path_params["circuit_id"]
+    doc = circuits.get_circuit(_service(request).views.connection(), str(user.id), circuit_id)
+    if doc is None:
+        raise NotFound("circuit", circuit_id)
+    return JSONResponse(doc)
+
+
+async def list_devices(request: Request) -> JSONResponse:
+    await current_user(request)
+    return JSONResponse({"devices": [d.as_dict() for d in _service(request).catalogue.list()]})
+
+
+async def health(request: Request) -> JSONResponse:
+    service = _service(request)
+    return JSONResponse(
+        {"status": "ok", "version": __version__, "log_position": service.projector.position}
+    )
+
+
+routes = [
+    Route("/health", health, methods=["GET"]),
+    Route("/jobs", list_jobs, methods=["GET"]),
+    Route("/jobs/{job_id}", get_job, methods=["GET"]),
+    Route("/jobs/{job_id}/cancel", cancel_job, methods=["POST"]),
+    Route("/experiments", list_experiments, methods=["GET"]),
+    Route("/experiments", create_experiment, methods=["POST"]),
+    Route("/experiments/{experiment_id}", get_experiment, methods=["GET"]),
+    Route("/experiments/{experiment_id}/circuits", list_experiment_circuits, methods=["GET"]),
+    Route("/circuits/{circuit_id}", get_circuit, methods=["GET"]),
+    Route("/devices", list_devices, methods=["GET"]),
+]

@@ -1,0 +1,205 @@
+"""Wire models (pydantic): one definition per shape, shared by every entrypoint."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RunCircuitsRequest(BaseModel):
+    """Run circuits on a QPU or simulator. Exactly one of circuit_ids / circuits_qasm."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    experiment_id: str = Field(description="The experiment the job (and new circuits) belong to.")
+    circuit_ids: list[str] | None = Field(None, description="Ids of stored circuits to run.")
+    circuits_qasm: list[str] | None = Field(
+        None, description="OpenQASM 2.0 or 3.0 texts; stored in the experiment, then run."
+    )
+    device_id: str = Field("", description="From list_qpus_and_simulators; empty: aer_simulator.")
+    shots: int = Field(1024, ge=1, strict=True)
+    parameters: list[Any] | None = Field(
+        None,
+        description="[circuit][parameter_set][value] (or [parameter_set][value] for one "
+        "circuit); values bind in circuit.parameters order, i.e. sorted by name.",
+    )
+    observables: list[Any] | None = Field(
+        None,
+        description="[circuit][observable], each observable [pauli_strings, coefficients]; "
+        "Qiskit label order: the rightmost character acts on qubit 0.",
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Backend options (seed_simulator, optimization_level, ...) and provider "
+        "credentials; credentials are never recorded.",
+    )
+    use_mitigation: bool = Field(False, strict=True)
+    name: str = ""
+    description: str = ""
+    dry_run: bool = Field(False, strict=True, description="Stop before execution; estimate cost.")
+    run_type: Literal["Run", "StatevectorRun"] = "Run"
+
+
+class JobQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str
+    wait: float = Field(0.0, ge=0, description="Seconds to wait for a final status (long-poll).")
+
+
+class CreateExperimentRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+
+
+class AnalyticsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    experiment_id: str
+    circuit_qasm: str
+    name: str = ""
+
+
+class CostAmount(BaseModel):
+    amount: float
+    unit: str
+
+
+class EstimatedCost(BaseModel):
+    native: CostAmount
+    converted: CostAmount
+    circuits: list[dict[str, Any]] = Field(default_factory=list)
+    breakdown: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobError(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+    retryable: bool = False
+
+
+class JobEvent(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    timestamp: str
+
+
+class JobInfo(BaseModel):
+    uncertainty: Any = None
+    counts: Any = None
+    probabilities: Any = None
+    transpiled: list[dict[str, Any]] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class Job(BaseModel):
+    id: str
+    user_id: str
+    experiment_id: str
+    name: str
+    description: str
+    status: Literal[
+        "Submitted", "Initializing", "Queued", "Validating", "Running", "Cancelled", "Done", "Error"
+    ]
+    job_type: str
+    run_type: Literal["Run", "StatevectorRun"]
+    device_id: str
+    shots: int
+    circuit_ids: list[str]
+    parameters: Any = None
+    observables: Any = None
+    options: dict[str, Any]
+    credentials_supplied: list[str]
+    use_mitigation: bool
+    dry_run: bool
+    creation_date: str
+    run_date: str | None = None
+    finish_date: str | None = None
+    attempts: int = 0
+    error: JobError | None = None
+    estimated_qpu_cost: EstimatedCost | None = None
+    events: list[JobEvent] = Field(default_factory=list)
+    quantum_results: Any = Field(
+        None,
+        description="Nested circuits → observables → parameter sets; a level exists only when "
+        "its input was given. Distributions are probability dicts in Qiskit bit order.",
+    )
+    counts: Any = Field(None, description="Integer counts, same nesting as quantum_results.")
+    info: JobInfo | None = None
+
+
+class JobAnswer(BaseModel):
+    context: str = Field(description="A short text summary for agents.")
+    job: Job
+
+
+class Device(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    provider: str
+    vendor: str
+    name: str
+    qubits: int
+    simulator: bool
+    status: str
+    description: str = ""
+    noisy: bool = False
+    supports_statevector: bool = False
+    basis_gates: list[str] = Field(default_factory=list)
+    coupling_map: list[list[int]] | None = None
+
+
+class DeviceList(BaseModel):
+    context: str
+    devices: list[Device]
+
+
+class Experiment(BaseModel):
+    id: str
+    user_id: str
+    name: str
+    description: str
+    tags: list[str]
+    creation_date: str
+    last_action_date: str
+    circuits_count: int
+    jobs_count: int
+
+
+class Circuit(BaseModel):
+    id: str
+    user_id: str
+    experiment_id: str
+    hash: str
+    name: str
+    format: Literal["qasm2", "qasm3"]
+    qasm: str
+    qubits: int
+    parameters: list[str]
+    has_measurements: bool
+    metrics: dict[str, Any]
+    creation_date: str
+
+
+class CircuitAnswer(BaseModel):
+    context: str
+    circuit: Circuit
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorAnswer(BaseModel):
+    error: ErrorBody
+    detail: str

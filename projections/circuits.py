@@ -1,0 +1,58 @@
+"""Circuits view: source, format, metrics and parameters of each stored circuit."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from qorch.domain.circuit import Circuit
+from qorch.projections import experiments
+from qorch.projections.database import dumps
+
+
+def stored(event: Any, db: sqlite3.Connection) -> None:
+    when = event.timestamp.isoformat()
+    doc = {
+        "id": str(event.originator_id),
+        "user_id": str(event.user_id),
+        "experiment_id": str(event.experiment_id),
+        "hash": event.content_hash,
+        "name": event.name,
+        "format": event.format,
+        "qasm": event.source,
+        "qubits": event.qubits,
+        "parameters": list(event.parameters),
+        "has_measurements": event.has_measurements,
+        "metrics": event.metrics,
+        "creation_date": when,
+    }
+    db.execute(
+        "INSERT INTO circuits (id, user_id, experiment_id, content_hash, created, doc)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (doc["id"], doc["user_id"], doc["experiment_id"], doc["hash"], when, dumps(doc)),
+    )
+    experiments.count(db, doc["experiment_id"], "circuits_count", when)
+
+
+HANDLERS = {Circuit.Stored: stored}  # type: ignore[attr-defined]
+
+
+def get_circuit(db: sqlite3.Connection, user_id: str, circuit_id: str) -> dict[str, Any] | None:
+    row = db.execute(
+        "SELECT doc FROM circuits WHERE id = ? AND user_id = ?", (circuit_id, user_id)
+    ).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def list_circuits(
+    db: sqlite3.Connection, user_id: str, experiment_id: str | None, limit: int = 100,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    query = "SELECT doc FROM circuits WHERE user_id = ?"
+    params: list[Any] = [user_id]
+    if experiment_id is not None:
+        query += " AND experiment_id = ?"
+        params.append(experiment_id)
+    query += " ORDER BY created DESC, id LIMIT ? OFFSET ?"
+    return [json.loads(row[0]) for row in db.execute(query, [*params, limit, offset])]

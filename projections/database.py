@@ -1,0 +1,92 @@
+"""The read-model database: SQLite tables of JSON documents plus the tracked log position.
+
+Views are updated in the same transaction as the tracking row, so a view never reflects an event
+twice or skips one, even when several API processes project into the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tracking (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS experiments (
+    id TEXT PRIMARY KEY, user_id TEXT NOT NULL, created TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS experiments_by_user ON experiments (user_id, created);
+CREATE TABLE IF NOT EXISTS circuits (
+    id TEXT PRIMARY KEY, user_id TEXT NOT NULL, experiment_id TEXT NOT NULL,
+    content_hash TEXT NOT NULL, created TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS circuits_by_experiment ON circuits (experiment_id, created);
+CREATE INDEX IF NOT EXISTS circuits_by_user ON circuits (user_id, created);
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY, user_id TEXT NOT NULL, experiment_id TEXT NOT NULL,
+    status TEXT NOT NULL, device_id TEXT NOT NULL, created TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS jobs_by_user ON jobs (user_id, created);
+CREATE INDEX IF NOT EXISTS jobs_by_experiment ON jobs (experiment_id, created);
+CREATE TABLE IF NOT EXISTS job_results (job_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS job_circuits (
+    job_id TEXT NOT NULL, circuit_id TEXT NOT NULL, position INTEGER NOT NULL,
+    PRIMARY KEY (job_id, position));
+CREATE INDEX IF NOT EXISTS job_circuits_by_circuit ON job_circuits (circuit_id);
+"""
+
+VIEW_TABLES = ("experiments", "circuits", "jobs", "job_results", "job_circuits")
+
+
+def dumps(doc: Any) -> str:
+    return json.dumps(doc, separators=(",", ":"), sort_keys=True)
+
+
+class ViewDatabase:
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        self._local = threading.local()
+        self.connection().executescript(SCHEMA)
+
+    def connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            connection.execute("PRAGMA journal_mode=WAL")
+            # Views are rebuildable from the log, so they need not be fsynced on every commit.
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.row_factory = sqlite3.Row
+            self._local.connection = connection
+        return connection
+
+    @contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        db = self.connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def position(self, name: str) -> int:
+        row = self.connection().execute(
+            "SELECT position FROM tracking WHERE name = ?", (name,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def dump(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every view row, in a stable order: two dumps are equal iff the views are."""
+        db = self.connection()
+        return {
+            table: [tuple(row) for row in db.execute(f"SELECT * FROM {table} ORDER BY 1, 2")]
+            for table in VIEW_TABLES
+        }
+
+    def close(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None

@@ -1,0 +1,174 @@
+"""Jobs view: status, request, timeline and (in a separate table) results of each job."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from qorch.domain.job import FINAL_STATUSES, Job, JobStatus
+from qorch.projections import experiments
+from qorch.projections.database import dumps
+
+FINAL = {status.value for status in FINAL_STATUSES}
+
+
+def submitted(event: Any, db: sqlite3.Connection) -> None:
+    when = event.timestamp.isoformat()
+    job_id = str(event.originator_id)
+    doc = {
+        "id": job_id,
+        "user_id": str(event.user_id),
+        "experiment_id": str(event.experiment_id),
+        "name": event.name,
+        "description": event.description,
+        "status": JobStatus.QUEUED.value,
+        "job_type": "Run",
+        "run_type": event.run_type,
+        "device_id": event.device_id,
+        "shots": event.shots,
+        "circuit_ids": [str(c) for c in event.circuit_ids],
+        "parameters": event.parameters,
+        "observables": event.observables,
+        "options": event.options,
+        "credentials_supplied": list(event.credentials_supplied),
+        "use_mitigation": event.use_mitigation,
+        "dry_run": event.dry_run,
+        "creation_date": when,
+        "run_date": None,
+        "finish_date": None,
+        "attempts": 0,
+        "error": None,
+        "estimated_qpu_cost": None,
+        "events": [{"type": "Submitted", "timestamp": when}],
+    }
+    db.execute(
+        "INSERT INTO jobs (id, user_id, experiment_id, status, device_id, created, doc)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (job_id, doc["user_id"], doc["experiment_id"], doc["status"], doc["device_id"], when,
+         dumps(doc)),
+    )
+    db.executemany(
+        "INSERT INTO job_circuits (job_id, circuit_id, position) VALUES (?, ?, ?)",
+        [(job_id, circuit_id, i) for i, circuit_id in enumerate(doc["circuit_ids"])],
+    )
+    experiments.count(db, doc["experiment_id"], "jobs_count", when)
+
+
+def claimed(event: Any, db: sqlite3.Connection) -> None:
+    def change(doc: dict[str, Any], when: str) -> None:
+        doc["run_date"] = doc["run_date"] or when
+        doc["attempts"] += 1
+        doc["status"] = JobStatus.RUNNING.value
+
+    _update(event, db, "Claimed", change, {"worker": event.worker_id})
+
+
+def lease_renewed(event: Any, db: sqlite3.Connection) -> None:
+    """Renewals keep a lease alive; the timeline would only be noise, so the view ignores them."""
+
+
+def estimated(event: Any, db: sqlite3.Connection) -> None:
+    def change(doc: dict[str, Any], when: str) -> None:
+        doc["estimated_qpu_cost"] = event.estimate
+        _finish(doc, when, JobStatus.DONE)
+
+    _update(event, db, "DryRunEstimated", change)
+    db.execute(
+        "INSERT OR REPLACE INTO job_results (job_id, doc) VALUES (?, ?)",
+        (str(event.originator_id), dumps({"quantum_results": []})),
+    )
+
+
+def executed(event: Any, db: sqlite3.Connection) -> None:
+    _update(event, db, "Executed", lambda doc, when: _finish(doc, when, JobStatus.DONE))
+    db.execute(
+        "INSERT OR REPLACE INTO job_results (job_id, doc) VALUES (?, ?)",
+        (str(event.originator_id), dumps(event.results)),
+    )
+
+
+def failed(event: Any, db: sqlite3.Connection) -> None:
+    def change(doc: dict[str, Any], when: str) -> None:
+        doc["error"] = event.error
+        _finish(doc, when, JobStatus.ERROR)
+
+    _update(event, db, "Failed", change, {"code": event.error.get("code")})
+
+
+def cancelled(event: Any, db: sqlite3.Connection) -> None:
+    _update(
+        event, db, "Cancelled", lambda doc, when: _finish(doc, when, JobStatus.CANCELLED),
+        {"reason": event.reason},
+    )
+
+
+def _finish(doc: dict[str, Any], when: str, status: JobStatus) -> None:
+    doc["status"] = status.value
+    doc["finish_date"] = when
+
+
+def _update(
+    event: Any,
+    db: sqlite3.Connection,
+    kind: str,
+    change: Callable[[dict[str, Any], str], None],
+    details: dict[str, Any] | None = None,
+) -> None:
+    job_id = str(event.originator_id)
+    row = db.execute("SELECT doc FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    if row is None:
+        return
+    when = event.timestamp.isoformat()
+    doc = json.loads(row[0])
+    change(doc, when)
+    doc["events"].append({"type": kind, "timestamp": when, **(details or {})})
+    db.execute(
+        "UPDATE jobs SET status = ?, doc = ? WHERE id = ?", (doc["status"], dumps(doc), job_id)
+    )
+    experiments.touch(db, doc["experiment_id"], when)
+
+
+HANDLERS = {
+    Job.Submitted: submitted,  # type: ignore[attr-defined]
+    Job.Claimed: claimed,  # type: ignore[attr-defined]
+    Job.LeaseRenewed: lease_renewed,  # type: ignore[attr-defined]
+    Job.DryRunEstimated: estimated,  # type: ignore[attr-defined]
+    Job.Executed: executed,  # type: ignore[attr-defined]
+    Job.Failed: failed,  # type: ignore[attr-defined]
+    Job.Cancelled: cancelled,  # type: ignore[attr-defined]
+}
+
+
+def get_job(db: sqlite3.Connection, user_id: str, job_id: str) -> dict[str, Any] | None:
+    row = db.execute(
+        "SELECT doc FROM jobs WHERE id = ? AND user_id = ?", (job_id, user_id)
+    ).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def get_results(db: sqlite3.Connection, job_id: str) -> dict[str, Any] | None:
+    row = db.execute("SELECT doc FROM job_results WHERE job_id = ?", (job_id,)).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def list_jobs(
+    db: sqlite3.Connection,
+    user_id: str,
+    *,
+    experiment_id: str | None = None,
+    status: str | None = None,
+    device_id: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    query = "SELECT doc FROM jobs WHERE user_id = ?"
+    params: list[Any] = [user_id]
+    for column, value in (("experiment_id", experiment_id), ("status", status),
+                          ("device_id", device_id)):
+        if value is not None:
+            query += f" AND {column} = ?"
+            params.append(value)
+    query += " ORDER BY created DESC, id LIMIT ? OFFSET ?"
+    return [json.loads(row[0]) for row in db.execute(query, [*params, limit, offset])]

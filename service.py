@@ -1,0 +1,56 @@
+"""The composition root: builds the application, read models and executor from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qorch.adapters.circuit_facts import describe_circuit
+from qorch.adapters.devices import DeviceCatalogue
+from qorch.adapters.executor import Executor
+from qorch.adapters.store import event_store_env
+from qorch.domain.application import Qorch
+from qorch.projections.database import ViewDatabase
+from qorch.projections.projector import Projector
+from qorch.settings import Settings
+
+
+def open_application(settings: Settings, catalogue: DeviceCatalogue | None = None) -> Qorch:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    catalogue = catalogue or DeviceCatalogue(max_dense_qubits=settings.max_dense_qubits)
+    return Qorch(
+        event_store_env(settings),
+        describe_circuit=describe_circuit,
+        find_device=catalogue.find,
+        limits=settings.limits,
+    )
+
+
+def open_executor(settings: Settings, app: Qorch) -> Executor:
+    return Executor(
+        app,
+        concurrency=settings.worker_concurrency,
+        lease_seconds=settings.lease_seconds,
+        poll_interval=settings.poll_interval,
+    )
+
+
+@dataclass
+class Service:
+    settings: Settings
+    app: Qorch
+    catalogue: DeviceCatalogue
+    views: ViewDatabase
+    projector: Projector
+
+    def close(self) -> None:
+        self.views.close()
+        self.app.close()
+
+
+def open_service(settings: Settings) -> Service:
+    catalogue = DeviceCatalogue(max_dense_qubits=settings.max_dense_qubits)
+    app = open_application(settings, catalogue)
+    views = ViewDatabase(settings.views_path)
+    projector = Projector(app, views)
+    projector.rebuild()  # catch up with what was recorded while this process was not running
+    return Service(settings, app, catalogue, views, projector)

@@ -1,0 +1,65 @@
+"""Configuration, read from the environment (QORCH_*) and overridden by command-line flags."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from qorch.domain.requests import Limits
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("qorch-data")
+    database_url: str = ""
+    """Empty: SQLite in data_dir. `postgresql://user:pass@host:port/db` selects PostgreSQL."""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    run_worker: bool = True
+    worker_concurrency: int = max(1, min(4, os.cpu_count() or 1))
+    lease_seconds: float = 30.0
+    poll_interval: float = 0.2
+    max_dense_qubits: int = 26
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def views_path(self) -> Path:
+        return self.data_dir / "views.sqlite"
+
+    @property
+    def events_path(self) -> Path:
+        return self.data_dir / "events.sqlite"
+
+    def with_overrides(self, **overrides: object) -> Settings:
+        given = {key: value for key, value in overrides.items() if value is not None}
+        if "data_dir" in given:
+            given["data_dir"] = Path(str(given["data_dir"]))
+        return replace(self, **given)  # type: ignore[arg-type]
+
+
+def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    defaults = Settings()
+    limits = Limits(
+        max_circuits=int(env.get("QORCH_MAX_CIRCUITS", defaults.limits.max_circuits)),
+        max_shots=int(env.get("QORCH_MAX_SHOTS", defaults.limits.max_shots)),
+        max_parameter_sets=int(
+            env.get("QORCH_MAX_PARAMETER_SETS", defaults.limits.max_parameter_sets)
+        ),
+        max_observables=int(env.get("QORCH_MAX_OBSERVABLES", defaults.limits.max_observables)),
+        statevector_max_qubits=int(
+            env.get("QORCH_STATEVECTOR_MAX_QUBITS", defaults.limits.statevector_max_qubits)
+        ),
+    )
+    return Settings(
+        data_dir=Path(env.get("QORCH_DATA_DIR", str(defaults.data_dir))),
+        database_url=env.get("QORCH_DATABASE_URL", ""),
+        host=env.get("QORCH_HOST", defaults.host),
+        port=int(env.get("QORCH_PORT", defaults.port)),
+        worker_concurrency=int(env.get("QORCH_WORKER_CONCURRENCY", defaults.worker_concurrency)),
+        lease_seconds=float(env.get("QORCH_LEASE_SECONDS", defaults.lease_seconds)),
+        poll_interval=float(env.get("QORCH_POLL_INTERVAL", defaults.poll_interval)),
+        max_dense_qubits=int(env.get("QORCH_MAX_DENSE_QUBITS", defaults.max_dense_qubits)),
+        limits=limits,
+    )
