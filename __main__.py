@@ -1,3 +1,5 @@
 from qorch.cli import main
 
-main()
+# Worker processes import the parent's main module by path: it must not start qorch again.
+if __name__ == "__main__":
+    main()

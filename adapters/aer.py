@@ -43,6 +43,7 @@ from qorch.domain.execution import (
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
+    from qiskit.primitives import BitArray
     from qiskit.quantum_info import SparsePauliOp
     from qiskit.transpiler import StagedPassManager
     from qiskit_aer import AerSimulator
@@ -52,12 +53,15 @@ DEFAULT_OPTIMIZATION_LEVEL = 1
 STATEVECTOR_DEVICE = "aer_simulator_statevector"
 """StatevectorRun is always ideal and dense, whatever the device."""
 
-# Wall-time model for estimates (one core, order of magnitude only): a gate costs
-# _AMPLITUDE_SECONDS per amplitude it touches, each shot _SHOT_SECONDS of sampling and
-# bookkeeping, each job _JOB_SECONDS of fixed overhead.
+# Wall-time model for estimates, order of magnitude only (fitted on a 2-core machine): a gate
+# costs _AMPLITUDE_SECONDS per amplitude it touches, so does each Pauli term of an observable;
+# each parameter set adds _SET_SECONDS of overhead, each shot _SHOT_SECONDS (Aer's sampler
+# returns every shot as a string), each job _JOB_SECONDS.
 _AMPLITUDE_SECONDS = 2e-9
-_SHOT_SECONDS = 5e-7
+_SET_SECONDS = 2e-4
+_SHOT_SECONDS = 3e-6
 _JOB_SECONDS = 0.02
+_MAX_SEED = 2**63 - 1  # Aer takes a 64-bit seed
 
 
 @dataclass(frozen=True)
@@ -89,13 +93,13 @@ class _Plan:
     options: _Options
     circuits: list[_Prepared]
     transpile_seconds: float
+    mitigation: str
 
 
 def run_task(
     task: ExecutionTask, *, max_dense_qubits: int = DEFAULT_MAX_DENSE_QUBITS
 ) -> ExecutionOutcome:
     plan = _plan(task, max_dense_qubits)
-    mitigation = _mitigation(task, plan.device)
     outcomes = [CircuitOutcome(transpiled=c.shape) for c in plan.circuits]
     metadata: dict[str, Any] = {
         "device": plan.device.id,
@@ -104,7 +108,7 @@ def run_task(
         "shots": task.shots if task.run_type == "Run" else None,
         "optimization_level": plan.options.optimization_level,
         "transpile_seconds": plan.transpile_seconds,
-        "mitigation": mitigation,
+        "mitigation": plan.mitigation,
     }
     if plan.options.seed_simulator is not None:
         metadata["seed_simulator"] = plan.options.seed_simulator
@@ -133,7 +137,6 @@ def estimate_task(
 ) -> CostEstimate:
     """Transpiles like a run would and prices simulation time with the model above (0 USD)."""
     plan = _plan(task, max_dense_qubits)
-    _mitigation(task, plan.device)
     per_circuit = [
         _JOB_SECONDS / len(plan.circuits) + _circuit_seconds(task, plan, c) for c in plan.circuits
     ]
@@ -146,7 +149,8 @@ def estimate_task(
             "simulator_method": plan.method,
             "per_circuit_seconds": per_circuit,
             "transpile_seconds": plan.transpile_seconds,
-            "model": "gates x touched amplitudes x 2ns (x trajectories when noisy) + 0.5us/shot",
+            "model": "per set: gates x amplitudes x 2ns (x trajectories if noisy) + 0.2ms"
+            " + 3us/shot; per observable term: amplitudes x 2ns",
         },
     )
 
@@ -186,6 +190,7 @@ def _plan(task: ExecutionTask, max_dense_qubits: int) -> _Plan:
     if device is None:
         raise ProviderError("unknown_device", f"device {task.device_id!r} is not a local simulator")
     options = _parse_options(task.options)
+    mitigation = _mitigation(task, device)
     if task.run_type == "Run":
         if task.shots < 1:
             raise ProviderError("invalid_shots", "shots must be at least 1")
@@ -241,7 +246,7 @@ def _plan(task: ExecutionTask, max_dense_qubits: int) -> _Plan:
                 shape=_shape(isa),
             )
         )
-    return _Plan(device, method, executor_id, options, circuits, transpile_seconds)
+    return _Plan(device, method, executor_id, options, circuits, transpile_seconds, mitigation)
 
 
 def _parse_options(options: dict[str, Any]) -> _Options:
@@ -253,21 +258,21 @@ def _parse_options(options: dict[str, Any]) -> _Options:
                 f"(supported: {', '.join(SUPPORTED_OPTIONS)})",
             )
 
-    def integer(name: str, low: int | None = None, high: int | None = None) -> int | None:
+    def integer(name: str, high: int) -> int | None:
         value = options.get(name)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ProviderError("invalid_option", f"options.{name}: expected an integer")
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise ProviderError("invalid_option", f"options.{name}: must be in {low}..{high}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+            raise ProviderError(
+                "invalid_option", f"options.{name}: expected an integer in 0..{high}"
+            )
         return value
 
-    level = integer("optimization_level", 0, 3)
+    level = integer("optimization_level", 3)
     return _Options(
-        seed_simulator=integer("seed_simulator", 0),
+        seed_simulator=integer("seed_simulator", _MAX_SEED),
         optimization_level=DEFAULT_OPTIMIZATION_LEVEL if level is None else level,
-        seed_transpiler=integer("seed_transpiler", 0),
+        seed_transpiler=integer("seed_transpiler", _MAX_SEED),
     )
 
 
@@ -441,10 +446,27 @@ def _sample(plan: _Plan, indices: list[int], shots: int, outcomes: list[CircuitO
     for i, result in zip(indices, results, strict=True):
         joined = result.join_data()
         sets = plan.circuits[i].values.shape[0]
-        bits = BitArray(joined.array.reshape(sets, shots, -1), joined.num_bits)
-        counts = [bits.get_counts(p) for p in range(sets)]
+        counts = _counts(BitArray(joined.array.reshape(sets, shots, -1), joined.num_bits))
         outcomes[i].counts = counts
         outcomes[i].distributions = [{k: v / shots for k, v in c.items()} for c in counts]
+
+
+def _counts(bits: BitArray) -> list[dict[str, int]]:
+    """Counts per parameter set of a (P, shots) BitArray; vectorised up to 64 bits."""
+    packed = bits.array
+    if packed.shape[-1] > 8:
+        return [bits.get_counts(p) for p in range(bits.shape[0])]
+    outcomes = np.zeros(packed.shape[:-1], dtype=np.uint64)
+    for byte in range(packed.shape[-1]):  # big-endian bytes: the last holds clbits 0-7
+        outcomes = (outcomes << np.uint64(8)) | packed[..., byte].astype(np.uint64)
+    key = f"0{bits.num_bits}b"
+    counts = []
+    for row in outcomes:
+        values, frequencies = np.unique(row, return_counts=True)
+        counts.append(
+            {format(v, key): f for v, f in zip(values.tolist(), frequencies.tolist(), strict=True)}
+        )
+    return counts
 
 
 def _estimate(
@@ -519,7 +541,7 @@ def _circuit_seconds(task: ExecutionTask, plan: _Plan, prepared: _Prepared) -> f
     if plan.device.noisy and task.run_type == "Run":
         # Noise runs one trajectory per shot, or evolves the density matrix if cheaper.
         amplitudes = min(max(shots, 1) * 2.0**n, 4.0**n)
-    per_set = gates * amplitudes * _AMPLITUDE_SECONDS + shots * _SHOT_SECONDS
+    per_set = gates * amplitudes * _AMPLITUDE_SECONDS + _SET_SECONDS + shots * _SHOT_SECONDS
     terms = sum(len(o) for o in prepared.observables or [])
     expectations = terms * 2.0**n * _AMPLITUDE_SECONDS
     return sets * (per_set + expectations)

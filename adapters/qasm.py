@@ -60,11 +60,12 @@ class QasmError(ValueError):
     """Unparseable source; `line` and `column` are 1-based when the parser reported them."""
 
     def __init__(self, detail: str, line: int | None = None, column: int | None = None) -> None:
-        where = ""
-        if line is not None:
-            where = f"line {line}, " if column is not None else f"line {line}: "
-        if column is not None:
-            where += f"column {column}: "
+        if line is None:
+            where = ""
+        elif column is None:
+            where = f"line {line}: "
+        else:
+            where = f"line {line}, column {column}: "
         super().__init__(where + detail)
         self.detail = detail
         self.line = line
@@ -72,22 +73,23 @@ class QasmError(ValueError):
 
 
 _PREAMBLE = re.compile(r"(?:\s|//[^\n]*|/\*.*?\*/)*", re.DOTALL)
-_VERSION = re.compile(r"OPENQASM\s+(\d+)(?:\.\d+)?")
+_VERSION = re.compile(r"OPENQASM\s+((\d+)(?:\.\d+)?)")
 
 
 def detect_format(source: str) -> QasmFormat:
     source = source.removeprefix("\ufeff")
-    start = _PREAMBLE.match(source).end()  # type: ignore[union-attr]  # matches the empty string
+    preamble = _PREAMBLE.match(source)
+    start = preamble.end() if preamble else 0
     version = _VERSION.match(source, start)
     if version is None:
         raise QasmError("missing 'OPENQASM 2.0;' or 'OPENQASM 3.0;' header")
-    if version[1] == "2":
+    if version[2] == "2":
         return "qasm2"
-    if version[1] == "3":
+    if version[2] == "3":
         return "qasm3"
     line = source.count("\n", 0, start) + 1
-    column = start - (source.rfind("\n", 0, start) + 1) + 1
-    raise QasmError(f"unsupported OpenQASM version {version[0].split()[1]!r}", line, column)
+    column = start - source.rfind("\n", 0, start)
+    raise QasmError(f"unsupported OpenQASM version {version[1]!r}", line, column)
 
 
 def parse_circuit(source: str) -> ParsedCircuit:
@@ -105,22 +107,24 @@ def parse_circuit(source: str) -> ParsedCircuit:
 
 
 def circuit_metrics(circuit: QuantumCircuit) -> CircuitMetrics:
-    gates = Counter[int]()
+    gates_1q = gates_2q = 0
     other_ops = Counter[str]()
     for instruction in circuit.data:
         operation = instruction.operation
-        if isinstance(operation, Gate) and operation.num_qubits > 0:
-            gates[min(operation.num_qubits, 2)] += 1
-        else:
+        if not isinstance(operation, Gate) or operation.num_qubits == 0:
             other_ops[operation.name] += 1
+        elif operation.num_qubits == 1:
+            gates_1q += 1
+        else:
+            gates_2q += 1
     return CircuitMetrics(
         qubits=circuit.num_qubits,
         clbits=circuit.num_clbits,
         depth=circuit.depth(),
         depth_2q=circuit.depth(_is_multi_qubit_gate),
-        gates_1q=gates[1],
-        gates_2q=gates[2],
-        gates_total=gates[1] + gates[2],
+        gates_1q=gates_1q,
+        gates_2q=gates_2q,
+        gates_total=gates_1q + gates_2q,
         other_ops=dict(sorted(other_ops.items())),
     )
 
@@ -158,7 +162,9 @@ def _load_qasm2(source: str) -> QuantumCircuit:
             custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS,
             custom_classical=qasm2.LEGACY_CUSTOM_CLASSICAL,
         )
-    except Exception as exc:
+    except BaseException as exc:
+        if not _is_parser_failure(exc):
+            raise
         message = _message(exc)
         position = _QASM2_POSITION.match(message)
         if position is None:
@@ -167,10 +173,10 @@ def _load_qasm2(source: str) -> QuantumCircuit:
         raise QasmError(detail, line, column + 1) from exc
 
 
-# The native importer is ~40x faster than qiskit-qasm3-import but covers only a subset of the
-# language, and inside the subset it has been seen to wrap negative or huge indices silently and
-# to read `include` files from the working directory. So it only sees programs made of the
-# statements below (what qasm3.dumps writes for plain circuits); all else goes the slow way.
+# The native importer is some 30x faster than qiskit-qasm3-import but covers only a subset of
+# the language; it wraps negative or huge indices around silently and reads any `include`d file
+# off this machine. So it only sees programs made of the statements below (what qasm3.dumps
+# writes for plain circuits); everything else goes the slow way.
 _IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 _INDEX = r"\s*\[\s*[0-9]{1,9}\s*\]"
 _OPERAND = rf"{_IDENT}(?:{_INDEX})?"
@@ -201,7 +207,9 @@ def _load_qasm3(source: str) -> QuantumCircuit:
             return circuit
     try:
         return qasm3.loads(source)
-    except Exception as exc:  # qiskit-qasm3-import also raises TypeError, IndexError, ...
+    except BaseException as exc:  # qiskit-qasm3-import also raises TypeError, IndexError, ...
+        if not _is_parser_failure(exc):
+            raise
         raise _qasm3_error(exc, source) from exc
 
 
@@ -216,17 +224,21 @@ def _load_qasm3_fast(source: str) -> QuantumCircuit | None:
     try:
         return qasm3.loads_experimental(source)
     except BaseException as exc:
-        # A Rust panic arrives as pyo3's PanicException, which derives from BaseException.
-        if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+        if not _is_parser_failure(exc):
             raise
         return None
+
+
+def _is_parser_failure(exc: BaseException) -> bool:
+    # Qiskit's Rust parsers panic on some input, and pyo3's PanicException is a BaseException.
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
 
 
 _CONVERTER_POSITION = re.compile(r"(\d+),(\d+): (.*)", re.DOTALL)
 _ANTLR_POSITION = re.compile(r"L(\d+):C(\d+): (.*)", re.DOTALL)
 
 
-def _qasm3_error(exc: Exception, source: str) -> QasmError:
+def _qasm3_error(exc: BaseException, source: str) -> QasmError:
     message = _message(exc)
     position = _CONVERTER_POSITION.match(message) or _ANTLR_POSITION.match(message)
     if position is not None:
@@ -244,7 +256,7 @@ def _qasm3_error(exc: Exception, source: str) -> QasmError:
     return QasmError(detail, token.line, token.column + 1)
 
 
-def _message(exc: Exception) -> str:
+def _message(exc: BaseException) -> str:
     # QiskitError's str() is the repr of its message, quotes included.
     return str(getattr(exc, "message", None) or exc) or type(exc).__name__
 

@@ -246,7 +246,14 @@ def test_one_primitive_call_per_job_and_one_transpile_per_circuit(monkeypatch) -
     for cls in (SamplerV2, EstimatorV2):
         original = cls.run
 
-        def counted(self, pubs, *, _original=original, _name=cls.__name__, **kwargs):  # type: ignore[no-untyped-def]
+        def counted(
+            self: Any,
+            pubs: Any,
+            *,
+            _original: Any = original,
+            _name: str = cls.__name__,
+            **kwargs: Any,
+        ) -> Any:
             calls[_name] += 1
             return _original(self, pubs, **kwargs)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
@@ -9,6 +10,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from qiskit import QuantumCircuit, qasm2, qasm3, transpile
 from qiskit.circuit import Parameter
 from qiskit.circuit.library import QFTGate
@@ -81,7 +84,8 @@ def _sample_circuit() -> QuantumCircuit:
 
 
 def test_format_comes_from_the_version_header_after_comments() -> None:
-    assert detect_format('// made by hand\n/* two\n lines */\nOPENQASM 2.0;\ninclude "x";') == "qasm2"
+    commented = '// made by hand\n/* two\n lines */\nOPENQASM 2.0;\ninclude "qelib1.inc";'
+    assert detect_format(commented) == "qasm2"
     assert detect_format("\n\nOPENQASM 3.0;\nqubit q;") == "qasm3"
     assert detect_format("OPENQASM 3;\nqubit q;") == "qasm3"
 
@@ -94,7 +98,7 @@ def test_source_without_a_version_header_is_refused() -> None:
 def test_unknown_openqasm_version_is_refused_at_its_line() -> None:
     with pytest.raises(QasmError, match="unsupported OpenQASM version '4.0'") as caught:
         parse_circuit("// header below\nOPENQASM 4.0;\n")
-    assert caught.value.line == 2
+    assert (caught.value.line, caught.value.column) == (2, 1)
 
 
 # --- OpenQASM 2 -------------------------------------------------------------------------------
@@ -158,6 +162,14 @@ def test_qasm2_typo_on_line_4_names_line_and_gate() -> None:
     assert "'hx' is not defined" in caught.value.detail
     assert str(caught.value) == f"line 4, column 1: {caught.value.detail}"
     assert isinstance(caught.value, ValueError)
+
+
+def test_qasm2_index_too_big_for_the_rust_parser_is_an_error_not_a_crash() -> None:
+    # qasm2.loads panics (pyo3 PanicException, a BaseException) on integer overflow.
+    source = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\nh q[199999999999999999999];\n'
+
+    with pytest.raises(QasmError, match="Overflow"):
+        parse_circuit(source)
 
 
 def test_qasm2_include_cannot_read_files_on_the_server(tmp_path: Path) -> None:
@@ -447,3 +459,27 @@ def test_content_hash_ignores_line_endings_trailing_spaces_and_outer_blank_lines
     assert re.fullmatch(r"[0-9a-f]{64}", content_hash(source))
     assert content_hash(source.replace("h q", "x q")) != content_hash(source)
     assert content_hash("  " + source) != content_hash(source)
+
+
+_VALID_SOURCES = [
+    qasm3.dumps(_sample_circuit()),
+    qasm2.dumps(_sample_circuit()),
+    QASM3_HEADER + "input float[64] t;\nqubit[2] q;\nbit[2] c;\nrx(t) q[0];\nc = measure q;\n",
+]
+_DEBRIS = [*'q[](){};,$-=0123456789 \n/*@"', "measure", "gate", "U", "pi", "-1", "9" * 21]
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(
+    st.sampled_from(_VALID_SOURCES),
+    st.lists(st.tuples(st.floats(0, 1), st.sampled_from(["", *_DEBRIS])), min_size=1, max_size=4),
+)
+def test_mangled_source_parses_or_raises_qasm_error_only(
+    source: str, edits: list[tuple[float, str]]
+) -> None:
+    for where, debris in edits:
+        at = int(where * len(source))
+        source = source[:at] + debris + source[at + 1 :]
+
+    with contextlib.suppress(QasmError):
+        parse_circuit(source)
