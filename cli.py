@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import re
@@ -86,8 +87,10 @@ def run_server(settings: Settings) -> None:
     finally:
         app.close()
     logging.getLogger("uvicorn.access").addFilter(RedactKeys())
-    print(f"qorch serving on http://{settings.host}:{settings.port} (data: {settings.data_dir})",
-          flush=True)
+    print(
+        f"qorch serving on http://{settings.host}:{settings.port} (data: {settings.data_dir})",
+        flush=True,
+    )
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
 
 
@@ -119,8 +122,10 @@ def replay_views(settings: Settings) -> int:
         rebuilt = ViewDatabase(rebuilt_path)
         position = Projector(app, rebuilt).rebuild()
         seconds = time.perf_counter() - started
-        print(f"replayed {position} events in {seconds:.3f} s "
-              f"({position / max(seconds, 1e-9):,.0f} events/s)")
+        print(
+            f"replayed {position} events in {seconds:.3f} s "
+            f"({position / max(seconds, 1e-9):,.0f} events/s)"
+        )
         if settings.views_path.exists():
             live = ViewDatabase(settings.views_path)
             Projector(app, live).rebuild()  # live views catch up to the same position first
@@ -143,10 +148,8 @@ def replay_views(settings: Settings) -> int:
 
 def _remove_database(path: os.PathLike[str] | str) -> None:
     for suffix in ("", "-wal", "-shm"):
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.remove(f"{os.fspath(path)}{suffix}")
-        except FileNotFoundError:
-            pass
 
 
 def create_user(settings: Settings, name: str) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 from qorch.adapters.simulators import (
     DEFAULT_MAX_DENSE_QUBITS,
     FAKE_BACKENDS,

@@ -119,7 +119,7 @@ class Executor:
 
     def _track(self, notifications: Sequence[Notification]) -> None:
         for notification in notifications:
-            event = self.app.mapper.to_domain_event(notification)
+            event: Any = self.app.mapper.to_domain_event(notification)
             job_id = event.originator_id
             kind = type(event)
             if kind in OPENED:
@@ -145,8 +145,10 @@ class Executor:
                     break
                 if job_id in self.running or now < state.not_before:
                     continue
-                if state.worker_id is None or now >= state.lease_until or claimant_is_dead(
-                    state.worker_id
+                if (
+                    state.worker_id is None
+                    or now >= state.lease_until
+                    or claimant_is_dead(state.worker_id)
                 ):
                     self.running[job_id] = anyio.CancelScope()
                     tg.start_soon(self._execute, job_id, claimant_is_dead(state.worker_id))
@@ -202,8 +204,9 @@ class Executor:
             }
             await self._record(self.app.record_failure, job_id, failure)
 
-    async def _record(self, command: Callable[[UUID, str, Any], bool], job_id: UUID,
-                      value: Any) -> None:
+    async def _record(
+        self, command: Callable[[UUID, str, Any], bool], job_id: UUID, value: Any
+    ) -> None:
         recorded = await anyio.to_thread.run_sync(command, job_id, self.worker_id, value)
         if not recorded:
             log.warning("job %s: outcome dropped, the claim is no longer held", job_id)
@@ -212,8 +215,9 @@ class Executor:
         while True:
             await anyio.sleep(self.lease_seconds / 3)
             renewed = await anyio.to_thread.run_sync(
-                lambda: self.app.renew_lease(job_id, self.worker_id, time.time(),
-                                             self.lease_seconds)
+                lambda: self.app.renew_lease(
+                    job_id, self.worker_id, time.time(), self.lease_seconds
+                )
             )
             if not renewed:
                 log.warning("job %s: lease lost, abandoning the run", job_id)

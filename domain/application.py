@@ -187,15 +187,16 @@ class Qorch(Application[UUID]):
                     new[circuit_id] = circuit
                 circuits.append(circuit)
         else:
-            for index, circuit_id in enumerate(request.circuit_ids or []):
-                found = self._owned(Circuit, user_id, circuit_id)
+            for index, given_id in enumerate(request.circuit_ids or []):
+                found = self._owned(Circuit, user_id, given_id)
                 if found is None:
-                    raise RequestError(f"circuit_ids[{index}]", f"unknown circuit {circuit_id!r}")
+                    raise RequestError(f"circuit_ids[{index}]", f"unknown circuit {given_id!r}")
                 circuits.append(found)
         return circuits, list(new.values())
 
-    def claim_job(self, job_id: UUID, worker_id: str, now: float, claimant_dead: bool,
-                  lease_seconds: float) -> Claim | None:
+    def claim_job(
+        self, job_id: UUID, worker_id: str, now: float, claimant_dead: bool, lease_seconds: float
+    ) -> Claim | None:
         """Records Claimed for this worker; None when another worker holds or finished it."""
         job = self._find(Job, job_id)
         if job is None:
@@ -246,7 +247,7 @@ class Qorch(Application[UUID]):
     # --- helpers ---
 
     def _task_for(self, job: Job) -> ExecutionTask:
-        circuits = [self.repository.get(circuit_id) for circuit_id in job.circuit_ids]
+        circuits: list[Circuit] = [self.repository.get(c) for c in job.circuit_ids]
         tasks = []
         for index, circuit in enumerate(circuits):
             parameter_sets = job.parameters[index] if job.parameters is not None else None
@@ -317,7 +318,7 @@ class Qorch(Application[UUID]):
         except ValueError:
             return None
         try:
-            found = self.repository.get(aggregate_id)
+            found: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, kind) else None

@@ -11,7 +11,7 @@ The client-visible status is derived from the last event, never stored twice.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -20,7 +20,7 @@ from eventsourcing.domain import Aggregate, event
 from qorch.domain.errors import Conflict
 
 
-class JobStatus(str, Enum):
+class JobStatus(StrEnum):
     SUBMITTED = "Submitted"
     INITIALIZING = "Initializing"
     QUEUED = "Queued"

@@ -77,7 +77,9 @@ class RunPlan:
 
 def check_request_shape(request: RunRequest, limits: Limits) -> None:
     """Checks what can be checked before looking at circuits or devices."""
-    given = [name for name in ("circuit_ids", "circuits_qasm") if getattr(request, name) is not None]
+    given = [
+        name for name in ("circuit_ids", "circuits_qasm") if getattr(request, name) is not None
+    ]
     if len(given) != 1:
         raise RequestError(
             "circuit_ids/circuits_qasm",

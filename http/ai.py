@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -67,11 +66,10 @@ async def submit_circuit_for_analytics(request: Request) -> JSONResponse:
     return JSONResponse({"context": context, "circuit": doc})
 
 
-
-
 routes = [
-    Route("/ai/run_circuits_on_qpu_or_simulator", run_circuits_on_qpu_or_simulator,
-          methods=["POST"]),
+    Route(
+        "/ai/run_circuits_on_qpu_or_simulator", run_circuits_on_qpu_or_simulator, methods=["POST"]
+    ),
     Route("/ai/get_job_results_and_status", get_job_results_and_status, methods=["GET", "POST"]),
     Route("/ai/list_qpus_and_simulators", list_qpus_and_simulators, methods=["GET", "POST"]),
     Route("/ai/submit_circuit_for_analytics", submit_circuit_for_analytics, methods=["POST"]),

@@ -18,7 +18,9 @@ async def await_recorded(service: Service, position: int) -> None:
     await service.projector.wait_for_position(position)
 
 
-async def read_job(service: Service, user_id: UUID, job_id: str, wait: float = 0.0) -> dict[str, Any]:
+async def read_job(
+    service: Service, user_id: UUID, job_id: str, wait: float = 0.0
+) -> dict[str, Any]:
     """The job as the client sees it; waits up to `wait` seconds for a final status."""
     deadline = time.monotonic() + min(max(wait, 0.0), MAX_WAIT_SECONDS)
     db = service.views.connection()

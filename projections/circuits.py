@@ -46,7 +46,10 @@ def get_circuit(db: sqlite3.Connection, user_id: str, circuit_id: str) -> dict[s
 
 
 def list_circuits(
-    db: sqlite3.Connection, user_id: str, experiment_id: str | None, limit: int = 100,
+    db: sqlite3.Connection,
+    user_id: str,
+    experiment_id: str | None,
+    limit: int = 100,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
     query = "SELECT doc FROM circuits WHERE user_id = ?"

@@ -72,9 +72,11 @@ class ViewDatabase:
         db.execute("COMMIT")
 
     def position(self, name: str) -> int:
-        row = self.connection().execute(
-            "SELECT position FROM tracking WHERE name = ?", (name,)
-        ).fetchone()
+        row = (
+            self.connection()
+            .execute("SELECT position FROM tracking WHERE name = ?", (name,))
+            .fetchone()
+        )
         return int(row[0]) if row else 0
 
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:

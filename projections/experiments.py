@@ -67,7 +67,9 @@ def list_experiments(
     return [json.loads(row[0]) for row in rows]
 
 
-def get_experiment(db: sqlite3.Connection, user_id: str, experiment_id: str) -> dict[str, Any] | None:
+def get_experiment(
+    db: sqlite3.Connection, user_id: str, experiment_id: str
+) -> dict[str, Any] | None:
     row = db.execute(
         "SELECT doc FROM experiments WHERE id = ? AND user_id = ?", (experiment_id, user_id)
     ).fetchone()

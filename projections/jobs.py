@@ -46,8 +46,15 @@ def submitted(event: Any, db: sqlite3.Connection) -> None:
     db.execute(
         "INSERT INTO jobs (id, user_id, experiment_id, status, device_id, created, doc)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (job_id, doc["user_id"], doc["experiment_id"], doc["status"], doc["device_id"], when,
-         dumps(doc)),
+        (
+            job_id,
+            doc["user_id"],
+            doc["experiment_id"],
+            doc["status"],
+            doc["device_id"],
+            when,
+            dumps(doc),
+        ),
     )
     db.executemany(
         "INSERT INTO job_circuits (job_id, circuit_id, position) VALUES (?, ?, ?)",
@@ -99,7 +106,10 @@ def failed(event: Any, db: sqlite3.Connection) -> None:
 
 def cancelled(event: Any, db: sqlite3.Connection) -> None:
     _update(
-        event, db, "Cancelled", lambda doc, when: _finish(doc, when, JobStatus.CANCELLED),
+        event,
+        db,
+        "Cancelled",
+        lambda doc, when: _finish(doc, when, JobStatus.CANCELLED),
         {"reason": event.reason},
     )
 
@@ -165,8 +175,11 @@ def list_jobs(
 ) -> list[dict[str, Any]]:
     query = "SELECT doc FROM jobs WHERE user_id = ?"
     params: list[Any] = [user_id]
-    for column, value in (("experiment_id", experiment_id), ("status", status),
-                          ("device_id", device_id)):
+    for column, value in (
+        ("experiment_id", experiment_id),
+        ("status", status),
+        ("device_id", device_id),
+    ):
         if value is not None:
             query += f" AND {column} = ?"
             params.append(value)

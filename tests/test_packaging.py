@@ -11,10 +11,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_stdlib_http_and_qorch_http_both_import_from_the_repository_root():
     result = subprocess.run(
-        [sys.executable, "-c",
-         "import http.client, http.cookies, qorch.http.app, starlette.applications, http; "
-         "print(http.__file__)"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-c",
+            "import http.client, http.cookies, qorch.http.app, starlette.applications, http; "
+            "print(http.__file__)",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "site-packages" not in result.stdout
@@ -28,7 +34,9 @@ def test_http_folder_has_no_init_file():
 def test_cli_prints_a_new_key_alone_on_its_last_line(tmp_path: Path):
     result = subprocess.run(
         [sys.executable, "-m", "qorch", "users", "create", "ada", "--data-dir", str(tmp_path)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     key = result.stdout.strip().splitlines()[-1]
     assert key.startswith("qk_") and " " not in key

@@ -12,6 +12,7 @@ from qiskit import QuantumCircuit, qasm3
 from qiskit.quantum_info import SparsePauliOp, Statevector
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import EstimatorV2, SamplerV2
+
 from qorch.adapters import aer, simulators
 from qorch.domain.execution import (
     CircuitTask,
@@ -287,7 +288,7 @@ def test_one_primitive_call_per_job_and_one_transpile_per_circuit(monkeypatch) -
     assert len(transpiled) == 3
     assert len(outcome.circuits[0].counts or []) == 50
     assert all(sum(c.values()) == 100 for c in outcome.circuits[0].counts or [])
-    assert np.shape(outcome.circuits[2].expectation_values) == (2, 50)
+    assert np.shape(np.array(outcome.circuits[2].expectation_values)) == (2, 50)
 
 
 def test_statevector_run_is_one_simulator_call(monkeypatch) -> None:
@@ -333,7 +334,7 @@ c[0] = measure q[0];
     )
 
     assert outcome.circuits[0].counts == [{"1": 50}] * 3
-    assert np.shape(outcome.circuits[1].expectation_values) == (1, 3)
+    assert np.shape(np.array(outcome.circuits[1].expectation_values)) == (1, 3)
 
 
 def test_seed_simulator_makes_sampling_reproducible() -> None:

@@ -17,6 +17,7 @@ from qiskit.circuit import Parameter
 from qiskit.circuit.library import QFTGate
 from qiskit.quantum_info import Operator, Statevector
 from qiskit.transpiler import CouplingMap
+
 from qorch.adapters.qasm import (
     CircuitMetrics,
     QasmError,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from tests.conftest import BELL_QASM2
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Qorch:
+def app(tmp_path: Path) -> Iterator[Qorch]:
     application = open_application(Settings(data_dir=tmp_path))
     yield application
     application.close()
@@ -28,7 +29,9 @@ def submitted_job(app: Qorch, **overrides: object) -> Job:
     user_id, _ = app.register_user("ada")
     experiment = app.create_experiment(user_id, "exp")
     request = RunRequest(
-        experiment_id=str(experiment.id), circuits_qasm=[BELL_QASM2], **overrides  # type: ignore[arg-type]
+        experiment_id=str(experiment.id),
+        circuits_qasm=[BELL_QASM2],
+        **overrides,  # type: ignore[arg-type]
     )
     recorded = app.submit_job(user_id, request)
     return app.repository.get(recorded.id)

@@ -47,8 +47,12 @@ def test_parameter_values_must_be_finite_numbers():
 
 def test_credentials_are_split_from_backend_options():
     options, credentials = split_credentials(
-        {"aws_secret_access_key": "s", "ibm_quantum_token": "t", "optimization_level": 2,
-         "custom_api_key": "k"}
+        {
+            "aws_secret_access_key": "s",
+            "ibm_quantum_token": "t",
+            "optimization_level": 2,
+            "custom_api_key": "k",
+        }
     )
     assert options == {"optimization_level": 2}
     assert set(credentials) == {"aws_secret_access_key", "ibm_quantum_token", "custom_api_key"}

@@ -21,7 +21,8 @@ def expectations(observables: int, sets: int) -> CircuitOutcome:
 def test_distributions_without_parameters_are_one_per_circuit():
     results = nest_results(
         ExecutionOutcome([distributions(1), distributions(1)]),
-        with_parameters=False, with_observables=False,
+        with_parameters=False,
+        with_observables=False,
     )
     assert results["quantum_results"] == [{"0": 0.25}, {"0": 0.25}]
     assert results["counts"] == [{"0": 1}, {"0": 1}]

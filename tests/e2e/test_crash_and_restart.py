@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -37,16 +38,31 @@ class Server:
         self.process: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "QORCH_POLL_INTERVAL": "0.05", "QORCH_LEASE_SECONDS": "30",
-               "QORCH_LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "QORCH_POLL_INTERVAL": "0.05",
+            "QORCH_LEASE_SECONDS": "30",
+            "QORCH_LOG_LEVEL": "WARNING",
+        }
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "qorch", "serve", "--port", str(self.port),
-             "--data-dir", str(self.data_dir)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+            [
+                sys.executable,
+                "-m",
+                "qorch",
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
             start_new_session=True,
         )
         assert self.process.stdout is not None
-        lines = []
+        lines: list[str] = []
         while True:
             line = self.process.stdout.readline()
             assert line, "server exited:\n" + "".join(lines)
@@ -78,9 +94,10 @@ class Server:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
 
-    def call(self, method: str, path: str, **kwargs: object) -> httpx.Response:
-        return httpx.request(method, self.url + path, headers={"Authorization": self.key},
-                             timeout=130, **kwargs)  # type: ignore[arg-type]
+    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.request(
+            method, self.url + path, headers={"Authorization": self.key}, timeout=130, **kwargs
+        )  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -95,9 +112,14 @@ def slow_job_body(experiment_id: str) -> dict[str, object]:
     """A job of a few seconds whose results stay small: 18 qubits x 60 parameter sets."""
     circuit = efficient_su2(18, reps=2)
     sets = [[0.01 * (i + j) for j in range(circuit.num_parameters)] for i in range(60)]
-    return {"experiment_id": experiment_id, "circuits_qasm": [qasm3.dumps(circuit)],
-            "parameters": sets, "observables": [[["Z" * 18], [1.0]]], "shots": 1000,
-            "device_id": "aer_simulator_statevector"}
+    return {
+        "experiment_id": experiment_id,
+        "circuits_qasm": [qasm3.dumps(circuit)],
+        "parameters": sets,
+        "observables": [[["Z" * 18], [1.0]]],
+        "shots": 1000,
+        "device_id": "aer_simulator_statevector",
+    }
 
 
 def job_event_types(data_dir: Path, job_id: str) -> list[str]:
@@ -113,8 +135,9 @@ def job_event_types(data_dir: Path, job_id: str) -> list[str]:
 
 def test_a_job_running_when_the_server_is_killed_completes_exactly_once(server: Server):
     experiment = server.call("POST", "/experiments", json={"name": "crash"}).json()
-    job = server.call("POST", "/ai/run_circuits_on_qpu_or_simulator",
-                      json=slow_job_body(experiment["id"])).json()["job"]
+    job = server.call(
+        "POST", "/ai/run_circuits_on_qpu_or_simulator", json=slow_job_body(experiment["id"])
+    ).json()["job"]
     deadline = time.monotonic() + 60
     while server.call("GET", f"/jobs/{job['id']}").json()["status"] != "Running":
         assert time.monotonic() < deadline, "job never started"

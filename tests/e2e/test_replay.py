@@ -22,8 +22,10 @@ def fill_store_with_100_jobs(data_dir: Path) -> None:
         job_ids = []
         for i in range(100):
             account = accounts[i % 2]
-            body: dict[str, object] = {"circuits_qasm": [BELL_QASM2 if i % 3 else BELL_QASM3],
-                                       "shots": 10 + i}
+            body: dict[str, object] = {
+                "circuits_qasm": [BELL_QASM2 if i % 3 else BELL_QASM3],
+                "shots": 10 + i,
+            }
             if i % 10 == 0:
                 body["dry_run"] = True
             if i % 7 == 0:

@@ -30,32 +30,63 @@ def one_parameter_circuit() -> str:
 
 CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("malformed QASM", {"circuits_qasm": [TYPO_ON_LINE_5]}, "circuits_qasm[0]", "line 5"),
-    ("unknown device", {"circuits_qasm": [BELL_QASM2], "device_id": "no_such_qpu"}, "device_id",
-     "unknown device"),
+    (
+        "unknown device",
+        {"circuits_qasm": [BELL_QASM2], "device_id": "no_such_qpu"},
+        "device_id",
+        "unknown device",
+    ),
     ("zero shots", {"circuits_qasm": [BELL_QASM2], "shots": 0}, "shots", "greater than"),
-    ("both circuit inputs", {"circuits_qasm": [BELL_QASM2], "circuit_ids": ["x"]},
-     "circuit_ids/circuits_qasm", "exactly one"),
+    (
+        "both circuit inputs",
+        {"circuits_qasm": [BELL_QASM2], "circuit_ids": ["x"]},
+        "circuit_ids/circuits_qasm",
+        "exactly one",
+    ),
     ("neither circuit input", {}, "circuit_ids/circuits_qasm", "exactly one"),
-    ("wrong number of parameter values",
-     {"circuits_qasm": [one_parameter_circuit()], "parameters": [[0.1, 0.2]]},
-     "parameters[0][0]", "has 2 values but circuits[0] has 1 parameters"),
-    ("missing parameter values", {"circuits_qasm": [one_parameter_circuit()]}, "parameters",
-     "theta"),
-    ("observable of the wrong length",
-     {"circuits_qasm": [BELL_QASM2], "observables": [[["ZZZ"], [1.0]]]},
-     "observables[0][0]", "length 3"),
-    ("bad Pauli letter", {"circuits_qasm": [BELL_QASM2], "observables": [[["ZQ"], [1.0]]]},
-     "observables[0][0]", "I, X, Y, Z"),
-    ("unknown circuit id", {"circuit_ids": ["5f1f0a59-9f0c-4a5e-9d0b-111111111111"]},
-     "circuit_ids[0]", "unknown circuit"),
-    ("StatevectorRun over the cap",
-     {"circuits_qasm": [wide_circuit(13)], "run_type": "StatevectorRun"}, "circuits[0]",
-     "capped at 12 qubits"),
-    ("circuit wider than the device",
-     {"circuits_qasm": [wide_circuit(6)], "device_id": "fake_manila"}, "circuits[0]",
-     "has 6 qubits but device fake_manila has 5"),
-    ("no measurements in a Run", {"circuits_qasm": [NO_MEASURE]}, "circuits[0]",
-     "no measurements"),
+    (
+        "wrong number of parameter values",
+        {"circuits_qasm": [one_parameter_circuit()], "parameters": [[0.1, 0.2]]},
+        "parameters[0][0]",
+        "has 2 values but circuits[0] has 1 parameters",
+    ),
+    (
+        "missing parameter values",
+        {"circuits_qasm": [one_parameter_circuit()]},
+        "parameters",
+        "theta",
+    ),
+    (
+        "observable of the wrong length",
+        {"circuits_qasm": [BELL_QASM2], "observables": [[["ZZZ"], [1.0]]]},
+        "observables[0][0]",
+        "length 3",
+    ),
+    (
+        "bad Pauli letter",
+        {"circuits_qasm": [BELL_QASM2], "observables": [[["ZQ"], [1.0]]]},
+        "observables[0][0]",
+        "I, X, Y, Z",
+    ),
+    (
+        "unknown circuit id",
+        {"circuit_ids": ["5f1f0a59-9f0c-4a5e-9d0b-111111111111"]},
+        "circuit_ids[0]",
+        "unknown circuit",
+    ),
+    (
+        "StatevectorRun over the cap",
+        {"circuits_qasm": [wide_circuit(13)], "run_type": "StatevectorRun"},
+        "circuits[0]",
+        "capped at 12 qubits",
+    ),
+    (
+        "circuit wider than the device",
+        {"circuits_qasm": [wide_circuit(6)], "device_id": "fake_manila"},
+        "circuits[0]",
+        "has 6 qubits but device fake_manila has 5",
+    ),
+    ("no measurements in a Run", {"circuits_qasm": [NO_MEASURE]}, "circuits[0]", "no measurements"),
     ("unknown run type", {"circuits_qasm": [BELL_QASM2], "run_type": "Fast"}, "run_type", "Run"),
     ("unknown field", {"circuits_qasm": [BELL_QASM2], "shot": 10}, "shot", "unknown field"),
 ]
@@ -65,10 +96,13 @@ def recorded_by(account: Account, after: int) -> list[str]:
     app = account.client.app.state.service.app  # type: ignore[attr-defined]
     events = [
         app.mapper.to_domain_event(n)
-        for n in app.recorder.select_notifications(start=after, limit=10_000,
-                                                   inclusive_of_start=False)
+        for n in app.recorder.select_notifications(
+            start=after, limit=10_000, inclusive_of_start=False
+        )
     ]
-    return [type(e).__qualname__ for e in events if str(getattr(e, "user_id", "")) == account.user_id]
+    return [
+        type(e).__qualname__ for e in events if str(getattr(e, "user_id", "")) == account.user_id
+    ]
 
 
 def log_position(account: Account) -> int:

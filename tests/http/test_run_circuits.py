@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -57,7 +58,9 @@ def test_job_id_answered_at_once_with_context_for_agents(alice: Account):
 
 
 def test_bit_order_and_pauli_order_follow_qiskit(alice: Account):
-    x_on_qubit_0 = "OPENQASM 2.0;\ninclude \"qelib1.inc\";\nqreg q[2];\ncreg c[2];\nx q[0];\nmeasure q -> c;\n"
+    x_on_qubit_0 = (
+        'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nx q[0];\nmeasure q -> c;\n'
+    )
     job = alice.wait_for(alice.run(circuits_qasm=[x_on_qubit_0], shots=100)["id"])
     assert job["quantum_results"] == [{"01": 1.0}]
 
@@ -86,7 +89,7 @@ def rotations() -> list[QuantumCircuit]:
 
 
 SWEEP = [[0.1, 0.7], [1.3, -0.4], [2.9, 2.2]]
-OBSERVABLES = [[["ZZ", "XI"], [1.0, 0.5]], [["IY"], [2.0]]]
+OBSERVABLES: list[list[list[Any]]] = [[["ZZ", "XI"], [1.0, 0.5]], [["IY"], [2.0]]]
 
 
 def exact_values(circuit: QuantumCircuit) -> np.ndarray:
@@ -221,9 +224,9 @@ def test_parameter_sweep_without_observables_nests_distributions(alice: Account)
     circuit.ry(theta, 0)
     circuit.measure_all()
     job = alice.wait_for(
-        alice.run(
-            circuits_qasm=[qasm3.dumps(circuit)], parameters=[[0.0], [math.pi]], shots=200
-        )["id"]
+        alice.run(circuits_qasm=[qasm3.dumps(circuit)], parameters=[[0.0], [math.pi]], shots=200)[
+            "id"
+        ]
     )
     assert job["quantum_results"] == [[{"0": 1.0}, {"1": 1.0}]]
     assert job["counts"] == [[{"0": 200}, {"1": 200}]]
