@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from qorch.adapters import aer
 from qorch.domain.execution import CostEstimate, ExecutionOutcome, ExecutionTask
+from qorch.settings import settings_from_env
+
+
+@cache
+def _max_dense_qubits() -> int:
+    # Worker processes inherit the server's environment, so they see the same catalogue caps.
+    return settings_from_env().max_dense_qubits
 
 
 def run_task(task: ExecutionTask) -> ExecutionOutcome:
-    return aer.run_task(task)
+    return aer.run_task(task, max_dense_qubits=_max_dense_qubits())
 
 
 def estimate_task(task: ExecutionTask) -> CostEstimate:
-    return aer.estimate_task(task)
+    return aer.estimate_task(task, max_dense_qubits=_max_dense_qubits())
 
 
 def warm_up() -> None:

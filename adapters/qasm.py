@@ -96,6 +96,7 @@ def parse_circuit(source: str) -> ParsedCircuit:
     # Both parsers reject a byte-order mark; editors on Windows like to add one.
     source = source.removeprefix("\ufeff")
     fmt = detect_format(source)
+    check_declared_sizes(source)
     circuit = _load_qasm2(source) if fmt == "qasm2" else _load_qasm3(source)
     return ParsedCircuit(
         circuit=circuit,
@@ -104,6 +105,29 @@ def parse_circuit(source: str) -> ParsedCircuit:
         has_measurements=_has_measurements(circuit),
         metrics=circuit_metrics(circuit),
     )
+
+
+MAX_DECLARED_BITS = 4096
+DECLARATION = re.compile(
+    r"^\s*(?:(?:qreg|creg)\s+[A-Za-z_]\w*\s*\[\s*(\d+)\s*\]"
+    r"|(?:qubit|bit)\s*\[\s*(\d+)\s*\])",
+    re.MULTILINE,
+)
+PHYSICAL_QUBIT = re.compile(r"\$(\d+)")
+
+
+def check_declared_sizes(source: str) -> None:
+    """Refuses absurd register sizes before a parser allocates them (`qubit[999999999] q;`)."""
+    for match in DECLARATION.finditer(source):
+        size = int(match.group(1) or match.group(2))
+        if size > MAX_DECLARED_BITS:
+            line = source.count("\n", 0, match.start()) + 1
+            raise QasmError(f"register of {size} bits exceeds the limit of {MAX_DECLARED_BITS}", line)
+    for match in PHYSICAL_QUBIT.finditer(source):
+        if int(match.group(1)) >= MAX_DECLARED_BITS:
+            line = source.count("\n", 0, match.start()) + 1
+            raise QasmError(f"physical qubit ${match.group(1)} exceeds the limit of "
+                            f"{MAX_DECLARED_BITS} qubits", line)
 
 
 def circuit_metrics(circuit: QuantumCircuit) -> CircuitMetrics:

@@ -11,6 +11,7 @@ The client-visible status is derived from the last event, never stored twice.
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
@@ -120,10 +121,12 @@ class Job(Aggregate):
 
     def record_results(self, worker_id: str, results: dict[str, Any]) -> None:
         self.check_held_by(worker_id)
-        self._executed(results=results)
+        # Results can hold millions of numbers: recorded as one JSON text, the event store's
+        # transcoder and the projection handle a single string instead of walking every value.
+        self._executed(results_json=json.dumps(results, separators=(",", ":")))
 
     @event("Executed")
-    def _executed(self, results: dict[str, Any]) -> None:
+    def _executed(self, results_json: str) -> None:
         self.status = JobStatus.DONE
 
     def record_failure(self, worker_id: str, error: dict[str, Any]) -> None:

@@ -92,7 +92,7 @@ def executed(event: Any, db: sqlite3.Connection) -> None:
     _update(event, db, "Executed", lambda doc, when: _finish(doc, when, JobStatus.DONE))
     db.execute(
         "INSERT OR REPLACE INTO job_results (job_id, doc) VALUES (?, ?)",
-        (str(event.originator_id), dumps(event.results)),
+        (str(event.originator_id), event.results_json),
     )
 
 

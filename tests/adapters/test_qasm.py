@@ -484,3 +484,14 @@ def test_mangled_source_parses_or_raises_qasm_error_only(
 
     with contextlib.suppress(QasmError):
         parse_circuit(source)
+
+
+def test_absurd_register_sizes_are_refused_before_parsing():
+    for source in (
+        "OPENQASM 3.0;\nqubit[999999999] q;\n",
+        'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\nqreg big[100000];\n',
+        "OPENQASM 3.0;\nh $5000;\n",
+    ):
+        with pytest.raises(QasmError, match="exceeds the limit") as error:
+            parse_circuit(source)
+        assert error.value.line in (2, 4)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from qiskit import QuantumCircuit, qasm2, qasm3, transpile
 from qiskit.circuit import Parameter
-from qiskit.circuit.library import QFT, EfficientSU2
+from qiskit.circuit.library import QFTGate, efficient_su2
 from qiskit.quantum_info import SparsePauliOp, Statevector
 from qiskit.transpiler import CouplingMap
 
@@ -169,8 +169,10 @@ def library_circuits() -> list[QuantumCircuit]:
     mixed.swap(0, 2)
     mixed.rzz(0.4, 1, 2)
     mixed.sx(0)
-    qft = QFT(3).decompose(reps=2)
-    su2 = EfficientSU2(3, reps=1).decompose()
+    qft = QuantumCircuit(3)
+    qft.append(QFTGate(3), [0, 1, 2])
+    qft = qft.decompose(reps=3)
+    su2 = efficient_su2(3, reps=1)
     su2 = su2.assign_parameters(np.linspace(0.1, 1.2, su2.num_parameters))
     return [ghz, mixed, qft, su2]
 

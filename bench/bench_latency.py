@@ -1,0 +1,134 @@
+"""(a) Bell job latency: submit -> Done seen by one client, over HTTP, vs a direct Aer run.
+
+One client submits a Bell circuit (1024 shots, aer_simulator) and long-polls
+GET /jobs/{id}?wait=30 right after the submit answers; the latency is from sending the submit to
+receiving the Done document (results included). N jobs run sequentially after a warm-up. The
+baseline is `AerSimulator().run(transpiled_bell, shots=1024).result()` in this process, timed
+over the same N. Both are reported as p50/p99, and the ratios qorch/direct.
+
+    .venv/bin/python bench/bench_latency.py [--quick] [-n N] [--poll-interval S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (  # noqa: E402
+    RUN_PATH,
+    Server,
+    Summary,
+    bell_body,
+    machine_note,
+    ms,
+    percentile,
+    poll_label,
+    ratio,
+    transpiled_bell,
+)
+
+SHOTS = 1024
+
+
+def direct_latencies(n: int, warm_up: int, **options: Any) -> list[float]:
+    circuit, simulator = transpiled_bell(**options)
+    latencies: list[float] = []
+    for i in range(warm_up + n):
+        started = time.perf_counter()
+        simulator.run(circuit, shots=SHOTS).result()
+        if i >= warm_up:
+            latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def qorch_latencies(
+    server: Server, n: int, warm_up: int
+) -> tuple[list[float], list[float], list[str]]:
+    """End-to-end latencies, submit-answer latencies, and any problems seen."""
+    experiment_id = server.create_experiment("bench-latency")
+    body = bell_body(experiment_id, SHOTS)
+    latencies: list[float] = []
+    submits: list[float] = []
+    problems: list[str] = []
+    with server.client() as client:
+        for i in range(warm_up + n):
+            started = time.perf_counter()
+            answer = client.post(RUN_PATH, json=body)
+            submitted = time.perf_counter()
+            if answer.status_code != 201:
+                problems.append(f"submit answered {answer.status_code}: {answer.text[:200]}")
+                continue
+            job_id = answer.json()["job"]["id"]
+            done = client.get(f"/jobs/{job_id}", params={"wait": 30})
+            finished = time.perf_counter()
+            job = done.json()
+            if done.status_code != 200 or job.get("status") != "Done":
+                problems.append(f"job {job_id}: {done.status_code} {job.get('status')}")
+                continue
+            counts = job["counts"][0]
+            if sum(counts.values()) != SHOTS or set(counts) - {"00", "11"}:
+                problems.append(f"job {job_id}: unexpected counts {counts}")
+            if i >= warm_up:
+                latencies.append(finished - started)
+                submits.append(submitted - started)
+    return latencies, submits, problems
+
+
+def run(quick: bool = False, n: int | None = None, poll_interval: str | None = None) -> Summary:
+    n = n or (50 if quick else 200)
+    warm_up = 10
+    print(f"(a) Bell latency: N={n} sequential jobs after {warm_up} warm-up, {SHOTS} shots")
+    print(f"    {machine_note()}")
+    direct = direct_latencies(n, warm_up)
+    single = direct_latencies(n, warm_up, max_parallel_threads=1)
+    with Server(poll_interval=poll_interval) as server:
+        print(f"    server up in {server.startup_seconds:.2f} s ({poll_label(poll_interval)})")
+        latencies, submits, problems = qorch_latencies(server, n, warm_up)
+    d50, d99 = percentile(direct, 50), percentile(direct, 99)
+    q50, q99 = percentile(latencies, 50), percentile(latencies, 99)
+    s50, s99 = percentile(submits, 50), percentile(submits, 99)
+    t50, t99 = percentile(single, 50), percentile(single, 99)
+    print(f"    direct Aer run      p50 {ms(d50):>10}  p99 {ms(d99):>10}  (baseline)")
+    print(f"    direct, 1 thread    p50 {ms(t50):>10}  p99 {ms(t99):>10}  (reference)")
+    print(f"    qorch submit answer p50 {ms(s50):>10}  p99 {ms(s99):>10}")
+    print(f"    qorch submit->Done  p50 {ms(q50):>10}  p99 {ms(q99):>10}")
+    print(f"    ratio qorch/direct  p50 {ratio(q50, d50):>10}  p99 {ratio(q99, d99):>10}")
+    for problem in problems[:10]:
+        print(f"    PROBLEM: {problem}")
+    return Summary(
+        name="latency",
+        headline=(
+            f"Bell submit->Done p50 {ms(q50)} / p99 {ms(q99)} vs direct Aer "
+            f"p50 {ms(d50)} / p99 {ms(d99)} (ratio p50 {ratio(q50, d50)}, "
+            f"p99 {ratio(q99, d99)}; N={len(latencies)})"
+        ),
+        numbers={
+            "qorch_p50_s": q50,
+            "qorch_p99_s": q99,
+            "direct_p50_s": d50,
+            "direct_p99_s": d99,
+            "direct_1thread_p50_s": t50,
+            "submit_p50_s": s50,
+            "submit_p99_s": s99,
+        },
+        problems=problems,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="N=50 instead of 200")
+    parser.add_argument("-n", type=int, help="number of measured jobs")
+    parser.add_argument("--poll-interval", help="QORCH_POLL_INTERVAL for the server")
+    args = parser.parse_args(argv)
+    summary = run(args.quick, args.n, args.poll_interval)
+    return 1 if summary.problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+"""Shared helpers of the benchmarks: a real qorch server subprocess, statistics, the Bell circuit.
+
+Every benchmark starts its own `qorch serve` on a free loopback port with a temporary data
+directory, reads the API key the server prints once on its first start, waits for /health,
+and stops the whole process group (server and its worker processes) at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BELL_QASM = (
+    'OPENQASM 2.0; include "qelib1.inc"; qreg q[2]; creg c[2]; '
+    "h q[0]; cx q[0],q[1]; measure q -> c;"
+)
+RUN_PATH = "/ai/run_circuits_on_qpu_or_simulator"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Server:
+    """`qorch serve` in its own session; use as a context manager."""
+
+    def __init__(self, *, poll_interval: str | None = None, log_level: str = "WARNING") -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.key = ""
+        self.poll_interval = poll_interval
+        self.log_level = log_level
+        self._tmp = tempfile.TemporaryDirectory(prefix="qorch-bench-")
+        self.data_dir = Path(self._tmp.name) / "data"
+        self.process: subprocess.Popen[str] | None = None
+        self.startup_seconds = 0.0
+        self.output: list[str] = []
+
+    def __enter__(self) -> Server:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        started = time.perf_counter()
+        env = {**os.environ, "QORCH_LOG_LEVEL": self.log_level}
+        if self.poll_interval is not None:
+            env["QORCH_POLL_INTERVAL"] = self.poll_interval
+        else:
+            env.pop("QORCH_POLL_INTERVAL", None)
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "qorch",
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+        assert self.process.stdout is not None
+        lines: list[str] = []
+        while True:
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError("qorch server exited:\n" + "".join(lines))
+            lines.append(line)
+            if "shown once" in line:
+                self.key = self.process.stdout.readline().strip()
+            if line.startswith("qorch serving on"):
+                break
+        if not self.key:
+            raise RuntimeError("qorch server printed no API key:\n" + "".join(lines))
+        # Keep draining the server's output so that a chatty server never blocks on a full pipe.
+        self.output = lines
+        threading.Thread(target=self._drain, args=(self.process.stdout,), daemon=True).start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    self.startup_seconds = time.perf_counter() - started
+                    return
+            time.sleep(0.1)
+        raise RuntimeError("qorch server did not become healthy within 60 s")
+
+    def stop(self) -> None:
+        process = self.process
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self._tmp.cleanup()
+
+    def _drain(self, stream: IO[str]) -> None:
+        with contextlib.suppress(ValueError, OSError):
+            for line in stream:
+                if len(self.output) < 10_000:
+                    self.output.append(line)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": self.key}
+
+    def client(self, timeout: float = 120.0) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers=self.headers, timeout=timeout)
+
+    def async_client(self, timeout: float = 120.0) -> httpx.AsyncClient:
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        return httpx.AsyncClient(
+            base_url=self.url, headers=self.headers, timeout=timeout, limits=limits
+        )
+
+    def create_experiment(self, name: str) -> str:
+        with self.client() as client:
+            answer = client.post("/experiments", json={"name": name})
+            answer.raise_for_status()
+            experiment_id: str = answer.json()["id"]
+            return experiment_id
+
+
+def bell_body(experiment_id: str, shots: int) -> dict[str, Any]:
+    return {
+        "experiment_id": experiment_id,
+        "device_id": "aer_simulator",
+        "shots": shots,
+        "circuits_qasm": [BELL_QASM],
+    }
+
+
+def transpiled_bell(**options: Any) -> tuple[Any, Any]:
+    """The Bell circuit transpiled for an AerSimulator(**options), and that simulator.
+
+    `max_parallel_threads=1` gives a reference without OpenMP: on a busy 2-core machine Aer's
+    default threading makes a tiny circuit several times slower.
+    """
+    from qiskit import QuantumCircuit, transpile
+    from qiskit_aer import AerSimulator
+
+    circuit = QuantumCircuit.from_qasm_str(BELL_QASM)
+    simulator = AerSimulator(**options)
+    return transpile(circuit, simulator), simulator
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100), linear interpolation between closest ranks."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+def ratio(value: float, baseline: float) -> str:
+    return f"{value / baseline:.2f}x" if baseline > 0 else "n/a"
+
+
+@dataclass
+class Summary:
+    """What a benchmark hands to run_all: one headline line and a few named numbers."""
+
+    name: str
+    headline: str
+    numbers: dict[str, float] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def timed() -> Iterator[list[float]]:
+    """`with timed() as t: ...` leaves the elapsed seconds in t[0]."""
+    box: list[float] = []
+    started = time.perf_counter()
+    try:
+        yield box
+    finally:
+        box.append(time.perf_counter() - started)
+
+
+def machine_note() -> str:
+    """CPU count and load average: other work on a small machine skews every timing."""
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} CPUs, load average {load}"
+
+
+def poll_label(poll_interval: str | None) -> str:
+    return f"QORCH_POLL_INTERVAL={poll_interval or 'default (0.2)'}"
