@@ -122,12 +122,16 @@ def check_declared_sizes(source: str) -> None:
         size = int(match.group(1) or match.group(2))
         if size > MAX_DECLARED_BITS:
             line = source.count("\n", 0, match.start()) + 1
-            raise QasmError(f"register of {size} bits exceeds the limit of {MAX_DECLARED_BITS}", line)
+            raise QasmError(
+                f"register of {size} bits exceeds the limit of {MAX_DECLARED_BITS}", line
+            )
     for match in PHYSICAL_QUBIT.finditer(source):
         if int(match.group(1)) >= MAX_DECLARED_BITS:
             line = source.count("\n", 0, match.start()) + 1
-            raise QasmError(f"physical qubit ${match.group(1)} exceeds the limit of "
-                            f"{MAX_DECLARED_BITS} qubits", line)
+            raise QasmError(
+                f"physical qubit ${match.group(1)} exceeds the limit of {MAX_DECLARED_BITS} qubits",
+                line,
+            )
 
 
 def circuit_metrics(circuit: QuantumCircuit) -> CircuitMetrics:

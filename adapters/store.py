@@ -8,7 +8,7 @@ submits, so durability wins.
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
 
@@ -46,8 +46,10 @@ def event_store_env(settings: Settings) -> dict[str, str]:
     parsed = urlparse(url)
     if parsed.scheme not in ("postgres", "postgresql"):
         raise ValueError(f"QORCH_DATABASE_URL: unsupported scheme {parsed.scheme!r}")
+    schema = parse_qs(parsed.query).get("schema", [""])[0]
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_SCHEMA": schema,
         "POSTGRES_DBNAME": parsed.path.lstrip("/") or "qorch",
         "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(parsed.port or 5432),

@@ -14,6 +14,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +49,33 @@ def direct_latencies(n: int, warm_up: int, **options: Any) -> list[float]:
     return latencies
 
 
-def qorch_latencies(
-    server: Server, n: int, warm_up: int
-) -> tuple[list[float], list[float], list[str]]:
-    """End-to-end latencies, submit-answer latencies, and any problems seen."""
+@dataclass
+class Measured:
+    latencies: list[float] = field(default_factory=list)
+    submits: list[float] = field(default_factory=list)
+    """Until the submit's answer (the job is recorded and projected)."""
+    phases: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    """Server-side breakdown from the job's own timeline and metadata."""
+    problems: list[str] = field(default_factory=list)
+
+
+def timeline(job: dict[str, Any]) -> dict[str, float]:
+    """Seconds between the job's recorded events, and what the worker reported."""
+    when = {e["type"]: datetime.fromisoformat(e["timestamp"]) for e in job["events"]}
+    metadata = job["info"]["metadata"]
+    return {
+        "Submitted->Claimed": (when["Claimed"] - when["Submitted"]).total_seconds(),
+        "Claimed->Executed": (when["Executed"] - when["Claimed"]).total_seconds(),
+        "  Aer execution": float(metadata["execution_seconds"]),
+        "  transpile": float(metadata["transpile_seconds"]),
+    }
+
+
+def qorch_latencies(server: Server, n: int, warm_up: int) -> Measured:
     experiment_id = server.create_experiment("bench-latency")
     body = bell_body(experiment_id, SHOTS)
-    latencies: list[float] = []
-    submits: list[float] = []
-    problems: list[str] = []
+    out = Measured()
+    latencies, submits, problems = out.latencies, out.submits, out.problems
     with server.client() as client:
         for i in range(warm_up + n):
             started = time.perf_counter()
@@ -76,7 +97,9 @@ def qorch_latencies(
             if i >= warm_up:
                 latencies.append(finished - started)
                 submits.append(submitted - started)
-    return latencies, submits, problems
+                for phase, seconds in timeline(job).items():
+                    out.phases[phase].append(seconds)
+    return out
 
 
 def run(quick: bool = False, n: int | None = None, poll_interval: str | None = None) -> Summary:
@@ -88,7 +111,8 @@ def run(quick: bool = False, n: int | None = None, poll_interval: str | None = N
     single = direct_latencies(n, warm_up, max_parallel_threads=1)
     with Server(poll_interval=poll_interval) as server:
         print(f"    server up in {server.startup_seconds:.2f} s ({poll_label(poll_interval)})")
-        latencies, submits, problems = qorch_latencies(server, n, warm_up)
+        measured = qorch_latencies(server, n, warm_up)
+    latencies, submits, problems = measured.latencies, measured.submits, measured.problems
     d50, d99 = percentile(direct, 50), percentile(direct, 99)
     q50, q99 = percentile(latencies, 50), percentile(latencies, 99)
     s50, s99 = percentile(submits, 50), percentile(submits, 99)
@@ -98,6 +122,10 @@ def run(quick: bool = False, n: int | None = None, poll_interval: str | None = N
     print(f"    qorch submit answer p50 {ms(s50):>10}  p99 {ms(s99):>10}")
     print(f"    qorch submit->Done  p50 {ms(q50):>10}  p99 {ms(q99):>10}")
     print(f"    ratio qorch/direct  p50 {ratio(q50, d50):>10}  p99 {ratio(q99, d99):>10}")
+    print("    server-side timeline of the measured jobs (event timestamps, job metadata):")
+    for phase, values in measured.phases.items():
+        p50, p99 = percentile(values, 50), percentile(values, 99)
+        print(f"      {phase:<19} p50 {ms(p50):>10}  p99 {ms(p99):>10}")
     for problem in problems[:10]:
         print(f"    PROBLEM: {problem}")
     return Summary(

@@ -2,102 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from qiskit import qasm3
 from qiskit.circuit.library import efficient_su2
 
 from qorch.service import open_application
 from qorch.settings import Settings
+from tests.e2e.servers import Server, free_port
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, data_dir: Path, port: int) -> None:
-        self.data_dir = data_dir
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.key = ""
-        self.process: subprocess.Popen[str] | None = None
-
-    def start(self) -> None:
-        env = {
-            **os.environ,
-            "QORCH_POLL_INTERVAL": "0.05",
-            "QORCH_LEASE_SECONDS": "30",
-            "QORCH_LOG_LEVEL": "WARNING",
-        }
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "qorch",
-                "serve",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(self.data_dir),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-            start_new_session=True,
-        )
-        assert self.process.stdout is not None
-        lines: list[str] = []
-        while True:
-            line = self.process.stdout.readline()
-            assert line, "server exited:\n" + "".join(lines)
-            lines.append(line)
-            if "shown once" in line:
-                self.key = self.process.stdout.readline().strip()
-            if line.startswith("qorch serving on"):
-                break
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise AssertionError("server did not become healthy")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)  # the server only; its worker processes live on
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
-    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(
-            method, self.url + path, headers={"Authorization": self.key}, timeout=130, **kwargs
-        )  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -147,6 +64,10 @@ def test_a_job_running_when_the_server_is_killed_completes_exactly_once(server: 
     assert job_event_types(server.data_dir, job["id"]) == ["Submitted", "Claimed"]
     server.start()
 
+    assert server.keys_printed == 1  # the first-start key is shown once, not on a restart
+    assert [e["id"] for e in server.call("GET", "/experiments").json()["experiments"]] == [
+        experiment["id"]
+    ]
     done = server.call("GET", f"/jobs/{job['id']}", params={"wait": 120}).json()
     assert done["status"] == "Done", done
     assert len(done["quantum_results"][0][0]) == 60

@@ -1,0 +1,48 @@
+"""A user lists what can run, and reads the API's OpenAPI document."""
+
+from __future__ import annotations
+
+from tests.conftest import BELL_QASM2, Account
+
+
+def test_local_simulators_are_listed_with_their_shape(alice: Account):
+    answer = alice.get("/ai/list_qpus_and_simulators")
+    assert answer.status_code == 200
+    body = answer.json()
+    devices = {device["id"]: device for device in body["devices"]}
+    for method in ("", "_statevector", "_matrix_product_state", "_density_matrix", "_stabilizer"):
+        device = devices[f"aer_simulator{method}"]
+        assert device["simulator"] is True
+        assert device["status"] == "online"
+        assert device["qubits"] > 0
+        assert "cx" in device["basis_gates"]
+    manila = devices["fake_manila"]
+    assert manila["qubits"] == 5 and manila["noisy"] is True
+    assert [0, 1] in manila["coupling_map"]
+    assert not any(d.startswith(("ibm", "aws", "iqm")) for d in devices)
+    assert "devices" in body["context"]
+
+
+def test_openapi_document_describes_the_run_request(alice: Account):
+    document = alice.client.get("/openapi.json").json()
+    assert document["openapi"].startswith("3.")
+    run = document["paths"]["/ai/run_circuits_on_qpu_or_simulator"]["post"]
+    assert run["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "RunCircuitsRequest"
+    )
+    fields = document["components"]["schemas"]["RunCircuitsRequest"]["properties"]
+    assert {"experiment_id", "circuit_ids", "circuits_qasm", "shots", "run_type"} <= set(fields)
+    assert "/jobs/{job_id}" in document["paths"]
+
+
+def test_long_poll_returns_as_soon_as_the_job_is_final(alice: Account):
+    job = alice.run(circuits_qasm=[BELL_QASM2], shots=10)
+    answer = alice.get(f"/jobs/{job['id']}", wait=60)
+    assert answer.json()["status"] == "Done"
+    assert answer.elapsed.total_seconds() < 30
+
+
+def test_wait_must_be_a_number(alice: Account):
+    answer = alice.get("/jobs/x", wait="soon")
+    assert answer.status_code == 422
+    assert answer.json()["error"]["field"] == "wait"
