@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qorch.adapters.qasm import parse_circuit
 from qorch.adapters.simulators import (
     DEFAULT_MAX_DENSE_QUBITS,
     FAKE_BACKENDS,
@@ -288,19 +289,10 @@ def _mitigation(task: ExecutionTask, device: Device) -> str:
     return "none (noiseless simulator)"
 
 
-_QASM_VERSION = re.compile(r"\s*(?:(?://[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*OPENQASM\s+(\d+)", re.S)
-
-
+@lru_cache(maxsize=128)
 def _load(source: str) -> QuantumCircuit:
-    try:
-        from qorch.adapters.qasm import parse_circuit
-    except ImportError:
-        from qiskit import qasm2, qasm3
-
-        version = _QASM_VERSION.match(source)
-        if version is not None and version.group(1) == "2":
-            return qasm2.loads(source, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
-        return qasm3.loads(source)
+    # The same circuit is often run again with new parameters: parse it once per process.
+    # Transpiling never mutates its input, so sharing the parsed circuit is safe.
     return parse_circuit(source).circuit
 
 

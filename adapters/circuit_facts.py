@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from qorch.adapters.qasm import QasmError, content_hash, parse_circuit
 from qorch.domain.circuit import CircuitFacts
 from qorch.domain.errors import InvalidCircuit
 
 
+@lru_cache(maxsize=256)
 def describe_circuit(source: str) -> CircuitFacts:
+    """Parses once per distinct text: agents often resubmit a circuit with new parameters."""
     try:
         parsed = parse_circuit(source)
     except QasmError as error:

@@ -36,6 +36,10 @@ log = logging.getLogger("qorch.executor")
 OPENED = {Job.Submitted}  # type: ignore[attr-defined]
 CLOSED = {Job.DryRunEstimated, Job.Executed, Job.Failed, Job.Cancelled}  # type: ignore[attr-defined]
 LEASED = {Job.Claimed, Job.LeaseRenewed}  # type: ignore[attr-defined]
+OPENED_TOPICS = {get_topic(cls) for cls in OPENED}
+CLOSED_TOPICS = {get_topic(cls) for cls in CLOSED}
+CLAIMED_TOPIC = get_topic(Job.Claimed)  # type: ignore[attr-defined]
+CANCELLED_TOPIC = get_topic(Job.Cancelled)  # type: ignore[attr-defined]
 JOB_TOPICS = [get_topic(cls) for cls in (*OPENED, *CLOSED, *LEASED)]
 
 RunInWorker = Callable[..., Awaitable[Any]]
@@ -119,19 +123,20 @@ class Executor:
 
     def _track(self, notifications: Sequence[Notification]) -> None:
         for notification in notifications:
-            event: Any = self.app.mapper.to_domain_event(notification)
-            job_id = event.originator_id
-            kind = type(event)
-            if kind in OPENED:
+            job_id = notification.originator_id
+            topic = notification.topic
+            if topic in OPENED_TOPICS:
                 self.open_jobs[job_id] = OpenJob()
-            elif kind in CLOSED:
+            elif topic in CLOSED_TOPICS:
                 self.open_jobs.pop(job_id, None)
                 scope = self.running.get(job_id)
-                if scope is not None and kind is Job.Cancelled:  # type: ignore[attr-defined]
+                if scope is not None and topic == CANCELLED_TOPIC:
                     scope.cancel()
             elif job_id in self.open_jobs:
+                # Only lease events are decoded: Submitted can carry a large parameter sweep.
+                event: Any = self.app.mapper.to_domain_event(notification)
                 state = self.open_jobs[job_id]
-                if kind is Job.Claimed:  # type: ignore[attr-defined]
+                if topic == CLAIMED_TOPIC:
                     state.worker_id = event.worker_id
                 state.lease_until = event.lease_until
         self._dispatch.set()

@@ -159,8 +159,9 @@ class Qorch(Application[UUID]):
             device_id=device.id,
             shots=request.shots,
             run_type=request.run_type,
-            parameters=plan.parameters,
-            observables=plan.observables,
+            inputs_json=Job.encode_inputs(plan.parameters, plan.observables),
+            has_parameters=plan.parameters is not None,
+            has_observables=plan.observables is not None,
             options=plan.options,
             credentials_supplied=sorted(plan.credentials),
             use_mitigation=request.use_mitigation,
@@ -215,8 +216,8 @@ class Qorch(Application[UUID]):
         def record(job: Job) -> None:
             results = nest_results(
                 outcome,
-                with_parameters=job.parameters is not None,
-                with_observables=job.observables is not None,
+                with_parameters=job.has_parameters,
+                with_observables=job.has_observables,
             )
             job.record_results(worker_id, results)
 
@@ -248,10 +249,11 @@ class Qorch(Application[UUID]):
 
     def _task_for(self, job: Job) -> ExecutionTask:
         circuits: list[Circuit] = [self.repository.get(c) for c in job.circuit_ids]
+        inputs = job.inputs()
         tasks = []
         for index, circuit in enumerate(circuits):
-            parameter_sets = job.parameters[index] if job.parameters is not None else None
-            observables = job.observables[index] if job.observables is not None else None
+            parameter_sets = inputs["parameters"][index] if job.has_parameters else None
+            observables = inputs["observables"][index] if job.has_observables else None
             tasks.append(
                 CircuitTask(
                     source=circuit.source,

@@ -51,8 +51,9 @@ class Job(Aggregate):
         device_id: str,
         shots: int,
         run_type: str,
-        parameters: list[list[list[float]]] | None,
-        observables: list[list[list[Any]]] | None,
+        inputs_json: str,
+        has_parameters: bool,
+        has_observables: bool,
         options: dict[str, Any],
         credentials_supplied: list[str],
         use_mitigation: bool,
@@ -66,8 +67,10 @@ class Job(Aggregate):
         self.device_id = device_id
         self.shots = shots
         self.run_type = run_type
-        self.parameters = parameters
-        self.observables = observables
+        # Parameter sweeps can hold 10^5 numbers: kept as one JSON text (see record_results).
+        self.inputs_json = inputs_json
+        self.has_parameters = has_parameters
+        self.has_observables = has_observables
         self.options = options
         self.credentials_supplied = credentials_supplied
         self.use_mitigation = use_mitigation
@@ -76,6 +79,17 @@ class Job(Aggregate):
         self.worker_id: str | None = None
         self.lease_until = 0.0
         self.attempts = 0
+
+    @staticmethod
+    def encode_inputs(
+        parameters: list[list[list[float]]] | None, observables: list[list[list[Any]]] | None
+    ) -> str:
+        return json.dumps({"parameters": parameters, "observables": observables}, separators=(",", ":"))
+
+    def inputs(self) -> dict[str, Any]:
+        """The canonical parameters and observables: {"parameters": ..., "observables": ...}."""
+        decoded: dict[str, Any] = json.loads(self.inputs_json)
+        return decoded
 
     # --- claiming: optimistic concurrency lets exactly one worker record Claimed ---
 

@@ -196,7 +196,7 @@ def normalise_parameters(
                     f"has {len(values)} values but circuits[{c}] has {expected} parameters "
                     f"({names}, bound in this order)",
                 )
-            checked.append([_finite_number(v, field_name) for v in values])
+            checked.append(_finite_numbers(values, field_name))
         per_circuit.append(checked)
     return per_circuit
 
@@ -278,6 +278,18 @@ def _depth(value: Any) -> int:
         depth += 1
         value = value[0] if value else None
     return depth
+
+
+NUMBER_TYPES = frozenset({int, float})
+
+
+def _finite_numbers(values: list[Any], field_name: str) -> list[float]:
+    """Checks a list of numbers; sweeps are large, so the common case avoids a call per value."""
+    if {type(v) for v in values} <= NUMBER_TYPES:
+        numbers = list(map(float, values))
+        if all(map(math.isfinite, numbers)):
+            return numbers
+    return [_finite_number(v, field_name) for v in values]
 
 
 def _finite_number(value: Any, field_name: str) -> float:

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     status TEXT NOT NULL, device_id TEXT NOT NULL, created TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS jobs_by_user ON jobs (user_id, created);
 CREATE INDEX IF NOT EXISTS jobs_by_experiment ON jobs (experiment_id, created);
+CREATE TABLE IF NOT EXISTS job_inputs (job_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS job_results (job_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS job_circuits (
     job_id TEXT NOT NULL, circuit_id TEXT NOT NULL, position INTEGER NOT NULL,
@@ -36,7 +37,7 @@ CREATE TABLE IF NOT EXISTS job_circuits (
 CREATE INDEX IF NOT EXISTS job_circuits_by_circuit ON job_circuits (circuit_id);
 """
 
-VIEW_TABLES = ("experiments", "circuits", "jobs", "job_results", "job_circuits")
+VIEW_TABLES = ("experiments", "circuits", "jobs", "job_inputs", "job_results", "job_circuits")
 
 
 def dumps(doc: Any) -> str:

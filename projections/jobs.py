@@ -29,8 +29,8 @@ def submitted(event: Any, db: sqlite3.Connection) -> None:
         "device_id": event.device_id,
         "shots": event.shots,
         "circuit_ids": [str(c) for c in event.circuit_ids],
-        "parameters": event.parameters,
-        "observables": event.observables,
+        "has_parameters": event.has_parameters,
+        "has_observables": event.has_observables,
         "options": event.options,
         "credentials_supplied": list(event.credentials_supplied),
         "use_mitigation": event.use_mitigation,
@@ -55,6 +55,10 @@ def submitted(event: Any, db: sqlite3.Connection) -> None:
             when,
             dumps(doc),
         ),
+    )
+    # The bulky inputs are written once and never rewritten when the job's status changes.
+    db.execute(
+        "INSERT INTO job_inputs (job_id, doc) VALUES (?, ?)", (job_id, event.inputs_json)
     )
     db.executemany(
         "INSERT INTO job_circuits (job_id, circuit_id, position) VALUES (?, ?, ?)",
@@ -151,11 +155,20 @@ HANDLERS = {
 }
 
 
-def get_job(db: sqlite3.Connection, user_id: str, job_id: str) -> dict[str, Any] | None:
+def get_job(
+    db: sqlite3.Connection, user_id: str, job_id: str, *, with_inputs: bool = True
+) -> dict[str, Any] | None:
+    """The job's document; with its parameters and observables unless `with_inputs` is False."""
     row = db.execute(
         "SELECT doc FROM jobs WHERE id = ? AND user_id = ?", (job_id, user_id)
     ).fetchone()
-    return json.loads(row[0]) if row else None
+    if row is None:
+        return None
+    doc: dict[str, Any] = json.loads(row[0])
+    if with_inputs:
+        inputs = db.execute("SELECT doc FROM job_inputs WHERE job_id = ?", (job_id,)).fetchone()
+        doc.update(json.loads(inputs[0]) if inputs else {"parameters": None, "observables": None})
+    return doc
 
 
 def get_results(db: sqlite3.Connection, job_id: str) -> dict[str, Any] | None:
