@@ -1,4 +1,4 @@
-"""Runs the three benchmarks one after the other and prints a compact summary.
+"""Runs the benchmarks one after the other and prints a compact summary.
 
     .venv/bin/python bench/run_all.py [--quick] [--poll-interval S] [--only NAME ...]
 
@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_latency  # noqa: E402
+import bench_qasm  # noqa: E402
 import bench_sweep  # noqa: E402
 import bench_throughput  # noqa: E402
 from common import Summary, machine_note  # noqa: E402
@@ -27,6 +28,7 @@ BENCHMARKS: dict[str, Callable[[bool, str | None], Summary]] = {
     "latency": lambda quick, poll: bench_latency.run(quick, poll_interval=poll),
     "sweep": lambda quick, poll: bench_sweep.run(quick, poll_interval=poll),
     "throughput": lambda quick, poll: bench_throughput.run(quick, poll_interval=poll),
+    "qasm": lambda quick, poll: bench_qasm.run(quick),
 }
 
 
