@@ -1,4 +1,4 @@
-"""The `qorch` command: serve, worker, replay, users create."""
+"""The `qorch` command: serve, worker, mcp, replay, users create."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import anyio
 
 from qorch.settings import Settings, settings_from_env
 
-KEY_IN_QUERY = re.compile(r"(HAIQU_API_KEY=)[^&\s]*", re.I)
+# The key's name may arrive percent-encoded (HAIQU%5FAPI%5FKEY), and keys have a known prefix.
+KEY_IN_QUERY = re.compile(r"(HAIQU(?:_|%5F)API(?:_|%5F)KEY=)[^&\s]*|(qk_)[A-Za-z0-9_%-]+", re.I)
 
 
 class RedactKeys(logging.Filter):
@@ -22,12 +23,13 @@ class RedactKeys(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(
-                KEY_IN_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str) else a
-                for a in record.args
-            )
-        record.msg = KEY_IN_QUERY.sub(r"\1[redacted]", str(record.msg))
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        record.msg = redact(str(record.msg))
         return True
+
+
+def redact(text: str) -> str:
+    return KEY_IN_QUERY.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", text)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,7 +45,18 @@ def main(argv: list[str] | None = None) -> None:
     worker = commands.add_parser("worker", help="execute jobs only (no HTTP)")
     worker.add_argument("--data-dir")
 
-    replay = commands.add_parser("replay", help="rebuild the read models from the event log")
+    mcp = commands.add_parser("mcp", help="serve MCP over stdio for a local AI agent")
+    mcp.add_argument("--data-dir")
+    who = mcp.add_mutually_exclusive_group()
+    who.add_argument("--key", help="act as this API key's user (default: $QORCH_API_KEY)")
+    who.add_argument("--user", help="act as this local user, created if missing (default: local)")
+    mcp.add_argument("--no-worker", action="store_true", help="do not execute jobs here")
+
+    replay = commands.add_parser(
+        "replay",
+        help="rebuild the read models from the event log and compare them with the live ones; "
+        "exits 1 when they differed (the live views are then replaced; stop servers first)",
+    )
     replay.add_argument("--data-dir")
 
     users = commands.add_parser("users", help="manage users")
@@ -66,6 +79,10 @@ def main(argv: list[str] | None = None) -> None:
         run_server(settings.with_overrides(run_worker=not args.no_worker))
     elif args.command == "worker":
         run_worker(settings)
+    elif args.command == "mcp":
+        key = None if args.user else args.key or os.environ.get("QORCH_API_KEY") or None
+        mcp_settings = settings.with_overrides(run_worker=not args.no_worker)
+        sys.exit(run_mcp_stdio(mcp_settings, key, args.user))
     elif args.command == "replay":
         sys.exit(replay_views(settings))
     elif args.command == "users":
@@ -108,6 +125,20 @@ def run_worker(settings: Settings) -> None:
         app.close()
 
 
+def run_mcp_stdio(settings: Settings, key: str | None, user: str | None) -> int:
+    """MCP over stdio; stdout carries the protocol, so everything else goes to stderr."""
+    from qorch.http.mcp_stdio import UnknownKey, serve_stdio
+
+    try:
+        anyio.run(serve_stdio, settings, key, user)
+    except UnknownKey as error:
+        print(f"qorch mcp: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def replay_views(settings: Settings) -> int:
     """Rebuilds the views from the whole log, checks them against the live ones, repairs."""
     from qorch.projections.database import ViewDatabase
@@ -141,7 +172,7 @@ def replay_views(settings: Settings) -> int:
         print("live views were missing or differed: replaced them with the rebuilt views")
         _remove_database(settings.views_path)
         os.replace(rebuilt_path, settings.views_path)
-        return 0
+        return 1
     finally:
         app.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from qorch.adapters import providers
 from qorch.adapters.circuit_facts import describe_circuit
 from qorch.adapters.devices import DeviceCatalogue
 from qorch.adapters.executor import Executor
@@ -21,6 +22,7 @@ def open_application(settings: Settings, catalogue: DeviceCatalogue | None = Non
         event_store_env(settings),
         describe_circuit=describe_circuit,
         find_device=catalogue.find,
+        check_options=providers.check_request,
         limits=settings.limits,
     )
 

@@ -258,6 +258,7 @@ def _parse_options(options: dict[str, Any]) -> _Options:
                 "unsupported_option",
                 f"options.{name}: not supported by local simulators "
                 f"(supported: {', '.join(SUPPORTED_OPTIONS)})",
+                field=f"options.{name}",
             )
 
     def integer(name: str, high: int) -> int | None:
@@ -266,7 +267,9 @@ def _parse_options(options: dict[str, Any]) -> _Options:
             return None
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
             raise ProviderError(
-                "invalid_option", f"options.{name}: expected an integer in 0..{high}"
+                "invalid_option",
+                f"options.{name}: expected an integer in 0..{high}",
+                field=f"options.{name}",
             )
         return value
 
@@ -278,13 +281,24 @@ def _parse_options(options: dict[str, Any]) -> _Options:
     )
 
 
+def check_request(device: Device, run_type: str, options: dict[str, Any], mitigate: bool) -> None:
+    """What a run would refuse, checked before the job is recorded."""
+    _parse_options(options)
+    _mitigation_for(device, run_type, mitigate)
+
+
 def _mitigation(task: ExecutionTask, device: Device) -> str:
-    noisy = device.noisy and task.run_type == "Run"
-    if not task.use_mitigation:
+    return _mitigation_for(device, task.run_type, task.use_mitigation)
+
+
+def _mitigation_for(device: Device, run_type: str, mitigate: bool) -> str:
+    if not mitigate:
         return "none"
-    if noisy:
+    if device.noisy and run_type == "Run":
         raise ProviderError(
-            "unsupported_option", "use_mitigation is not available yet on noisy simulators"
+            "unsupported_option",
+            "use_mitigation is not available yet on noisy simulators",
+            field="use_mitigation",
         )
     return "none (noiseless simulator)"
 

@@ -181,40 +181,46 @@ class Executor:
             with scope:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._keep_lease, job_id, scope)
-                    await self._run_claimed(claim)
+                    record, value = await self._run_claimed(claim)
+                    # Stop renewing before recording: a renewal racing the outcome would make
+                    # the outcome's write lose on optimistic concurrency.
                     tg.cancel_scope.cancel()
+                recorded = await anyio.to_thread.run_sync(record, job_id, self.worker_id, value)
+                if not recorded:
+                    log.warning("job %s: outcome dropped, the claim is no longer held", job_id)
         finally:
             self.running.pop(job_id, None)
             self._dispatch.set()
 
-    async def _run_claimed(self, claim: Claim) -> None:
-        job_id = claim.job_id
+    async def _run_claimed(self, claim: Claim) -> tuple[Callable[[UUID, str, Any], bool], Any]:
+        """Runs the claimed task; answers the command that records its outcome, and the value."""
         try:
             if claim.dry_run:
                 estimate = await self.run_in_worker(providers.estimate_task, claim.task)
-                await self._record(self.app.record_estimate, job_id, estimate)
-            else:
-                outcome = await self.run_in_worker(providers.run_task, claim.task)
-                await self._record(self.app.record_results, job_id, outcome)
+                return self.app.record_estimate, estimate
+            outcome = await self.run_in_worker(providers.run_task, claim.task)
+            return self.app.record_results, outcome
         except ProviderError as error:
-            await self._record(self.app.record_failure, job_id, error.as_dict())
+            return self.app.record_failure, error.as_dict()
+        except anyio.BrokenWorkerProcess:
+            log.error("job %s: the worker process died", claim.job_id)
+            crashed = {
+                "code": "worker_crashed",
+                "message": "the simulator process died (out of memory, or a crash in the "
+                "simulator); the job was not completed",
+                "retryable": True,
+            }
+            return self.app.record_failure, crashed
         except anyio.get_cancelled_exc_class():
             raise
         except Exception as error:  # a bug or an unexpected provider failure: never lose the job
-            log.error("job %s failed:\n%s", job_id, traceback.format_exc())
+            log.error("job %s failed:\n%s", claim.job_id, traceback.format_exc())
             failure = {
                 "code": "internal_error",
                 "message": f"{type(error).__name__}: {error}",
                 "retryable": False,
             }
-            await self._record(self.app.record_failure, job_id, failure)
-
-    async def _record(
-        self, command: Callable[[UUID, str, Any], bool], job_id: UUID, value: Any
-    ) -> None:
-        recorded = await anyio.to_thread.run_sync(command, job_id, self.worker_id, value)
-        if not recorded:
-            log.warning("job %s: outcome dropped, the claim is no longer held", job_id)
+            return self.app.record_failure, failure
 
     async def _keep_lease(self, job_id: UUID, scope: anyio.CancelScope) -> None:
         while True:

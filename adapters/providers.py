@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from qorch.adapters import aer
+from qorch.domain.devices import Device
 from qorch.domain.execution import CostEstimate, ExecutionOutcome, ExecutionTask
 from qorch.settings import settings_from_env
 
@@ -21,6 +23,10 @@ def run_task(task: ExecutionTask) -> ExecutionOutcome:
 
 def estimate_task(task: ExecutionTask) -> CostEstimate:
     return aer.estimate_task(task, max_dense_qubits=_max_dense_qubits())
+
+
+def check_request(device: Device, run_type: str, options: dict[str, Any], mitigate: bool) -> None:
+    aer.check_request(device, run_type, options, mitigate)
 
 
 def warm_up() -> None:

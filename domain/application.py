@@ -26,6 +26,7 @@ from qorch.domain.execution import (
     ExecutionOutcome,
     ExecutionTask,
     ObservableSpec,
+    ProviderError,
 )
 from qorch.domain.experiment import Experiment
 from qorch.domain.job import Job
@@ -35,6 +36,8 @@ from qorch.domain.user import User, hash_api_key, new_api_key, user_id_for_key
 
 DescribeCircuit = Callable[[str], CircuitFacts]
 FindDevice = Callable[[str], Device | None]
+CheckOptions = Callable[[Device, str, dict[str, Any], bool], None]
+"""Raises ProviderError for options or flags the device's provider would refuse."""
 A = TypeVar("A", bound=Aggregate)
 
 DEFAULT_DEVICE_ID = "aer_simulator"
@@ -64,11 +67,13 @@ class Qorch(Application[UUID]):
         *,
         describe_circuit: DescribeCircuit,
         find_device: FindDevice,
+        check_options: CheckOptions,
         limits: Limits | None = None,
     ) -> None:
         super().__init__(env)
         self.describe_circuit = describe_circuit
         self.find_device = find_device
+        self.check_options = check_options
         self.limits = limits or Limits()
         self.listeners: list[Callable[[int], None]] = []
 
@@ -150,6 +155,11 @@ class Qorch(Application[UUID]):
         device = self._device(request.device_id or DEFAULT_DEVICE_ID)
         circuits, new_circuits = self._circuits_for(user_id, experiment, request)
         plan = plan_run(request, [c.facts() for c in circuits], device, self.limits)
+        try:
+            self.check_options(device, request.run_type, plan.options, request.use_mitigation)
+        except ProviderError as error:
+            field = error.field or "options"
+            raise RequestError(field, error.message.removeprefix(f"{field}: ")) from error
         job = Job(
             user_id=user_id,
             experiment_id=experiment.id,
@@ -278,16 +288,25 @@ class Qorch(Application[UUID]):
             use_mitigation=job.use_mitigation,
         )
 
-    def _update_held(self, job_id: UUID, change: Callable[[Job], None]) -> bool:
-        job = self._find(Job, job_id)
-        if job is None:
-            return False
-        try:
-            change(job)
-            self.save(job)
-        except (Conflict, IntegrityError):
-            return False
-        return True
+    def _update_held(self, job_id: UUID, change: Callable[[Job], None], tries: int = 5) -> bool:
+        """Applies a change while this worker holds the job's claim; False once it does not.
+
+        A write that loses a race (IntegrityError) is retried on the reloaded job: the guard in
+        `change` decides whether the claim is still held, so a takeover is never overwritten.
+        """
+        for _ in range(tries):
+            job = self._find(Job, job_id)
+            if job is None:
+                return False
+            try:
+                change(job)
+                self.save(job)
+            except Conflict:
+                return False
+            except IntegrityError:
+                continue
+            return True
+        return False
 
     def _device(self, device_id: str) -> Device:
         device = self.find_device(device_id)

@@ -83,11 +83,24 @@ class CostEstimate:
 class ProviderError(Exception):
     """A provider failed to run a task; carries the structured error recorded as Failed."""
 
-    def __init__(self, code: str, message: str, *, retryable: bool = False) -> None:
+    def __init__(
+        self, code: str, message: str, *, retryable: bool = False, field: str | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.retryable = retryable
+        self.field = field
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Raised in worker processes: must survive pickling with all its fields.
+        return (_rebuild_provider_error, (self.code, self.message, self.retryable, self.field))
 
     def as_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "retryable": self.retryable}
+
+
+def _rebuild_provider_error(
+    code: str, message: str, retryable: bool, field: str | None
+) -> ProviderError:
+    return ProviderError(code, message, retryable=retryable, field=field)

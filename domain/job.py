@@ -84,7 +84,9 @@ class Job(Aggregate):
     def encode_inputs(
         parameters: list[list[list[float]]] | None, observables: list[list[list[Any]]] | None
     ) -> str:
-        return json.dumps({"parameters": parameters, "observables": observables}, separators=(",", ":"))
+        return json.dumps(
+            {"parameters": parameters, "observables": observables}, separators=(",", ":")
+        )
 
     def inputs(self) -> dict[str, Any]:
         """The canonical parameters and observables: {"parameters": ..., "observables": ...}."""

@@ -36,7 +36,12 @@ CREDENTIAL_OPTIONS = frozenset(
         "ionq_api_key",
     }
 )
-SECRET_LOOKING = re.compile(r"token|secret|password|passwd|api_?key|access_?key|credential", re.I)
+SECRET_LOOKING = re.compile(
+    r"token|secret|passw|api_?key|access_?key|private_?key|credential|auth|bearer|session|"
+    r"cookie|signature|^key$|^pat$",
+    re.I,
+)
+MAX_COEFFICIENT = 1e12
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,8 @@ class Limits:
     max_parameter_sets: int = 100_000
     max_observables: int = 10_000
     statevector_max_qubits: int = 20
+    max_result_values: int = 4_000_000
+    """Numbers a job's results may hold (distributions, amplitudes, expectation values)."""
 
 
 @dataclass(frozen=True)
@@ -129,8 +136,36 @@ def plan_run(
                     "has no measurements: add measurements, pass observables, "
                     "or use run_type StatevectorRun",
                 )
+    check_result_size(request, circuits, parameters, observables, limits)
     options, credentials = split_credentials(request.options)
     return RunPlan(parameters, observables, options, credentials)
+
+
+def check_result_size(
+    request: RunRequest,
+    circuits: Sequence[CircuitFacts],
+    parameters: list[list[list[float]]] | None,
+    observables: list[list[list[Any]]] | None,
+    limits: Limits,
+) -> None:
+    """Refuses jobs whose results would not fit in memory or in one answer."""
+    total = 0
+    for index, circuit in enumerate(circuits):
+        sets = len(parameters[index]) if parameters is not None else 1
+        if observables is not None:
+            per_set = len(observables[index]) * 2
+        elif request.run_type == "StatevectorRun":
+            per_set = 3 * 2**circuit.qubits
+        else:
+            clbits = int(circuit.metrics.get("clbits", circuit.qubits))
+            per_set = 3 * min(request.shots, 2 ** min(clbits, 62))
+        total += sets * per_set
+    if total > limits.max_result_values:
+        raise RequestError(
+            "parameters" if parameters is not None else "circuits",
+            f"the results would hold about {total:,} numbers (limit {limits.max_result_values:,}):"
+            " use fewer parameter sets or shots, or observables instead of full distributions",
+        )
 
 
 def check_circuit_fits(
@@ -184,6 +219,11 @@ def normalise_parameters(
                 f"parameters[{c}]", f"at most {limits.max_parameter_sets} parameter sets"
             )
         expected = len(circuit.parameters)
+        if expected == 0 and len(sets) > 1:
+            raise RequestError(
+                f"parameters[{c}]",
+                f"circuits[{c}] has no parameters: give one empty parameter set ([[]])",
+            )
         checked: list[list[float]] = []
         for s, values in enumerate(sets):
             field_name = f"parameters[{c}][{s}]"
@@ -255,6 +295,8 @@ def _checked_observable(observable: Any, field_name: str, qubits: int) -> list[A
                 f"{qubits} qubits (rightmost character = qubit 0)",
             )
     values = [_finite_number(v, field_name + " coefficients") for v in coefficients]
+    if any(abs(v) > MAX_COEFFICIENT for v in values):
+        raise RequestError(field_name, f"coefficients must be at most {MAX_COEFFICIENT:g} in size")
     return [list(labels), values]
 
 
@@ -286,8 +328,11 @@ NUMBER_TYPES = frozenset({int, float})
 def _finite_numbers(values: list[Any], field_name: str) -> list[float]:
     """Checks a list of numbers; sweeps are large, so the common case avoids a call per value."""
     if {type(v) for v in values} <= NUMBER_TYPES:
-        numbers = list(map(float, values))
-        if all(map(math.isfinite, numbers)):
+        try:
+            numbers = list(map(float, values))
+        except OverflowError:
+            numbers = []
+        if len(numbers) == len(values) and all(map(math.isfinite, numbers)):
             return numbers
     return [_finite_number(v, field_name) for v in values]
 
@@ -295,7 +340,10 @@ def _finite_numbers(values: list[Any], field_name: str) -> list[float]:
 def _finite_number(value: Any, field_name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RequestError(field_name, f"{value!r} is not a number")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        raise RequestError(field_name, "a value is out of range for a float") from None
     if not math.isfinite(number):
         raise RequestError(field_name, f"{value!r} is not a finite number")
     return number

@@ -43,6 +43,11 @@ def settings_for(data_dir: Path) -> Settings:
     )
 
 
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """One running qorch (API + projector + executor) shared by the HTTP tests."""

@@ -56,3 +56,24 @@ def test_credentials_are_split_from_backend_options():
     )
     assert options == {"optimization_level": 2}
     assert set(credentials) == {"aws_secret_access_key", "ibm_quantum_token", "custom_api_key"}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "authorization",
+        "private_key",
+        "key",
+        "pat",
+        "session_token",
+        "auth",
+        "bearer",
+        "password",
+        "AWS_SECRET_ACCESS_KEY",
+        "ibmQuantumToken",
+    ],
+)
+def test_anything_that_looks_like_a_secret_is_treated_as_a_credential(name: str):
+    options, credentials = split_credentials({name: "s3cr3t", "shots_hint": 1})
+    assert name in credentials
+    assert options == {"shots_hint": 1}

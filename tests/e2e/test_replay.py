@@ -72,8 +72,10 @@ def test_replay_repairs_views_that_drifted(
     with sqlite3.connect(live) as db:
         db.execute("UPDATE jobs SET status = 'Error' WHERE rowid = 1")
 
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_code:
         main(["replay", "--data-dir", str(tmp_path)])
+
+    assert exit_code.value.code == 1  # drift is reported, and repaired
 
     assert "replaced them with the rebuilt views" in capsys.readouterr().out
     assert dump(live) == expected

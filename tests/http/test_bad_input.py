@@ -21,8 +21,9 @@ def wide_circuit(qubits: int) -> str:
     return qasm3.dumps(circuit)
 
 
-def one_parameter_circuit() -> str:
-    circuit = QuantumCircuit(1)
+def one_parameter_circuit(qubits: int = 1) -> str:
+    circuit = QuantumCircuit(qubits)
+    circuit.h(range(qubits))
     circuit.ry(Parameter("theta"), 0)
     circuit.measure_all()
     return qasm3.dumps(circuit)
@@ -89,6 +90,48 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("no measurements in a Run", {"circuits_qasm": [NO_MEASURE]}, "circuits[0]", "no measurements"),
     ("unknown run type", {"circuits_qasm": [BELL_QASM2], "run_type": "Fast"}, "run_type", "Run"),
     ("unknown field", {"circuits_qasm": [BELL_QASM2], "shot": 10}, "shot", "unknown field"),
+    (
+        "unknown backend option",
+        {"circuits_qasm": [BELL_QASM2], "options": {"foo": 1}},
+        "options.foo",
+        "not supported by local simulators",
+    ),
+    (
+        "ill-typed backend option",
+        {"circuits_qasm": [BELL_QASM2], "options": {"seed_simulator": "abc"}},
+        "options.seed_simulator",
+        "expected an integer",
+    ),
+    (
+        "mitigation on a noisy simulator",
+        {"circuits_qasm": [BELL_QASM2], "device_id": "fake_manila", "use_mitigation": True},
+        "use_mitigation",
+        "not available yet",
+    ),
+    (
+        "a huge coefficient",
+        {"circuits_qasm": [BELL_QASM2], "observables": [[["ZZ"], [1e308]]]},
+        "observables[0][0]",
+        "at most",
+    ),
+    (
+        "an integer too big for a float",
+        {"circuits_qasm": [one_parameter_circuit()], "parameters": [[10**400]]},
+        "parameters[0][0]",
+        "out of range",
+    ),
+    (
+        "results too large to hold",
+        {"circuits_qasm": [one_parameter_circuit(12)], "shots": 4096, "parameters": [[0.1]] * 400},
+        "parameters",
+        "the results would hold",
+    ),
+    (
+        "several parameter sets for a circuit without parameters",
+        {"circuits_qasm": [BELL_QASM2], "parameters": [[], []]},
+        "parameters[0]",
+        "has no parameters",
+    ),
 ]
 
 

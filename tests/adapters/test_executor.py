@@ -1,0 +1,78 @@
+"""The executor under stress: short leases, errors raised in worker processes, dead workers."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterator
+
+import pytest
+from qiskit import qasm3
+from qiskit.circuit.library import efficient_su2
+from starlette.testclient import TestClient
+
+from qorch.adapters import providers
+from qorch.adapters.executor import run_in_process
+from qorch.domain.execution import CircuitTask, ExecutionTask, ProviderError
+from qorch.http.app import create_app
+from tests.conftest import BELL_QASM2, Account, new_account, settings_for
+
+
+def test_a_provider_error_survives_the_trip_from_a_worker_process():
+    error = ProviderError("invalid_option", "options.x: bad", retryable=True, field="options.x")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.code, copy.message, copy.retryable, copy.field) == (
+        "invalid_option",
+        "options.x: bad",
+        True,
+        "options.x",
+    )
+
+
+@pytest.mark.anyio
+async def test_run_in_process_re_raises_the_provider_error_itself():
+    task = ExecutionTask("job", "no_such_device", "Run", 10, (CircuitTask(BELL_QASM2),))
+    with pytest.raises(ProviderError) as raised:
+        await run_in_process(providers.run_task, task)
+    assert raised.value.code == "unknown_device"
+
+
+@pytest.fixture(scope="module")
+def short_lease_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    settings = settings_for(tmp_path_factory.mktemp("short-lease"))
+    settings = settings.with_overrides(lease_seconds=0.3)
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def a_few_seconds_of_simulation() -> dict[str, object]:
+    circuit = efficient_su2(16, reps=2)
+    sets = [[0.01 * (i + j) for j in range(circuit.num_parameters)] for i in range(60)]
+    return {
+        "circuits_qasm": [qasm3.dumps(circuit)],
+        "parameters": sets,
+        "observables": [[["Z" * 16], [1.0]]],
+        "device_id": "aer_simulator_statevector",
+    }
+
+
+def test_a_job_outliving_many_lease_renewals_is_recorded_once(short_lease_server: TestClient):
+    account: Account = new_account(short_lease_server)
+    job = account.run(**a_few_seconds_of_simulation())
+    done = account.wait_for(job["id"], 120)
+    assert done["status"] == "Done", done["error"]
+    kinds = [event["type"] for event in done["events"]]
+    assert kinds.count("Claimed") == 1
+    assert kinds.count("Executed") == 1
+
+
+def test_an_error_found_while_running_reaches_the_user_with_its_code(alice: Account):
+    mid_circuit_measure = (
+        'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\ncreg c[1];\n'
+        "measure q[0] -> c[0];\nh q[0];\n"
+    )
+    job = alice.wait_for(
+        alice.run(circuits_qasm=[mid_circuit_measure], run_type="StatevectorRun")["id"]
+    )
+    assert job["status"] == "Error"
+    assert job["error"]["code"] == "unsupported_circuit"
+    assert "TypeError" not in job["error"]["message"]
