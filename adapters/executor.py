@@ -123,7 +123,7 @@ class Executor:
 
     def _track(self, notifications: Sequence[Notification]) -> None:
         for notification in notifications:
-            job_id = notification.originator_id
+            job_id = UUID(str(notification.originator_id))
             topic = notification.topic
             if topic in OPENED_TOPICS:
                 self.open_jobs[job_id] = OpenJob()

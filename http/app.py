@@ -1,5 +1,6 @@
-"""The Starlette application: routes, error handlers, and the lifespan that runs the projector
-and (unless disabled) the executor beside the API."""
+"""The Starlette application: routes (REST, agent endpoints, MCP at /mcp), error handlers, and
+the lifespan that runs the projector, the MCP session manager and (unless disabled) the executor
+beside the API."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from starlette.routing import Route
 
 from qorch.http import ai, rest
 from qorch.http.errors import EXCEPTION_HANDLERS
+from qorch.http.mcp import McpHost, http_endpoint
 from qorch.http.openapi import openapi_document
 from qorch.service import Service, open_executor, open_service
 from qorch.settings import Settings
@@ -27,14 +29,19 @@ async def openapi(request: Request) -> JSONResponse:
 
 
 def create_app(settings: Settings) -> Starlette:
+    mcp = McpHost(settings)
+    mcp_app, mcp_sessions = http_endpoint(mcp)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         service: Service = await anyio.to_thread.run_sync(open_service, settings)
         app.state.service = service
+        mcp.attach(service)
         await anyio.to_thread.run_sync(service.catalogue.list)  # loads device data once
         try:
-            async with anyio.create_task_group() as tg:
+            async with mcp_sessions.run(), anyio.create_task_group() as tg:
                 tg.start_soon(service.projector.run, settings.poll_interval)
+                tg.start_soon(mcp.watch.run, service)
                 if settings.run_worker:
                     tg.start_soon(open_executor(settings, service.app).run)
                 yield
@@ -43,7 +50,12 @@ def create_app(settings: Settings) -> Starlette:
             service.close()
 
     return Starlette(
-        routes=[*ai.routes, *rest.routes, Route("/openapi.json", openapi, methods=["GET"])],
+        routes=[
+            *ai.routes,
+            *rest.routes,
+            Route("/openapi.json", openapi, methods=["GET"]),
+            Route("/mcp", mcp_app),  # MCP over Streamable HTTP, same API keys
+        ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )

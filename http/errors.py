@@ -27,10 +27,26 @@ class ApiError(Exception):
         self.field = field
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
     detail = f"{field}: {message}" if field else message
-    body = {"error": {"code": code, "message": message, "field": field}, "detail": detail}
-    return JSONResponse(body, status_code=status)
+    return {"error": {"code": code, "message": message, "field": field}, "detail": detail}
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    return JSONResponse(error_body(code, message, field), status_code=status)
+
+
+def as_api_error(exc: Exception) -> ApiError | None:
+    """The 4xx answer an expected failure maps to; None for anything unexpected."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, RequestError):
+        return ApiError(422, "invalid_request", exc.message, exc.field or None)
+    if isinstance(exc, NotFound):
+        return ApiError(404, "not_found", str(exc))
+    if isinstance(exc, Conflict):
+        return ApiError(409, "conflict", str(exc))
+    return None
 
 
 async def parse_body(request: Request, model: type[M]) -> M:

@@ -60,9 +60,55 @@ def status_context(job: dict[str, Any]) -> str:
             f"{head} Dry run estimate: {cost['native']['amount']:.6g} s of QPU time, "
             f"{cost['converted']['amount']:.6g} USD. Nothing was executed."
         )
+    if job["status"] == "Cancelled":
+        return f"{head} It is final: no results will be recorded."
     if job["status"] == "Done":
         shown = json.dumps(job.get("quantum_results"))
         if len(shown) > MAX_CONTEXT_RESULTS:
             shown = shown[:MAX_CONTEXT_RESULTS] + " … (truncated; the full results are in job)"
         return f"{head} quantum_results nests {nesting_of(job)}: {shown}"
     return f"{head} Not final yet: call again, with wait=30 to wait for completion."
+
+
+PER_CIRCUIT = ("quantum_results", "counts")
+PER_CIRCUIT_INFO = ("uncertainty", "probabilities", "transpiled")
+
+
+def page_results(job: dict[str, Any], offset: int, limit: int | None) -> dict[str, Any]:
+    """The job with only circuits [offset, offset + limit) in its per-circuit results.
+
+    Adds `results_page` saying which circuits are shown, and where the next page starts.
+    """
+    paged = dict(job)
+    total = len(job["circuit_ids"])
+    end = total if limit is None else min(total, offset + limit)
+    for key in PER_CIRCUIT:
+        if isinstance(job.get(key), list):
+            paged[key] = job[key][offset:end]
+    if isinstance(job.get("info"), dict):
+        info = dict(job["info"])
+        for key in PER_CIRCUIT_INFO:
+            if isinstance(info.get(key), list):
+                info[key] = info[key][offset:end]
+        paged["info"] = info
+    start = min(offset, total)
+    paged["results_page"] = {
+        "circuit_offset": start,
+        "circuits_returned": max(0, end - start),
+        "circuits_total": total,
+        "next_circuit_offset": end if end < total else None,
+    }
+    return paged
+
+
+def devices_context(devices: list[dict[str, Any]]) -> str:
+    simulators = sum(1 for device in devices if device["simulator"])
+    return (
+        f"{len(devices)} devices ({simulators} simulators). Pass an id as device_id to "
+        "run_circuits_on_qpu_or_simulator; a circuit must not have more qubits than its device."
+    )
+
+
+def analytics_context(circuit: dict[str, Any]) -> str:
+    metrics = ", ".join(f"{key}={value}" for key, value in circuit["metrics"].items())
+    return f"Circuit {circuit['id']} stored in experiment {circuit['experiment_id']}: {metrics}."

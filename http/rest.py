@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from qorch import __version__
 from qorch.domain.errors import NotFound
+from qorch.http import operations
 from qorch.http.auth import current_user
 from qorch.http.errors import ApiError, parse_body
-from qorch.http.reads import await_recorded, read_job
+from qorch.http.reads import read_job
 from qorch.http.schemas import CreateExperimentRequest
 from qorch.projections import circuits, experiments, jobs
 from qorch.service import Service
@@ -67,11 +67,8 @@ async def list_jobs(request: Request) -> JSONResponse:
 
 async def cancel_job(request: Request) -> JSONResponse:
     user = await current_user(request)
-    service = _service(request)
-    job_id = request.path_params["job_id"]
-    recorded = await anyio.to_thread.run_sync(service.app.cancel_job, user.id, job_id)
-    await await_recorded(service, recorded.position)
-    return JSONResponse(await read_job(service, user.id, job_id))
+    job = await operations.cancel_job(_service(request), user.id, request.path_params["job_id"])
+    return JSONResponse(job)
 
 
 async def list_experiments(request: Request) -> JSONResponse:
@@ -86,12 +83,7 @@ async def list_experiments(request: Request) -> JSONResponse:
 async def create_experiment(request: Request) -> JSONResponse:
     user = await current_user(request)
     body = await parse_body(request, CreateExperimentRequest)
-    service = _service(request)
-    recorded = await anyio.to_thread.run_sync(
-        service.app.create_experiment, user.id, body.name, body.description, body.tags
-    )
-    await await_recorded(service, recorded.position)
-    doc = experiments.get_experiment(service.views.connection(), str(user.id), str(recorded.id))
+    doc = await operations.create_experiment(_service(request), user.id, body)
     return JSONResponse(doc, status_code=201)
 
 

@@ -44,14 +44,54 @@ class RunCircuitsRequest(BaseModel):
 class JobQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    job_id: str
+    job_id: str = Field(description="The id answered by run_circuits_on_qpu_or_simulator.")
     wait: float = Field(0.0, ge=0, description="Seconds to wait for a final status (long-poll).")
+    circuit_offset: int = Field(
+        0, ge=0, description="Index of the first circuit whose results to return (paging)."
+    )
+    circuit_limit: int | None = Field(
+        None, ge=1, description="Return the results of at most this many circuits; default all."
+    )
+
+
+class JobIdRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str = Field(description="The id answered by run_circuits_on_qpu_or_simulator.")
+
+
+class DeviceQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: str | None = Field(
+        None,
+        description="One device, described in full (with its coupling map); omit to list all.",
+    )
+
+
+class ExperimentsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(20, ge=1, le=500, description="At most this many, newest first.")
+    offset: int = Field(0, ge=0, description="Skip this many (paging).")
+
+
+class JobsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    experiment_id: str | None = Field(None, description="Only this experiment's jobs.")
+    status: Literal["Queued", "Running", "Done", "Error", "Cancelled"] | None = Field(
+        None, description="Only jobs with this status."
+    )
+    device_id: str | None = Field(None, description="Only jobs on this device.")
+    limit: int = Field(20, ge=1, le=500, description="At most this many, newest first.")
+    offset: int = Field(0, ge=0, description="Skip this many (paging).")
 
 
 class CreateExperimentRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="A name for people; need not be unique.")
     description: str = ""
     tags: list[str] = Field(default_factory=list)
 
@@ -59,8 +99,8 @@ class CreateExperimentRequest(BaseModel):
 class AnalyticsRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    experiment_id: str
-    circuit_qasm: str
+    experiment_id: str = Field(description="The experiment to store the circuit in.")
+    circuit_qasm: str = Field(description="One OpenQASM 2.0 or 3.0 text.")
     name: str = ""
 
 

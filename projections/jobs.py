@@ -57,9 +57,7 @@ def submitted(event: Any, db: sqlite3.Connection) -> None:
         ),
     )
     # The bulky inputs are written once and never rewritten when the job's status changes.
-    db.execute(
-        "INSERT INTO job_inputs (job_id, doc) VALUES (?, ?)", (job_id, event.inputs_json)
-    )
+    db.execute("INSERT INTO job_inputs (job_id, doc) VALUES (?, ?)", (job_id, event.inputs_json))
     db.executemany(
         "INSERT INTO job_circuits (job_id, circuit_id, position) VALUES (?, ?, ?)",
         [(job_id, circuit_id, i) for i, circuit_id in enumerate(doc["circuit_ids"])],

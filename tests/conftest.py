@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
@@ -67,10 +68,10 @@ class Account:
     def headers(self) -> dict[str, str]:
         return {"Authorization": self.key}
 
-    def post(self, path: str, json: object) -> object:
+    def post(self, path: str, json: object) -> Any:
         return self.client.post(path, json=json, headers=self.headers)
 
-    def get(self, path: str, **params: object) -> object:
+    def get(self, path: str, **params: Any) -> Any:
         return self.client.get(path, params=params, headers=self.headers)
 
     def run(self, **body: object) -> dict:

@@ -1,0 +1,105 @@
+"""The operations behind both entrypoints, HTTP routes and MCP tools: one async function per
+command or read, taking the service, the caller's id and an already validated wire model.
+
+Each answers the read-model document of what it touched, after the projection has caught up
+with the write (read-your-writes), so both entrypoints present the same thing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import anyio
+
+from qorch.domain.errors import NotFound
+from qorch.domain.requests import RunRequest
+from qorch.http.presenters import page_results
+from qorch.http.reads import await_recorded, read_job
+from qorch.http.schemas import (
+    AnalyticsRequest,
+    CreateExperimentRequest,
+    DeviceQuery,
+    ExperimentsQuery,
+    JobQuery,
+    JobsQuery,
+    RunCircuitsRequest,
+)
+from qorch.projections import circuits, experiments, jobs
+from qorch.service import Service
+
+
+async def submit_run(service: Service, user_id: UUID, body: RunCircuitsRequest) -> dict[str, Any]:
+    run = RunRequest(**body.model_dump())
+    recorded = await anyio.to_thread.run_sync(service.app.submit_job, user_id, run)
+    await await_recorded(service, recorded.position)
+    return await read_job(service, user_id, str(recorded.id))
+
+
+async def job_status(service: Service, user_id: UUID, query: JobQuery) -> dict[str, Any]:
+    job = await read_job(service, user_id, query.job_id, query.wait)
+    if query.circuit_offset or query.circuit_limit is not None:
+        job = page_results(job, query.circuit_offset, query.circuit_limit)
+    return job
+
+
+async def cancel_job(service: Service, user_id: UUID, job_id: str) -> dict[str, Any]:
+    recorded = await anyio.to_thread.run_sync(service.app.cancel_job, user_id, job_id)
+    await await_recorded(service, recorded.position)
+    return await read_job(service, user_id, job_id)
+
+
+def list_jobs(service: Service, user_id: UUID, query: JobsQuery) -> list[dict[str, Any]]:
+    return jobs.list_jobs(
+        service.views.connection(),
+        str(user_id),
+        experiment_id=query.experiment_id,
+        status=query.status,
+        device_id=query.device_id,
+        limit=query.limit,
+        offset=query.offset,
+    )
+
+
+def list_devices(service: Service, query: DeviceQuery | None = None) -> list[dict[str, Any]]:
+    """All devices; with `query.device_id`, that one alone (NotFound when there is none)."""
+    devices = [device.as_dict() for device in service.catalogue.list()]
+    if query is None or query.device_id is None:
+        return devices
+    chosen = [device for device in devices if device["id"] == query.device_id]
+    if not chosen:
+        raise NotFound("device", query.device_id)
+    return chosen
+
+
+async def analyse_circuit(
+    service: Service, user_id: UUID, body: AnalyticsRequest
+) -> dict[str, Any]:
+    circuit, recorded = await anyio.to_thread.run_sync(
+        service.app.store_circuit, user_id, body.experiment_id, body.circuit_qasm, body.name
+    )
+    if recorded is not None:
+        await await_recorded(service, recorded.position)
+    doc = circuits.get_circuit(service.views.connection(), str(user_id), str(circuit.id))
+    assert doc is not None
+    return doc
+
+
+async def create_experiment(
+    service: Service, user_id: UUID, body: CreateExperimentRequest
+) -> dict[str, Any]:
+    recorded = await anyio.to_thread.run_sync(
+        service.app.create_experiment, user_id, body.name, body.description, body.tags
+    )
+    await await_recorded(service, recorded.position)
+    doc = experiments.get_experiment(service.views.connection(), str(user_id), str(recorded.id))
+    assert doc is not None
+    return doc
+
+
+def list_experiments(
+    service: Service, user_id: UUID, query: ExperimentsQuery
+) -> list[dict[str, Any]]:
+    return experiments.list_experiments(
+        service.views.connection(), str(user_id), query.limit, query.offset
+    )
