@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from qorch.http import operations
 from qorch.http.auth import current_user
-from qorch.http.errors import parse_body, validated
+from qorch.http.errors import json_response, parse_body, validated
 from qorch.http.presenters import (
     analytics_context,
     devices_context,
@@ -27,7 +27,7 @@ async def run_circuits_on_qpu_or_simulator(request: Request) -> JSONResponse:
     user = await current_user(request)
     body = await parse_body(request, RunCircuitsRequest)
     job = await operations.submit_run(_service(request), user.id, body)
-    return JSONResponse({"context": submitted_context(job), "job": job}, status_code=201)
+    return await json_response({"context": submitted_context(job), "job": job}, 201)
 
 
 async def get_job_results_and_status(request: Request) -> JSONResponse:
@@ -35,9 +35,11 @@ async def get_job_results_and_status(request: Request) -> JSONResponse:
     if request.method == "POST":
         query = await parse_body(request, JobQuery)
     else:
-        query = validated(JobQuery, dict(request.query_params))
+        params = dict(request.query_params)
+        params.pop("HAIQU_API_KEY", None)  # the key may come this way; it is not a query field
+        query = validated(JobQuery, params)
     job = await operations.job_status(_service(request), user.id, query)
-    return JSONResponse({"context": status_context(job), "job": job})
+    return await json_response({"context": status_context(job), "job": job})
 
 
 async def list_qpus_and_simulators(request: Request) -> JSONResponse:

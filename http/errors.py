@@ -6,6 +6,7 @@ import json
 import logging
 from typing import Any, TypeVar
 
+import anyio
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -30,6 +31,11 @@ class ApiError(Exception):
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
     detail = f"{field}: {message}" if field else message
     return {"error": {"code": code, "message": message, "field": field}, "detail": detail}
+
+
+async def json_response(content: Any, status_code: int = 200) -> JSONResponse:
+    """Renders in a worker thread: a job's results can be megabytes of JSON."""
+    return await anyio.to_thread.run_sync(lambda: JSONResponse(content, status_code=status_code))
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:

@@ -30,14 +30,36 @@ from qorch.service import Service
 
 
 async def submit_run(service: Service, user_id: UUID, body: RunCircuitsRequest) -> dict[str, Any]:
-    run = RunRequest(**body.model_dump())
+    # Fields as they are (no model_dump): a sweep's values are not copied once more.
+    run = RunRequest(**{name: getattr(body, name) for name in RunCircuitsRequest.model_fields})
     recorded = await anyio.to_thread.run_sync(service.app.submit_job, user_id, run)
-    await await_recorded(service, recorded.position)
-    return await read_job(service, user_id, str(recorded.id))
+    if not await await_recorded(service, recorded.position):
+        return recorded_but_not_yet_visible(str(recorded.id), run)
+    # The caller just sent its parameters and observables: they are not echoed back.
+    return await read_job(service, user_id, str(recorded.id), include_inputs=False)
+
+
+def recorded_but_not_yet_visible(job_id: str, run: RunRequest) -> dict[str, Any]:
+    """The answer to a recorded submit while the read models lag: never an error, since a
+    client retrying a failed POST would submit the job twice."""
+    return {
+        "id": job_id,
+        "status": "Submitted",
+        "experiment_id": run.experiment_id,
+        "device_id": run.device_id,
+        "run_type": run.run_type,
+        "shots": run.shots,
+        "dry_run": run.dry_run,
+        "circuit_ids": list(run.circuit_ids or []),
+        "has_parameters": run.parameters is not None,
+        "has_observables": run.observables is not None,
+    }
 
 
 async def job_status(service: Service, user_id: UUID, query: JobQuery) -> dict[str, Any]:
-    job = await read_job(service, user_id, query.job_id, query.wait)
+    job = await read_job(
+        service, user_id, query.job_id, query.wait, include_inputs=query.include_inputs
+    )
     if query.circuit_offset or query.circuit_limit is not None:
         job = page_results(job, query.circuit_offset, query.circuit_limit)
     return job

@@ -27,11 +27,11 @@ def present_job(doc: dict[str, Any], results: dict[str, Any] | None) -> dict[str
 
 def nesting_of(job: dict[str, Any]) -> str:
     levels = ["circuit"]
-    if job.get("observables") is not None:
+    if job.get("has_observables"):
         levels.append("observable")
-    if job.get("parameters") is not None:
+    if job.get("has_parameters"):
         levels.append("parameter set")
-    if job.get("observables") is not None:
+    if job.get("has_observables"):
         leaf = "expectation value"
     elif job.get("run_type") == "StatevectorRun":
         leaf = "statevector [re, im]"

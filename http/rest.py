@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -10,7 +12,7 @@ from qorch import __version__
 from qorch.domain.errors import NotFound
 from qorch.http import operations
 from qorch.http.auth import current_user
-from qorch.http.errors import ApiError, parse_body
+from qorch.http.errors import ApiError, json_response, parse_body
 from qorch.http.reads import read_job
 from qorch.http.schemas import CreateExperimentRequest
 from qorch.projections import circuits, experiments, jobs
@@ -23,6 +25,9 @@ def _service(request: Request) -> Service:
     return request.app.state.service
 
 
+MAX_OFFSET = 2**62
+
+
 def _number(request: Request, name: str, default: float, minimum: float = 0) -> float:
     raw = request.query_params.get(name)
     if raw is None:
@@ -31,22 +36,51 @@ def _number(request: Request, name: str, default: float, minimum: float = 0) -> 
         value = float(raw)
     except ValueError:
         raise ApiError(422, "invalid_request", f"{raw!r} is not a number", name) from None
+    if not math.isfinite(value):
+        raise ApiError(422, "invalid_request", f"{raw!r} is not a finite number", name)
     if value < minimum:
         raise ApiError(422, "invalid_request", f"must be at least {minimum:g}", name)
     return value
 
 
+def _integer(request: Request, name: str, default: int, minimum: int, maximum: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(422, "invalid_request", f"{raw!r} is not an integer", name) from None
+    if not minimum <= value <= maximum:
+        raise ApiError(422, "invalid_request", f"must be between {minimum} and {maximum}", name)
+    return value
+
+
+def _flag(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name, "false").lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise ApiError(422, "invalid_request", "must be true or false", name)
+    return raw in ("true", "1")
+
+
 def _page(request: Request) -> tuple[int, int]:
-    limit = int(_number(request, "limit", 100, 1))
-    offset = int(_number(request, "offset", 0, 0))
-    return min(limit, MAX_PAGE), offset
+    limit = _integer(request, "limit", 100, 1, MAX_PAGE)
+    offset = _integer(request, "offset", 0, 0, MAX_OFFSET)
+    return limit, offset
 
 
 async def get_job(request: Request) -> JSONResponse:
     user = await current_user(request)
     wait = _number(request, "wait", 0.0)
-    job = await read_job(_service(request), user.id, request.path_params["job_id"], wait)
-    return JSONResponse(job)
+    include_inputs = _flag(request, "include_inputs")
+    job = await read_job(
+        _service(request),
+        user.id,
+        request.path_params["job_id"],
+        wait,
+        include_inputs=include_inputs,
+    )
+    return await json_response(job)
 
 
 async def list_jobs(request: Request) -> JSONResponse:

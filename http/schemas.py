@@ -52,6 +52,9 @@ class JobQuery(BaseModel):
     circuit_limit: int | None = Field(
         None, ge=1, description="Return the results of at most this many circuits; default all."
     )
+    include_inputs: bool = Field(
+        False, description="Also return the job's parameters and observables (can be large)."
+    )
 
 
 class JobIdRequest(BaseModel):
@@ -153,8 +156,10 @@ class Job(BaseModel):
     device_id: str
     shots: int
     circuit_ids: list[str]
-    parameters: Any = None
-    observables: Any = None
+    has_parameters: bool = False
+    has_observables: bool = False
+    parameters: Any = Field(None, description="Only with include_inputs=true (can be large).")
+    observables: Any = Field(None, description="Only with include_inputs=true.")
     options: dict[str, Any]
     credentials_supplied: list[str]
     use_mitigation: bool

@@ -46,3 +46,40 @@ def test_wait_must_be_a_number(alice: Account):
     answer = alice.get("/jobs/x", wait="soon")
     assert answer.status_code == 422
     assert answer.json()["error"]["field"] == "wait"
+
+
+def test_inputs_are_returned_only_when_asked_for(alice: Account):
+    circuit = (
+        'OPENQASM 3.0;\ninclude "stdgates.inc";\ninput float[64] theta;\nqubit[1] q;\nbit[1] c;\n'
+        "rx(theta) q[0];\nc[0] = measure q[0];\n"
+    )
+    job = alice.run(circuits_qasm=[circuit], parameters=[[0.5], [1]], shots=10)
+    assert "parameters" not in job and job["has_parameters"] is True
+    light = alice.wait_for(job["id"])
+    assert "parameters" not in light
+    full = alice.get(f"/jobs/{job['id']}", include_inputs="true").json()
+    assert full["parameters"] == [[[0.5], [1.0]]]
+    assert full["observables"] is None
+
+
+def test_the_key_may_come_as_a_query_parameter_on_the_agent_status_endpoint(alice: Account):
+    job = alice.run(circuits_qasm=[BELL_QASM2], shots=10)
+    answer = alice.client.get(
+        "/ai/get_job_results_and_status",
+        params={"job_id": job["id"], "wait": 30, "HAIQU_API_KEY": alice.key},
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["job"]["status"] == "Done"
+
+
+def test_paging_and_wait_values_must_be_finite_integers(alice: Account):
+    for params, field in (
+        ({"limit": "nan"}, "limit"),
+        ({"offset": "1e400"}, "offset"),
+        ({"offset": "99999999999999999999"}, "offset"),
+        ({"limit": "0"}, "limit"),
+    ):
+        answer = alice.get("/jobs", **params)
+        assert answer.status_code == 422, params
+        assert answer.json()["error"]["field"] == field
+    assert alice.get("/jobs/x", wait="nan").json()["error"]["field"] == "wait"
