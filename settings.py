@@ -51,6 +51,9 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         statevector_max_qubits=int(
             env.get("QORCH_STATEVECTOR_MAX_QUBITS", defaults.limits.statevector_max_qubits)
         ),
+        max_result_values=int(
+            env.get("QORCH_MAX_RESULT_VALUES", defaults.limits.max_result_values)
+        ),
     )
     return Settings(
         data_dir=Path(env.get("QORCH_DATA_DIR", str(defaults.data_dir))),
