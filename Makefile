@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+MYPY_ROOT := /tmp/qorch-mypy-$(shell echo "$(CURDIR)" | cksum | cut -d' ' -f1)
 
 .PHONY: serve worker test lint bench
 
@@ -25,8 +26,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	# mypy cannot follow the editable install's import hook: give it a folder named qorch.
-	mkdir -p /tmp/qorch-mypy && ln -sfn "$(CURDIR)" /tmp/qorch-mypy/qorch
-	cd /tmp/qorch-mypy && MYPYPATH=/tmp/qorch-mypy "$(CURDIR)/$(VENV)/bin/mypy" \
+	mkdir -p $(MYPY_ROOT) && ln -sfn "$(CURDIR)" $(MYPY_ROOT)/qorch
+	cd $(MYPY_ROOT) && MYPYPATH=$(MYPY_ROOT) "$(CURDIR)/$(VENV)/bin/mypy" \
 		--config-file "$(CURDIR)/pyproject.toml" --cache-dir "$(CURDIR)/.mypy_cache" -p qorch
 
 bench: $(STAMP)
