@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 MYPY_ROOT := /tmp/qorch-mypy-$(shell echo "$(CURDIR)" | cksum | cut -d' ' -f1)
 
-.PHONY: serve worker test lint bench
+.PHONY: serve worker test lint bench bench-dashboard
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,6 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run_all.py
+
+bench-dashboard: $(STAMP)
+	$(PY) bench/bench_dashboard.py

@@ -8,7 +8,7 @@ leaves all its events behind or none.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -32,6 +32,7 @@ from qorch.domain.experiment import Experiment
 from qorch.domain.job import Job
 from qorch.domain.requests import Limits, RunRequest, check_request_shape, plan_run
 from qorch.domain.results import nest_results
+from qorch.domain.submission import SubmitKey
 from qorch.domain.user import User, hash_api_key, new_api_key, user_id_for_key
 
 DescribeCircuit = Callable[[str], CircuitFacts]
@@ -49,6 +50,17 @@ class Recorded:
 
     id: UUID
     position: int
+
+
+@dataclass(frozen=True)
+class Submit:
+    """How to recognise a repeated submit: its key, the request's fingerprint, and (for an
+    implicit key) how many seconds the key holds."""
+
+    key: str
+    fingerprint: str
+    now: float
+    window: float | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +162,11 @@ class Qorch(Application[UUID]):
             return self._submit_job(user_id, request)
 
     def _submit_job(self, user_id: UUID, request: RunRequest) -> Recorded:
+        job, new_circuits = self._new_job(user_id, request)
+        recordings = self.save(*new_circuits, job)
+        return Recorded(job.id, recordings[-1].notification.id)
+
+    def _new_job(self, user_id: UUID, request: RunRequest) -> tuple[Job, list[Circuit]]:
         check_request_shape(request, self.limits)
         experiment = self.owned_experiment(user_id, request.experiment_id, field="experiment_id")
         device = self._device(request.device_id or DEFAULT_DEVICE_ID)
@@ -177,8 +194,92 @@ class Qorch(Application[UUID]):
             use_mitigation=request.use_mitigation,
             dry_run=request.dry_run,
         )
-        recordings = self.save(*new_circuits, job)
+        return job, new_circuits
+
+    def submit_job_once(
+        self,
+        user_id: UUID,
+        request: RunRequest,
+        submit: Submit,
+        companions: Callable[[Job], list[Aggregate]] = lambda job: [],
+    ) -> tuple[Recorded, bool]:
+        """Submits unless `submit.key` already named a job: then answers that job (and True).
+
+        An explicit key used again with a different request is a Conflict. An implicit key
+        (`submit.window` set) only holds for that many seconds. The key is saved with the job,
+        so of two concurrent submits with one key exactly one records a job.
+        """
+        for _ in range(3):
+            key_id = SubmitKey.create_id(user_id, submit.key)
+            used = self._find(SubmitKey, key_id)
+            if used is not None and (
+                submit.window is None or submit.now - used.used_at < submit.window
+            ):
+                if used.fingerprint != submit.fingerprint:
+                    raise Conflict("this Idempotency-Key was already used for a different request")
+                return Recorded(used.job_id, 0), True
+            job, new_circuits = self._new_job(user_id, request)
+            if used is None:
+                used = SubmitKey(
+                    user_id=user_id,
+                    key=submit.key,
+                    job_id=job.id,
+                    fingerprint=submit.fingerprint,
+                    used_at=submit.now,
+                )
+            else:
+                used.reuse(job_id=job.id, fingerprint=submit.fingerprint, used_at=submit.now)
+            try:
+                recordings = self.save(*new_circuits, job, used, *companions(job))
+            except IntegrityError:
+                continue  # a concurrent submit won: the next round answers its job
+            return Recorded(job.id, recordings[-1].notification.id), False
+        raise Conflict("the submit kept racing with concurrent submits; retry it")
+
+    def restart_job(
+        self, user_id: UUID, job_id: str, companions: Callable[[Job], list[Aggregate]]
+    ) -> Recorded:
+        """Runs a finished job's request again as a new job (credentials are never recorded,
+        so a restart on a provider needs none)."""
+        old = self._owned(Job, user_id, job_id)
+        if old is None:
+            raise NotFound("job", job_id)
+        if not old.status.is_final:
+            raise Conflict(f"job {job_id} is still {old.status.value}: nothing to restart")
+        inputs = old.inputs()
+        request = RunRequest(
+            experiment_id=str(old.experiment_id),
+            circuit_ids=[str(c) for c in old.circuit_ids],
+            device_id=old.device_id,
+            shots=old.shots,
+            parameters=inputs["parameters"],
+            observables=inputs["observables"],
+            options=dict(old.options),
+            use_mitigation=old.use_mitigation,
+            name=old.name,
+            description=old.description,
+            dry_run=old.dry_run,
+            run_type=old.run_type,
+        )
+        job, _ = self._new_job(user_id, request)
+        recordings = self.save(job, *companions(job))
         return Recorded(job.id, recordings[-1].notification.id)
+
+    def store_circuit_keyed(
+        self, user_id: UUID, experiment_id: str, source: str, name: str, key: str
+    ) -> tuple[Circuit, Recorded | None]:
+        """Stores a circuit under a client's own key (e.g. the haiqu-sdk's circuit hash) instead
+        of the hash of its text: the client finds it again by that key."""
+        experiment = self.owned_experiment(user_id, experiment_id, field="experiment_id")
+        facts = replace(self._describe(source, field="qpy_dump"), content_hash=key)
+        circuit = self._find(Circuit, Circuit.create_id(experiment.id, key))
+        if circuit is not None:
+            return circuit, None
+        circuit = Circuit.store(user_id, experiment.id, facts, name)
+        try:
+            return circuit, self._saved(circuit)
+        except IntegrityError:  # the same upload, concurrently: it is stored now
+            return self.repository.get(circuit.id), None
 
     def _circuits_for(
         self, user_id: UUID, experiment: Experiment, request: RunRequest

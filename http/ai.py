@@ -26,7 +26,8 @@ def _service(request: Request) -> Service:
 async def run_circuits_on_qpu_or_simulator(request: Request) -> JSONResponse:
     user = await current_user(request)
     body = await parse_body(request, RunCircuitsRequest)
-    job = await operations.submit_run(_service(request), user.id, body)
+    key = request.headers.get("idempotency-key", "").strip()
+    job = await operations.submit_run(_service(request), user.id, body, key)
     return await json_response({"context": submitted_context(job), "job": job}, 201)
 
 

@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from qorch.http import ai, rest
+from qorch.http import ai, rest, sdk
+from qorch.http.dashboard.routes import routes as dashboard_routes
 from qorch.http.errors import EXCEPTION_HANDLERS
 from qorch.http.mcp import McpHost, http_endpoint
 from qorch.http.openapi import openapi_document
@@ -52,9 +53,11 @@ def create_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=[
             *ai.routes,
+            *sdk.routes,  # before rest: shared paths answer the haiqu-sdk in its shapes
             *rest.routes,
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/mcp", mcp_app),  # MCP over Streamable HTTP, same API keys
+            *dashboard_routes,  # the web dashboard: /, /dashboard/...
         ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,

@@ -7,11 +7,14 @@ with the write (read-your-writes), so both entrypoints present the same thing.
 
 from __future__ import annotations
 
+import hashlib
+import time
 from typing import Any
 from uuid import UUID
 
 import anyio
 
+from qorch.domain.application import Submit
 from qorch.domain.errors import NotFound
 from qorch.domain.requests import RunRequest
 from qorch.http.presenters import page_results
@@ -29,10 +32,23 @@ from qorch.projections import circuits, experiments, jobs
 from qorch.service import Service
 
 
-async def submit_run(service: Service, user_id: UUID, body: RunCircuitsRequest) -> dict[str, Any]:
+async def submit_run(
+    service: Service, user_id: UUID, body: RunCircuitsRequest, idempotency_key: str = ""
+) -> dict[str, Any]:
+    """Submits a run; with an idempotency key, the same key and body answer the first job."""
     # Fields as they are (no model_dump): a sweep's values are not copied once more.
     run = RunRequest(**{name: getattr(body, name) for name in RunCircuitsRequest.model_fields})
-    recorded = await anyio.to_thread.run_sync(service.app.submit_job, user_id, run)
+    if idempotency_key:
+        submit = Submit(
+            key="explicit:" + idempotency_key,
+            fingerprint=hashlib.sha256(body.model_dump_json().encode()).hexdigest(),
+            now=time.time(),
+        )
+        recorded, _ = await anyio.to_thread.run_sync(
+            service.app.submit_job_once, user_id, run, submit
+        )
+    else:
+        recorded = await anyio.to_thread.run_sync(service.app.submit_job, user_id, run)
     if not await await_recorded(service, recorded.position):
         return recorded_but_not_yet_visible(str(recorded.id), run)
     # The caller just sent its parameters and observables: they are not echoed back.

@@ -35,9 +35,25 @@ CREATE TABLE IF NOT EXISTS job_circuits (
     job_id TEXT NOT NULL, circuit_id TEXT NOT NULL, position INTEGER NOT NULL,
     PRIMARY KEY (job_id, position));
 CREATE INDEX IF NOT EXISTS job_circuits_by_circuit ON job_circuits (circuit_id);
+CREATE TABLE IF NOT EXISTS sdk_jobs (
+    job_id TEXT PRIMARY KEY, job_type TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS jobs_by_user_status ON jobs (user_id, status, created);
+CREATE INDEX IF NOT EXISTS jobs_by_user_device ON jobs (user_id, device_id, created);
+CREATE TABLE IF NOT EXISTS job_changes (
+    job_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, position INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS job_changes_by_user ON job_changes (user_id, position);
 """
 
-VIEW_TABLES = ("experiments", "circuits", "jobs", "job_inputs", "job_results", "job_circuits")
+VIEW_TABLES = (
+    "experiments",
+    "circuits",
+    "jobs",
+    "job_inputs",
+    "job_results",
+    "job_circuits",
+    "sdk_jobs",
+    "job_changes",
+)
 
 
 def dumps(doc: Any) -> str:

@@ -10,7 +10,7 @@ import anyio
 from eventsourcing.persistence import Notification
 
 from qorch.domain.application import Qorch
-from qorch.projections import circuits, experiments, jobs
+from qorch.projections import circuits, dashboard, experiments, jobs, sdk_jobs
 from qorch.projections.database import ViewDatabase
 from qorch.projections.follower import LogFollower
 
@@ -19,6 +19,7 @@ HANDLERS: dict[type, Callable[[Any, Any], None]] = {
     **experiments.HANDLERS,
     **circuits.HANDLERS,
     **jobs.HANDLERS,
+    **sdk_jobs.HANDLERS,
 }
 
 
@@ -40,6 +41,7 @@ class Projector:
                 handler = HANDLERS.get(type(event))
                 if handler is not None:
                     handler(event, db)
+                    dashboard.track(event, notification.id, db)
                 position = notification.id
             db.execute(
                 "INSERT INTO tracking (name, position) VALUES (?, ?) ON CONFLICT (name)"

@@ -260,3 +260,17 @@ def test_cancelling_a_finished_job_is_a_conflict(alice: Account):
     answer = alice.post(f"/jobs/{job['id']}/cancel", {})
     assert answer.status_code == 409
     assert "already Done" in answer.json()["error"]["message"]
+
+
+def test_an_idempotency_key_makes_a_retried_submit_answer_the_same_job(alice: Account):
+    body = {"experiment_id": alice.experiment_id, "circuits_qasm": [BELL_QASM2], "shots": 64}
+    headers = {**alice.headers, "Idempotency-Key": "retry-1"}
+    first = alice.client.post("/ai/run_circuits_on_qpu_or_simulator", json=body, headers=headers)
+    again = alice.client.post("/ai/run_circuits_on_qpu_or_simulator", json=body, headers=headers)
+    assert first.json()["job"]["id"] == again.json()["job"]["id"]
+    other = alice.client.post(
+        "/ai/run_circuits_on_qpu_or_simulator", json={**body, "shots": 65}, headers=headers
+    )
+    assert other.status_code == 409
+    without_key = alice.run(circuits_qasm=[BELL_QASM2], shots=64)
+    assert without_key["id"] != first.json()["job"]["id"]

@@ -1,0 +1,259 @@
+"""The dashboard's pages: each a read of the projections, rendered server-side."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from qorch.domain.errors import Conflict, NotFound
+from qorch.domain.job import JobStatus
+from qorch.http.dashboard.auth import (
+    clear_session_cookie,
+    current_session,
+    form_fields,
+    same_origin,
+    service_of,
+    sessions_of,
+    set_session_cookie,
+    to_sign_in,
+)
+from qorch.http.dashboard.drawing import draw_circuit
+from qorch.http.dashboard.rendering import render
+from qorch.http.dashboard.results import charts_for
+from qorch.http.dashboard.session import Session
+from qorch.projections import circuits, dashboard, experiments, jobs
+
+PAGE_SIZE = 50
+STATUSES = [status.value for status in JobStatus]
+
+
+def _context(request: Request, session: Session, **more: Any) -> dict[str, Any]:
+    return {
+        "session": session,
+        "csrf_token": sessions_of(request).csrf_token(session),
+        "live_after": service_of(request).projector.position,
+        **more,
+    }
+
+
+def _page_number(request: Request) -> int:
+    try:
+        return max(1, int(request.query_params.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def _page_url(path: str, params: dict[str, str], page: int) -> str:
+    query = {key: value for key, value in params.items() if value}
+    if page > 1:
+        query["page"] = str(page)
+    return path + ("?" + urlencode(query) if query else "")
+
+
+async def home(request: Request) -> Response:
+    target = "/dashboard/jobs" if current_session(request) else "/dashboard/sign-in"
+    return RedirectResponse(target, status_code=303)
+
+
+async def sign_in_form(request: Request) -> Response:
+    if current_session(request):
+        return RedirectResponse("/dashboard/jobs", status_code=303)
+    return render("sign_in.html", session=None)
+
+
+async def sign_in(request: Request) -> Response:
+    if not same_origin(request):
+        return render("sign_in.html", 403, session=None, error="Cross-site sign-in refused.")
+    key = (await form_fields(request)).get("api_key", "").strip()
+    service = service_of(request)
+    user = await anyio.to_thread.run_sync(service.app.authenticate, key) if key else None
+    if user is None:
+        return render("sign_in.html", 401, session=None, error="That API key is not valid.")
+    token = sessions_of(request).issue(str(user.id), user.name)
+    response = RedirectResponse("/dashboard/jobs", status_code=303)
+    set_session_cookie(request, response, token)
+    return response
+
+
+async def _checked_form(request: Request) -> tuple[Session | None, dict[str, str]]:
+    """The session of a state-changing POST, None unless its origin and CSRF token check out."""
+    session = current_session(request)
+    fields = await form_fields(request)
+    if session is None or not same_origin(request):
+        return None, fields
+    if not sessions_of(request).check_csrf(session, fields.get("csrf_token")):
+        return None, fields
+    return session, fields
+
+
+async def sign_out(request: Request) -> Response:
+    session, _ = await _checked_form(request)
+    if session is None:
+        return Response("CSRF check failed", status_code=403)
+    response = to_sign_in()
+    clear_session_cookie(request, response)
+    return response
+
+
+async def jobs_page(request: Request) -> Response:
+    session = current_session(request)
+    if session is None:
+        return to_sign_in()
+    params = request.query_params
+    filters = {
+        "status": params.get("status", "") if params.get("status") in STATUSES else "",
+        "device": params.get("device", "")[:200],
+        "experiment": params.get("experiment", "")[:64],
+    }
+    page = _page_number(request)
+    context = _context(request, session)  # the live position is read before the rows
+    db = service_of(request).views.connection()
+    rows = dashboard.jobs_page(
+        db,
+        session.user_id,
+        status=filters["status"] or None,
+        device_id=filters["device"] or None,
+        experiment_id=filters["experiment"] or None,
+        limit=PAGE_SIZE + 1,
+        offset=(page - 1) * PAGE_SIZE,
+    )
+    return render(
+        "jobs.html",
+        **context,
+        jobs=rows[:PAGE_SIZE],
+        filters=filters,
+        filtered=any(filters.values()),
+        live_insert=page == 1,
+        statuses=STATUSES,
+        devices=dashboard.device_ids(db, session.user_id),
+        experiments=dashboard.experiment_names(db, session.user_id),
+        page=page,
+        prev_url=_page_url("/dashboard/jobs", filters, page - 1) if page > 1 else None,
+        next_url=(
+            _page_url("/dashboard/jobs", filters, page + 1) if len(rows) > PAGE_SIZE else None
+        ),
+    )
+
+
+def _not_found(request: Request, session: Session, kind: str) -> Response:
+    return render("not_found.html", 404, **_context(request, session), kind=kind)
+
+
+async def job_page(request: Request) -> Response:
+    session = current_session(request)
+    if session is None:
+        return to_sign_in()
+    job_id = request.path_params["job_id"]
+    context = _context(request, session)
+    db = service_of(request).views.connection()
+    job = jobs.get_job(db, session.user_id, job_id, with_inputs=False)
+    if job is None:
+        return _not_found(request, session, "job")
+    names = dashboard.circuit_names(db, session.user_id, job["circuit_ids"])
+    results = jobs.get_results(db, job_id) if job["status"] in jobs.FINAL else None
+    experiment = experiments.get_experiment(db, session.user_id, job["experiment_id"])
+    charts = await anyio.to_thread.run_sync(
+        lambda: charts_for({**job, "circuit_names": names}, results)
+    )
+    return render(
+        "job.html",
+        **context,
+        job=job,
+        inputs=dashboard.job_inputs(db, job_id),
+        circuit_names=names,
+        experiment_name=experiment["name"] if experiment else None,
+        charts=charts,
+        cancellable=job["status"] not in jobs.FINAL,
+    )
+
+
+async def cancel_job(request: Request) -> Response:
+    session, _ = await _checked_form(request)
+    if session is None:
+        return Response("CSRF check failed", status_code=403)
+    job_id = request.path_params["job_id"]
+    service = service_of(request)
+    try:
+        recorded = await anyio.to_thread.run_sync(
+            service.app.cancel_job, UUID(session.user_id), job_id
+        )
+        await service.projector.wait_for_position(recorded.position, 10)
+    except (NotFound, Conflict):
+        pass  # already final, or not theirs: the job page says what it is
+    return RedirectResponse(f"/dashboard/jobs/{job_id}", status_code=303)
+
+
+async def circuit_page(request: Request) -> Response:
+    session = current_session(request)
+    if session is None:
+        return to_sign_in()
+    circuit_id = request.path_params["circuit_id"]
+    context = _context(request, session)
+    db = service_of(request).views.connection()
+    circuit = circuits.get_circuit(db, session.user_id, circuit_id)
+    if circuit is None:
+        return _not_found(request, session, "circuit")
+    drawing = await anyio.to_thread.run_sync(draw_circuit, circuit["qasm"])
+    experiment = experiments.get_experiment(db, session.user_id, circuit["experiment_id"])
+    return render(
+        "circuit.html",
+        **context,
+        circuit=circuit,
+        drawing=drawing,
+        experiment_name=experiment["name"] if experiment else None,
+        jobs=dashboard.jobs_of_circuit(db, session.user_id, circuit_id),
+        experiments=dashboard.experiment_names(db, session.user_id),
+        filters={},
+        live_insert=False,
+    )
+
+
+async def experiments_page(request: Request) -> Response:
+    session = current_session(request)
+    if session is None:
+        return to_sign_in()
+    page = _page_number(request)
+    context = _context(request, session)
+    rows = experiments.list_experiments(
+        service_of(request).views.connection(),
+        session.user_id,
+        PAGE_SIZE + 1,
+        (page - 1) * PAGE_SIZE,
+    )
+    return render(
+        "experiments.html",
+        **context,
+        experiments_list=rows[:PAGE_SIZE],
+        page=page,
+        prev_url=_page_url("/dashboard/experiments", {}, page - 1) if page > 1 else None,
+        next_url=(
+            _page_url("/dashboard/experiments", {}, page + 1) if len(rows) > PAGE_SIZE else None
+        ),
+    )
+
+
+async def experiment_page(request: Request) -> Response:
+    session = current_session(request)
+    if session is None:
+        return to_sign_in()
+    experiment_id = request.path_params["experiment_id"]
+    context = _context(request, session)
+    db = service_of(request).views.connection()
+    experiment = experiments.get_experiment(db, session.user_id, experiment_id)
+    if experiment is None:
+        return _not_found(request, session, "experiment")
+    return render(
+        "experiment.html",
+        **context,
+        experiment=experiment,
+        circuits=circuits.list_circuits(db, session.user_id, experiment_id, PAGE_SIZE),
+        jobs=dashboard.jobs_page(db, session.user_id, experiment_id=experiment_id, limit=PAGE_SIZE),
+        experiments={experiment_id: experiment["name"]},
+        filters={"experiment": experiment_id},
+        live_insert=True,
+    )

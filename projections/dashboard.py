@@ -1,0 +1,138 @@
+"""Reads for the web dashboard, and the `job_changes` view behind its live stream.
+
+`job_changes` holds, per job, the log position of the last event that changed the job's view.
+The position is the notification id, so a rebuild from the log gives the same rows (replay stays
+deterministic), and a browser that reconnects with `Last-Event-ID: N` is sent exactly the jobs
+whose position is above N.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from qorch.domain.job import Job
+
+QUIET_EVENTS: tuple[type, ...] = (Job.LeaseRenewed,)  # type: ignore[attr-defined]
+"""Job events that change nothing a person sees: not streamed."""
+
+SUMMARY_FIELDS = (
+    "id",
+    "name",
+    "status",
+    "experiment_id",
+    "device_id",
+    "run_type",
+    "shots",
+    "dry_run",
+    "creation_date",
+    "finish_date",
+)
+
+
+def track(event: Any, position: int, db: sqlite3.Connection) -> None:
+    """Records that a job's view changed at `position` (called by the projector)."""
+    if not type(event).__qualname__.startswith("Job.") or isinstance(event, QUIET_EVENTS):
+        return
+    db.execute(
+        "INSERT INTO job_changes (job_id, user_id, position) SELECT id, user_id, ? FROM jobs"
+        " WHERE id = ? ON CONFLICT (job_id) DO UPDATE SET position = excluded.position",
+        (position, str(event.originator_id)),
+    )
+
+
+def summary(doc: dict[str, Any]) -> dict[str, Any]:
+    return {field: doc.get(field) for field in SUMMARY_FIELDS}
+
+
+def changed_jobs(
+    db: sqlite3.Connection, user_id: str, after: int, limit: int = 200
+) -> list[tuple[int, dict[str, Any]]]:
+    """The user's jobs changed after log position `after`, oldest change first."""
+    rows = db.execute(
+        "SELECT c.position, j.doc FROM job_changes c JOIN jobs j ON j.id = c.job_id"
+        " WHERE c.user_id = ? AND c.position > ? ORDER BY c.position LIMIT ?",
+        (user_id, after, limit),
+    )
+    return [(int(row[0]), summary(json.loads(row[1]))) for row in rows]
+
+
+def latest_change(db: sqlite3.Connection, user_id: str) -> int:
+    row = db.execute(
+        "SELECT MAX(position) FROM job_changes WHERE user_id = ?", (user_id,)
+    ).fetchone()
+    return int(row[0] or 0)
+
+
+def jobs_page(
+    db: sqlite3.Connection,
+    user_id: str,
+    *,
+    status: str | None = None,
+    device_id: str | None = None,
+    experiment_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """One page of the user's jobs, newest first, as summaries (no timeline, no options).
+
+    Served by the (user_id[, status | device_id], created) indexes: the page costs O(limit).
+    """
+    query = "SELECT doc FROM jobs WHERE user_id = ?"
+    params: list[Any] = [user_id]
+    for column, value in (
+        ("status", status),
+        ("device_id", device_id),
+        ("experiment_id", experiment_id),
+    ):
+        if value:
+            query += f" AND {column} = ?"
+            params.append(value)
+    query += " ORDER BY created DESC, id LIMIT ? OFFSET ?"
+    return [summary(json.loads(row[0])) for row in db.execute(query, [*params, limit, offset])]
+
+
+def device_ids(db: sqlite3.Connection, user_id: str) -> list[str]:
+    """The devices the user's jobs ran on (for the filter menu)."""
+    rows = db.execute(
+        "SELECT DISTINCT device_id FROM jobs WHERE user_id = ? ORDER BY device_id", (user_id,)
+    )
+    return [row[0] for row in rows]
+
+
+def experiment_names(db: sqlite3.Connection, user_id: str, limit: int = 500) -> dict[str, str]:
+    rows = db.execute(
+        "SELECT id, json_extract(doc, '$.name') FROM experiments WHERE user_id = ?"
+        " ORDER BY created DESC LIMIT ?",
+        (user_id, limit),
+    )
+    return {row[0]: row[1] or "" for row in rows}
+
+
+def circuit_names(db: sqlite3.Connection, user_id: str, circuit_ids: list[str]) -> dict[str, str]:
+    if not circuit_ids:
+        return {}
+    marks = ",".join("?" for _ in circuit_ids)
+    rows = db.execute(
+        "SELECT id, json_extract(doc, '$.name') FROM circuits"
+        f" WHERE user_id = ? AND id IN ({marks})",
+        (user_id, *circuit_ids),
+    )
+    return {row[0]: row[1] or "" for row in rows}
+
+
+def jobs_of_circuit(
+    db: sqlite3.Connection, user_id: str, circuit_id: str, limit: int = 100
+) -> list[dict[str, Any]]:
+    rows = db.execute(
+        "SELECT DISTINCT j.doc, j.created FROM job_circuits c JOIN jobs j ON j.id = c.job_id"
+        " WHERE c.circuit_id = ? AND j.user_id = ? ORDER BY j.created DESC LIMIT ?",
+        (circuit_id, user_id, limit),
+    )
+    return [summary(json.loads(row[0])) for row in rows]
+
+
+def job_inputs(db: sqlite3.Connection, job_id: str) -> dict[str, Any]:
+    row = db.execute("SELECT doc FROM job_inputs WHERE job_id = ?", (job_id,)).fetchone()
+    return json.loads(row[0]) if row else {}

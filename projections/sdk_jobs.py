@@ -1,0 +1,62 @@
+"""haiqu-sdk view of jobs: the job type, program and readout bases a job was submitted with."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from qorch.domain.submission import SdkJob
+from qorch.projections.database import dumps
+
+DEFAULT_JOB_TYPE = "Run"
+"""Jobs submitted through /ai/... or MCP: the haiqu-sdk reads them as Run jobs."""
+
+
+def recorded(event: Any, db: sqlite3.Connection) -> None:
+    doc = {
+        "job_type": event.job_type,
+        "program": event.program,
+        "readout_bases": event.readout_bases,
+    }
+    db.execute(
+        "INSERT OR REPLACE INTO sdk_jobs (job_id, job_type, doc) VALUES (?, ?, ?)",
+        (str(event.job_id), event.job_type, dumps(doc)),
+    )
+
+
+HANDLERS = {SdkJob.Recorded: recorded}  # type: ignore[attr-defined]
+
+
+def get_sdk_job(db: sqlite3.Connection, job_id: str) -> dict[str, Any]:
+    row = db.execute("SELECT doc FROM sdk_jobs WHERE job_id = ?", (job_id,)).fetchone()
+    if row is None:
+        return {"job_type": DEFAULT_JOB_TYPE, "program": None, "readout_bases": None}
+    doc: dict[str, Any] = json.loads(row[0])
+    return doc
+
+
+def list_job_ids(
+    db: sqlite3.Connection,
+    user_id: str,
+    experiment_id: str,
+    *,
+    job_type: str | None = None,
+    circuit_id: str | None = None,
+    limit: int = 10,
+) -> list[str]:
+    """Ids of the experiment's jobs, newest first, optionally of one type or one circuit."""
+    query = (
+        "SELECT jobs.id FROM jobs LEFT JOIN sdk_jobs ON sdk_jobs.job_id = jobs.id"
+        " WHERE jobs.user_id = ? AND jobs.experiment_id = ?"
+    )
+    params: list[Any] = [user_id, experiment_id]
+    if job_type is not None:
+        query += " AND COALESCE(sdk_jobs.job_type, ?) = ?"
+        params += [DEFAULT_JOB_TYPE, job_type]
+    if circuit_id is not None:
+        query += " AND jobs.id IN (SELECT job_id FROM job_circuits WHERE circuit_id = ?)"
+        params.append(circuit_id)
+    query += " ORDER BY jobs.created DESC, jobs.id LIMIT ?"
+    params.append(limit)
+    return [row[0] for row in db.execute(query, params)]
