@@ -33,7 +33,7 @@ from qorch.projections.follower import LogFollower
 
 log = logging.getLogger("qorch.executor")
 
-OPENED = {Job.Submitted}  # type: ignore[attr-defined]
+OPENED = {Job.Submitted, Job.Restarted}  # type: ignore[attr-defined]
 CLOSED = {Job.DryRunEstimated, Job.Executed, Job.Failed, Job.Cancelled}  # type: ignore[attr-defined]
 LEASED = {Job.Claimed, Job.LeaseRenewed}  # type: ignore[attr-defined]
 OPENED_TOPICS = {get_topic(cls) for cls in OPENED}

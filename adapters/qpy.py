@@ -36,7 +36,9 @@ def load_qpy(qpy_b64: str) -> QuantumCircuit:
 
 
 def qasm3_from_qpy(qpy_b64: str) -> str:
-    circuit = load_qpy(qpy_b64)
+    # A matrix gate would be written as a custom gate named `unitary`, which Aer then reads as
+    # its own matrix instruction: write its decomposition instead.
+    circuit = load_qpy(qpy_b64).decompose(gates_to_decompose=["unitary"])
     renamed = {
         parameter: Parameter(f"p{index:05d}_{_identifier(parameter.name)}")
         for index, parameter in enumerate(circuit.parameters)

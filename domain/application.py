@@ -217,7 +217,8 @@ class Qorch(Application[UUID]):
             ):
                 if used.fingerprint != submit.fingerprint:
                     raise Conflict("this Idempotency-Key was already used for a different request")
-                return Recorded(used.job_id, 0), True
+                # The first submit may not be visible in the read models yet: wait for the head.
+                return Recorded(used.job_id, self.recorder.max_notification_id() or 0), True
             job, new_circuits = self._new_job(user_id, request)
             if used is None:
                 used = SubmitKey(
@@ -236,34 +237,14 @@ class Qorch(Application[UUID]):
             return Recorded(job.id, recordings[-1].notification.id), False
         raise Conflict("the submit kept racing with concurrent submits; retry it")
 
-    def restart_job(
-        self, user_id: UUID, job_id: str, companions: Callable[[Job], list[Aggregate]]
-    ) -> Recorded:
-        """Runs a finished job's request again as a new job (credentials are never recorded,
-        so a restart on a provider needs none)."""
-        old = self._owned(Job, user_id, job_id)
-        if old is None:
+    def restart_job(self, user_id: UUID, job_id: str) -> Recorded:
+        """Runs a finished job again under the same id (credentials are never recorded, so a
+        restart on a provider needs them again)."""
+        job = self._owned(Job, user_id, job_id)
+        if job is None:
             raise NotFound("job", job_id)
-        if not old.status.is_final:
-            raise Conflict(f"job {job_id} is still {old.status.value}: nothing to restart")
-        inputs = old.inputs()
-        request = RunRequest(
-            experiment_id=str(old.experiment_id),
-            circuit_ids=[str(c) for c in old.circuit_ids],
-            device_id=old.device_id,
-            shots=old.shots,
-            parameters=inputs["parameters"],
-            observables=inputs["observables"],
-            options=dict(old.options),
-            use_mitigation=old.use_mitigation,
-            name=old.name,
-            description=old.description,
-            dry_run=old.dry_run,
-            run_type=old.run_type,
-        )
-        job, _ = self._new_job(user_id, request)
-        recordings = self.save(job, *companions(job))
-        return Recorded(job.id, recordings[-1].notification.id)
+        job.restart()
+        return self._saved(job)
 
     def store_circuit_keyed(
         self, user_id: UUID, experiment_id: str, source: str, name: str, key: str

@@ -5,6 +5,7 @@ Submitted ─┬─ Claimed ─┬─ DryRunEstimated            (Done)
            │           ├─ Failed                     (Error)
            │           └─ Claimed (lease taken over after a crash)
            └─ Cancelled (before or during execution)
+A final job may be Restarted: it is Submitted again, under the same id, and runs once more.
 
 The client-visible status is derived from the last event, never stored twice.
 """
@@ -100,7 +101,7 @@ class Job(Aggregate):
         self._claimed(worker_id=worker_id, lease_until=now + lease_seconds)
 
     def check_claimable(self, now: float, claimant_dead: bool) -> None:
-        if self.status is JobStatus.QUEUED:
+        if self.status in (JobStatus.QUEUED, JobStatus.SUBMITTED):
             return
         if self.status is JobStatus.RUNNING and (claimant_dead or now >= self.lease_until):
             return
@@ -165,6 +166,18 @@ class Job(Aggregate):
     @event("Cancelled")
     def _cancelled(self, reason: str) -> None:
         self.status = JobStatus.CANCELLED
+
+    def restart(self) -> None:
+        """Runs a finished job again under the same id (its earlier outcome stays in the log)."""
+        if not self.status.is_final:
+            raise Conflict(f"job {self.id} is still {self.status.value}: nothing to restart")
+        self._restarted()
+
+    @event("Restarted")
+    def _restarted(self) -> None:
+        self.status = JobStatus.SUBMITTED
+        self.worker_id = None
+        self.lease_until = 0.0
 
     def check_not_final(self) -> None:
         if self.status.is_final:

@@ -32,7 +32,7 @@ from qorch.domain.application import Submit
 from qorch.domain.circuit import Circuit
 from qorch.domain.errors import NotFound
 from qorch.domain.job import Job
-from qorch.domain.requests import RunRequest
+from qorch.domain.requests import RunRequest, split_credentials
 from qorch.domain.submission import SdkJob
 from qorch.domain.user import User
 from qorch.http import rest
@@ -309,17 +309,16 @@ async def cancel_job(request: Request) -> JSONResponse:
 
 
 async def restart_job(request: Request) -> JSONResponse:
-    """Runs the job's request again as a new job, answered with status Submitted."""
+    """Runs a finished job again under the same id, answered with status Submitted (what the
+    SDK's `job.restart()` checks; its job object keeps following the same id)."""
     user = await current_user(request)
     service = _service(request)
-    old = sdk_jobs.get_sdk_job(service.views.connection(), request.path_params["job_id"])
     recorded = await anyio.to_thread.run_sync(
-        service.app.restart_job,
-        user.id,
-        request.path_params["job_id"],
-        _companions(old["job_type"], old["program"], old["readout_bases"]),
+        service.app.restart_job, user.id, request.path_params["job_id"]
     )
-    return await _answer_submit(request, user, recorded.id, recorded.position, wait=0.0)
+    return await _answer_submit(
+        request, user, recorded.id, recorded.position, wait=0.0, accepted_as="Submitted"
+    )
 
 
 def _companions(
@@ -327,10 +326,27 @@ def _companions(
 ) -> Callable[[Job], list[Aggregate]]:
     """The SDK's view of a job, recorded in the same save as the job."""
 
+    recorded_program = program_without_credentials(program)
+
     def companions(job: Job) -> list[Aggregate]:
-        return [SdkJob(job_id=job.id, job_type=job_type, program=program, readout_bases=bases)]
+        return [
+            SdkJob(job_id=job.id, job_type=job_type, program=recorded_program, readout_bases=bases)
+        ]
 
     return companions
+
+
+def program_without_credentials(program: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The program as recorded: credentials in a layer's options are never kept."""
+    if program is None:
+        return None
+    layers = [
+        {**layer, "options": split_credentials(layer["options"])[0]}
+        if isinstance(layer, dict) and isinstance(layer.get("options"), dict)
+        else layer
+        for layer in program.get("layers", [])
+    ]
+    return {**program, "layers": layers}
 
 
 async def flow(request: Request) -> JSONResponse:
@@ -382,6 +398,9 @@ def submit_of(request: Request, body: bytes) -> Submit:
     )
 
 
+FINAL_STATUS_NAMES = frozenset({"Done", "Error", "Cancelled"})
+
+
 async def _answer_submit(
     request: Request,
     user: User,
@@ -389,13 +408,18 @@ async def _answer_submit(
     position: int,
     wait: float = SUBMIT_WAIT_SECONDS,
     status: int = 201,
+    accepted_as: str | None = None,
 ) -> JSONResponse:
     """The recorded job, final when it finished within `wait` seconds. Never an error: the
-    job is recorded, and a client retrying an error would submit it again."""
+    job is recorded, and a client retrying an error would submit it again. `accepted_as`
+    reports the status the job was accepted in, even if a worker has already claimed it."""
     service = _service(request)
     try:
         if await await_recorded(service, position):
-            return await json_response(await _job(request, user, str(job_id), wait), status)
+            job = await _job(request, user, str(job_id), wait)
+            if accepted_as is not None and job.get("status") not in FINAL_STATUS_NAMES:
+                job["status"] = accepted_as
+            return await json_response(job, status)
     except Exception:
         log.exception("answering the recorded job %s", job_id)
     return JSONResponse({"id": str(job_id), "status": "Submitted", "recorded": True}, 202)

@@ -116,6 +116,15 @@ def cancelled(event: Any, db: sqlite3.Connection) -> None:
     )
 
 
+def restarted(event: Any, db: sqlite3.Connection) -> None:
+    def change(doc: dict[str, Any], when: str) -> None:
+        doc.update(status=JobStatus.SUBMITTED.value, finish_date=None, error=None)
+        doc["estimated_qpu_cost"] = None
+
+    _update(event, db, "Restarted", change)
+    db.execute("DELETE FROM job_results WHERE job_id = ?", (str(event.originator_id),))
+
+
 def _finish(doc: dict[str, Any], when: str, status: JobStatus) -> None:
     doc["status"] = status.value
     doc["finish_date"] = when
@@ -150,6 +159,7 @@ HANDLERS = {
     Job.Executed: executed,  # type: ignore[attr-defined]
     Job.Failed: failed,  # type: ignore[attr-defined]
     Job.Cancelled: cancelled,  # type: ignore[attr-defined]
+    Job.Restarted: restarted,  # type: ignore[attr-defined]
 }
 
 

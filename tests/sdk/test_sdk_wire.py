@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import base64
 import io
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from qiskit import QuantumCircuit, qpy
+from qiskit.circuit.library import UnitaryGate
+from qiskit.quantum_info import Statevector, random_unitary
 
 from tests.conftest import Account
 
@@ -123,3 +126,81 @@ def test_qorch_shapes_without_the_sdk_header_sdk_shapes_with_it(alice: Account):
     sdk = alice.client.get("/experiments", headers={**alice.headers, **SDK}).json()
     assert isinstance(sdk, list) and isinstance(sdk[0]["user_id"], int)
     assert sdk[0]["user"]["username"]
+
+
+def test_credentials_in_a_programs_device_options_are_never_recorded(alice: Account):
+    circuit_id = upload_bell(alice)
+    device = {
+        "type": "device",
+        "device_id": "aer_simulator",
+        "options": {"ibm_quantum_token": "SECRET-IBM-123", "seed_simulator": 7},
+    }
+    body = {
+        **flow_body(alice, circuit_id),
+        "program": {**PROGRAM, "layers": [*PROGRAM["layers"][:-1], device]},
+    }
+    answer = sdk_post(alice, "/flow", body)
+    assert answer.status_code in (200, 201), answer.text
+    assert "SECRET" not in answer.text
+    job = alice.client.get(f"/jobs/{answer.json()['id']}", headers={**alice.headers, **SDK})
+    assert "SECRET" not in job.text
+    app = alice.client.app.state.service.app  # type: ignore[attr-defined]
+    stored = b"".join(n.state for n in app.recorder.select_notifications(start=None, limit=10**6))
+    assert b"SECRET-IBM-123" not in stored
+
+
+def test_concurrent_submits_with_one_key_all_answer_the_one_job(alice: Account):
+    circuit_id = upload_bell(alice)
+    body = flow_body(alice, circuit_id, 55)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(
+            pool.map(
+                lambda _: sdk_post(alice, "/flow", body, **{"Idempotency-Key": "race"}), range(8)
+            )
+        )
+    assert {a.status_code for a in answers} <= {200, 201}, [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert all("user_id" in a.json() for a in answers)  # full job shapes, never a stub
+    assert job_count(alice) == 1
+
+
+def test_restart_runs_the_same_job_again_under_its_id(alice: Account):
+    circuit_id = upload_bell(alice)
+    first = sdk_post(alice, "/flow", flow_body(alice, circuit_id, 77)).json()
+    done = alice.wait_for(first["id"])
+    restarted = sdk_post(alice, f"/jobs/{first['id']}/restart", None)
+    assert restarted.status_code in (200, 201), restarted.text
+    assert restarted.json()["id"] == first["id"]
+    assert restarted.json()["status"] == "Submitted"
+    again = alice.wait_for(first["id"])
+    assert again["status"] == "Done"
+    kinds = [event["type"] for event in again["events"]]
+    assert kinds.count("Executed") == 2 and "Restarted" in kinds
+    assert sum(again["counts"][0].values()) == sum(done["counts"][0].values()) == 77
+
+
+def test_a_circuit_with_a_matrix_gate_runs(alice: Account):
+    qc = QuantumCircuit(2)
+    qc.append(UnitaryGate(random_unitary(4, seed=3)), [0, 1])
+    qc.measure_all()
+    buffer = io.BytesIO()
+    qpy.dump(qc, buffer)
+    uploaded = sdk_post(
+        alice,
+        "/circuits",
+        {
+            "experiment_id": alice.experiment_id,
+            "qpy_dump": base64.b64encode(buffer.getvalue()).decode(),
+            "hash": "unitary-1",
+        },
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    job = sdk_post(alice, "/flow", flow_body(alice, str(uploaded.json()["id"]), 2000)).json()
+    done = alice.wait_for(job["id"])
+    assert done["status"] == "Done", done["error"]
+    expected = Statevector(qc.remove_final_measurements(inplace=False)).probabilities_dict()
+    for outcome, p in expected.items():
+        assert (
+            abs(done["quantum_results"][0].get(outcome, 0.0) - p)
+            < 5 * (p * (1 - p) / 2000) ** 0.5 + 1e-9
+        )
