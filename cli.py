@@ -1,4 +1,4 @@
-"""The `qorch` command: serve, worker, mcp, replay, users create."""
+"""The `qorch` command: serve, worker, mcp, replay, users create, db init."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import time
 
 import anyio
 
+from qorch.adapters.store import TablesMissing
 from qorch.settings import Settings, settings_from_env
 
 # The key's name may arrive percent-encoded (HAIQU%5FAPI%5FKEY), and keys have a known prefix.
@@ -65,6 +66,15 @@ def main(argv: list[str] | None = None) -> None:
     create.add_argument("name")
     create.add_argument("--data-dir")
 
+    db = commands.add_parser("db", help="manage the event store")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    init = db_commands.add_parser(
+        "init",
+        help="create the event store's tables (once, before servers and workers start; "
+        "required on PostgreSQL, harmless to repeat)",
+    )
+    init.add_argument("--data-dir")
+
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=os.environ.get("QORCH_LOG_LEVEL", "INFO"),
@@ -75,6 +85,14 @@ def main(argv: list[str] | None = None) -> None:
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
     )
+    if args.command == "db":
+        init_database(settings)
+        return
+    try:
+        check_store(settings)
+    except TablesMissing as error:
+        print(f"qorch {args.command}: {error}", file=sys.stderr)
+        sys.exit(2)
     if args.command == "serve":
         run_server(settings.with_overrides(run_worker=not args.no_worker))
     elif args.command == "worker":
@@ -87,6 +105,38 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(replay_views(settings))
     elif args.command == "users":
         create_user(settings, args.name)
+
+
+def init_database(settings: Settings) -> None:
+    """Creates the event store's tables; on PostgreSQL under an advisory lock, so that several
+    concurrent `qorch db init` runs do not trip over each other's CREATE statements."""
+    from qorch.adapters.store import init_lock, is_postgres
+    from qorch.service import open_application
+
+    if not is_postgres(settings):
+        open_application(settings).close()  # SQLite creates its tables when opened
+        print(f"event store ready: {settings.events_path}")
+        return
+    with init_lock(settings):
+        app = open_application(settings)
+        try:
+            app.recorder.create_table()  # type: ignore[attr-defined]
+        finally:
+            app.close()
+    print("event store ready: PostgreSQL tables created (or already there)")
+
+
+def check_store(settings: Settings) -> None:
+    """Fails early, with a hint, when the PostgreSQL tables were never created."""
+    from qorch.adapters.store import check_tables, is_postgres
+    from qorch.service import open_application
+
+    if is_postgres(settings):
+        app = open_application(settings)
+        try:
+            check_tables(app)
+        finally:
+            app.close()
 
 
 def run_server(settings: Settings) -> None:

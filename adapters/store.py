@@ -1,5 +1,11 @@
 """Where events are kept: SQLite in the data directory by default, PostgreSQL by configuration.
 
+On PostgreSQL the tables are created once, by `qorch db init`: the eventsourcing library's
+CREATE TABLE statements are not safe to run from several processes at once (PostgreSQL answers
+"tuple concurrently updated"), so every other process opens the store with table creation off
+and, when the tables are missing, stops with a message that says to run `qorch db init`. SQLite
+is a file owned by one host, so it keeps creating its tables on first use.
+
 SQLite runs in WAL mode with `synchronous=FULL`: every commit is fsynced before a job id is
 answered, so an accepted job survives a power cut, not only a process crash. NORMAL would be
 about 3x faster on single-event saves here (~10k/s vs ~3k/s), far beyond what one embedded node
@@ -8,8 +14,11 @@ submits, so durability wins.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from urllib.parse import parse_qs, unquote, urlparse
 
+from eventsourcing.application import Application
 from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
 
 from qorch.settings import Settings
@@ -33,8 +42,19 @@ class DurableSQLiteFactory(SQLiteFactory):
         old_pool.close()
 
 
-def event_store_env(settings: Settings) -> dict[str, str]:
-    """The eventsourcing environment for the configured store (never the in-memory default)."""
+class TablesMissing(RuntimeError):
+    """The PostgreSQL store has no tables yet: `qorch db init` creates them."""
+
+
+def is_postgres(settings: Settings) -> bool:
+    return urlparse(settings.database_url).scheme in ("postgres", "postgresql")
+
+
+def event_store_env(settings: Settings, *, create_tables: bool = False) -> dict[str, str]:
+    """The eventsourcing environment for the configured store (never the in-memory default).
+
+    SQLite always creates its tables; PostgreSQL only when `create_tables` (`qorch db init`).
+    """
     url = settings.database_url
     if not url or url.startswith("sqlite:"):
         path = url.removeprefix("sqlite:///") if url else str(settings.events_path)
@@ -57,4 +77,62 @@ def event_store_env(settings: Settings) -> dict[str, str]:
         "POSTGRES_PASSWORD": unquote(parsed.password or ""),
         "POSTGRES_POOL_SIZE": "10",
         "POSTGRES_MAX_OVERFLOW": "10",
+        "CREATE_TABLE": "y" if create_tables else "n",
     }
+
+
+def postgres_conninfo(settings: Settings) -> tuple[str, str]:
+    """A libpq connection string for the configured PostgreSQL URL, and its schema ("" = public)."""
+    env = event_store_env(settings)
+    conninfo = (
+        f"host={env['POSTGRES_HOST']} port={env['POSTGRES_PORT']} dbname={env['POSTGRES_DBNAME']}"
+        f" user={env['POSTGRES_USER']}"
+    )
+    if env["POSTGRES_PASSWORD"]:
+        conninfo += f" password={env['POSTGRES_PASSWORD']}"
+    return conninfo, env["POSTGRES_SCHEMA"]
+
+
+@contextlib.contextmanager
+def init_lock(settings: Settings) -> Iterator[None]:
+    """Serialises `qorch db init` runs on one PostgreSQL database (an advisory lock)."""
+    import psycopg
+    from psycopg import sql
+
+    conninfo, schema = postgres_conninfo(settings)
+    with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as connection:
+        connection.execute("SELECT pg_advisory_lock(hashtext('qorch db init'))")
+        try:
+            if schema:
+                connection.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+                )
+            yield
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(hashtext('qorch db init'))")
+
+
+def check_tables(app: Application) -> None:
+    """Raises TablesMissing when the store's tables do not exist (PostgreSQL before db init)."""
+    try:
+        from eventsourcing.postgres import PostgresApplicationRecorder
+    except ImportError:  # psycopg is not installed: the store cannot be PostgreSQL
+        return
+    recorder = app.recorder
+    if not isinstance(recorder, PostgresApplicationRecorder):
+        return
+    datastore = recorder.datastore
+    schema = datastore.schema
+    with datastore.transaction(commit=False) as cursor:
+        cursor.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+            (schema, recorder.events_table_name),
+        )
+        found = cursor.fetchone() is not None
+    if not found:
+        raise TablesMissing(
+            f"the event store has no tables in PostgreSQL schema {schema!r}: "
+            "run `qorch db init` once (with the same QORCH_DATABASE_URL) before starting "
+            "servers and workers"
+        )
+    datastore.register_type_adapters()  # what create_table would have done

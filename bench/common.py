@@ -43,14 +43,24 @@ def free_port() -> int:
 class Server:
     """`qorch serve` in its own session; use as a context manager."""
 
-    def __init__(self, *, poll_interval: str | None = None, log_level: str = "WARNING") -> None:
+    def __init__(
+        self,
+        *,
+        poll_interval: str | None = None,
+        log_level: str = "WARNING",
+        extra_args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        data_dir: Path | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.key = ""
         self.poll_interval = poll_interval
         self.log_level = log_level
         self._tmp = tempfile.TemporaryDirectory(prefix="qorch-bench-")
-        self.data_dir = Path(self._tmp.name) / "data"
+        self.data_dir = data_dir or Path(self._tmp.name) / "data"
+        self.extra_args = list(extra_args)
+        self.extra_env = dict(env or {})
         self.process: subprocess.Popen[str] | None = None
         self.startup_seconds = 0.0
         self.output: list[str] = []
@@ -73,7 +83,7 @@ class Server:
 
     def start(self) -> None:
         started = time.perf_counter()
-        env = {**os.environ, "QORCH_LOG_LEVEL": self.log_level}
+        env = {**os.environ, "QORCH_LOG_LEVEL": self.log_level, **self.extra_env}
         if self.poll_interval is not None:
             env["QORCH_POLL_INTERVAL"] = self.poll_interval
         else:
@@ -88,6 +98,7 @@ class Server:
                 str(self.port),
                 "--data-dir",
                 str(self.data_dir),
+                *self.extra_args,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

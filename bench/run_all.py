@@ -19,9 +19,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_latency  # noqa: E402
+import bench_load  # noqa: E402
 import bench_qasm  # noqa: E402
+import bench_replay  # noqa: E402
 import bench_sweep  # noqa: E402
 import bench_throughput  # noqa: E402
+import bench_workers  # noqa: E402
 from common import Summary, machine_note  # noqa: E402
 
 BENCHMARKS: dict[str, Callable[[bool, str | None], Summary]] = {
@@ -30,20 +33,31 @@ BENCHMARKS: dict[str, Callable[[bool, str | None], Summary]] = {
     "throughput": lambda quick, poll: bench_throughput.run(quick, poll_interval=poll),
     "qasm": lambda quick, poll: bench_qasm.run(quick),
 }
+# Longer runs (minutes each): only with --only NAME, never in the default set.
+OPT_IN: dict[str, Callable[[bool, str | None], Summary]] = {
+    "workers": lambda quick, poll: bench_workers.run(quick),
+    "load": lambda quick, poll: bench_load.run(quick),
+    "replay": lambda quick, poll: bench_replay.run(quick),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer iterations everywhere")
     parser.add_argument("--poll-interval", help="QORCH_POLL_INTERVAL for the servers")
-    parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), help="a subset")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=sorted({**BENCHMARKS, **OPT_IN}),
+        help="a subset; workers, load and replay run only when named here",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     summaries: list[Summary] = []
     errors: list[str] = []
     for name in args.only or list(BENCHMARKS):
         try:
-            summaries.append(BENCHMARKS[name](args.quick, args.poll_interval))
+            summaries.append({**BENCHMARKS, **OPT_IN}[name](args.quick, args.poll_interval))
         except Exception:
             errors.append(f"{name}: {traceback.format_exc()}")
             print(f"{name} FAILED:\n{traceback.format_exc()}", file=sys.stderr)

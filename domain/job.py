@@ -41,7 +41,33 @@ FINAL_STATUSES = frozenset({JobStatus.CANCELLED, JobStatus.DONE, JobStatus.ERROR
 
 
 class Job(Aggregate):
-    @event("Submitted")
+    class Submitted(Aggregate.Created):
+        """Version 2 added `priority` (0 = normal); version 1 events read as priority 0."""
+
+        class_version = 2
+
+        user_id: UUID
+        experiment_id: UUID
+        name: str
+        description: str
+        circuit_ids: list[UUID]
+        device_id: str
+        shots: int
+        run_type: str
+        inputs_json: str
+        has_parameters: bool
+        has_observables: bool
+        options: dict[str, Any]
+        credentials_supplied: list[str]
+        use_mitigation: bool
+        dry_run: bool
+        priority: int
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["priority"] = 0
+
+    @event(Submitted)
     def __init__(
         self,
         user_id: UUID,
@@ -59,6 +85,7 @@ class Job(Aggregate):
         credentials_supplied: list[str],
         use_mitigation: bool,
         dry_run: bool,
+        priority: int = 0,
     ) -> None:
         self.user_id = user_id
         self.experiment_id = experiment_id
@@ -76,6 +103,7 @@ class Job(Aggregate):
         self.credentials_supplied = credentials_supplied
         self.use_mitigation = use_mitigation
         self.dry_run = dry_run
+        self.priority = priority
         self.status = JobStatus.QUEUED
         self.worker_id: str | None = None
         self.lease_until = 0.0

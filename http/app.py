@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from qorch.http import ai, rest, sdk
+from qorch.http import ai, audit, rest, sdk
 from qorch.http.dashboard.routes import routes as dashboard_routes
 from qorch.http.errors import EXCEPTION_HANDLERS
 from qorch.http.mcp import McpHost, http_endpoint
@@ -55,6 +55,7 @@ def create_app(settings: Settings) -> Starlette:
             *ai.routes,
             *sdk.routes,  # before rest: shared paths answer the haiqu-sdk in its shapes
             *rest.routes,
+            *audit.routes,
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/mcp", mcp_app),  # MCP over Streamable HTTP, same API keys
             *dashboard_routes,  # the web dashboard: /, /dashboard/...

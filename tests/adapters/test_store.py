@@ -6,11 +6,13 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from qorch.adapters.store import event_store_env
+from qorch.adapters.store import TablesMissing, check_tables, event_store_env
+from qorch.cli import init_database
 from qorch.domain.execution import CircuitOutcome, ExecutionOutcome
 from qorch.domain.job import JobStatus
 from qorch.domain.requests import RunRequest
@@ -62,8 +64,38 @@ def postgres_schema() -> Iterator[str]:
         connection.close()
 
 
+def test_sqlite_creates_its_tables_but_postgresql_waits_for_db_init(tmp_path: Path):
+    assert "CREATE_TABLE" not in event_store_env(Settings(data_dir=tmp_path))
+    pg = Settings(data_dir=tmp_path, database_url=f"{POSTGRES_URL}?schema=s")
+    assert event_store_env(pg)["CREATE_TABLE"] == "n"
+    assert event_store_env(pg, create_tables=True)["CREATE_TABLE"] == "y"
+
+
+def test_missing_postgresql_tables_say_to_run_db_init(tmp_path: Path, postgres_schema: str):
+    settings = Settings(data_dir=tmp_path, database_url=f"{POSTGRES_URL}?schema={postgres_schema}")
+    app = open_application(settings)
+    try:
+        with pytest.raises(TablesMissing, match="qorch db init"):
+            check_tables(app)
+    finally:
+        app.close()
+    init_database(settings)
+    app = open_application(settings)
+    try:
+        check_tables(app)
+    finally:
+        app.close()
+
+
+def test_concurrent_db_inits_all_succeed(tmp_path: Path, postgres_schema: str):
+    settings = Settings(data_dir=tmp_path, database_url=f"{POSTGRES_URL}?schema={postgres_schema}")
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: init_database(settings), range(4)))
+
+
 def test_a_job_lifecycle_on_postgresql(tmp_path: Path, postgres_schema: str):
     settings = Settings(data_dir=tmp_path, database_url=f"{POSTGRES_URL}?schema={postgres_schema}")
+    init_database(settings)
     app = open_application(settings)
     try:
         user_id, key = app.register_user("ada")
