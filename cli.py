@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import re
+import signal
 import sys
 import time
 
@@ -167,10 +168,18 @@ def run_worker(settings: Settings) -> None:
     app = open_application(settings)
     executor = open_executor(settings, app)
     print(f"qorch worker {executor.worker_id} (data: {settings.data_dir})", flush=True)
+
+    async def run_until_signalled() -> None:
+        # SIGTERM or Ctrl-C: stop claiming and release held jobs (see Executor.run).
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(executor.run)
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for _ in signals:
+                    tg.cancel_scope.cancel()
+                    break
+
     try:
-        anyio.run(executor.run)
-    except KeyboardInterrupt:
-        pass
+        anyio.run(run_until_signalled)
     finally:
         app.close()
 

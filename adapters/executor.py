@@ -33,7 +33,7 @@ from qorch.projections.follower import LogFollower
 
 log = logging.getLogger("qorch.executor")
 
-OPENED = {Job.Submitted, Job.Restarted}  # type: ignore[attr-defined]
+OPENED = {Job.Submitted, Job.Restarted, Job.Released}  # type: ignore[attr-defined]
 CLOSED = {Job.DryRunEstimated, Job.Executed, Job.Failed, Job.Cancelled}  # type: ignore[attr-defined]
 LEASED = {Job.Claimed, Job.LeaseRenewed}  # type: ignore[attr-defined]
 OPENED_TOPICS = {get_topic(cls) for cls in OPENED}
@@ -43,6 +43,8 @@ CANCELLED_TOPIC = get_topic(Job.Cancelled)  # type: ignore[attr-defined]
 JOB_TOPICS = [get_topic(cls) for cls in (*OPENED, *CLOSED, *LEASED)]
 
 RunInWorker = Callable[..., Awaitable[Any]]
+MAX_ATTEMPTS = 3
+"""Claims of one job whose worker process died before it fails as worker_crashed."""
 
 
 @dataclass
@@ -105,15 +107,30 @@ class Executor:
         self.worker_id = worker_id or new_worker_id()
         self.open_jobs: dict[UUID, OpenJob] = {}
         self.running: dict[UUID, anyio.CancelScope] = {}
+        self.held: set[UUID] = set()
+        """Jobs whose claim this executor holds and whose outcome is not recorded yet."""
         self.follower = LogFollower(app, poll_interval=poll_interval, topics=JOB_TOPICS)
         self._dispatch = anyio.Event()
         self.stopping = False
 
     async def run(self) -> None:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self.follower.follow, 0, self._track)
-            tg.start_soon(self._warm_up)
-            await self._dispatch_forever(tg)
+        """Executes jobs until cancelled; then stops claiming and releases the jobs it holds,
+        so that other workers take them over at once instead of after their lease."""
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self.follower.follow, 0, self._track)
+                tg.start_soon(self._warm_up)
+                await self._dispatch_forever(tg)
+        finally:
+            self.stopping = True
+            with anyio.CancelScope(shield=True):
+                await self._release_held()
+
+    async def _release_held(self) -> None:
+        for job_id in list(self.held):
+            released = await anyio.to_thread.run_sync(self.app.release_job, job_id, self.worker_id)
+            log.info("job %s %s on shutdown", job_id, "released" if released else "was final")
+            self.held.discard(job_id)
 
     async def _warm_up(self) -> None:
         try:
@@ -178,6 +195,7 @@ class Executor:
                     state.not_before = time.time() + self.poll_interval
                 return
             log.info("job %s claimed by %s", job_id, self.worker_id)
+            self.held.add(job_id)
             with scope:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._keep_lease, job_id, scope)
@@ -186,6 +204,7 @@ class Executor:
                     # the outcome's write lose on optimistic concurrency.
                     tg.cancel_scope.cancel()
                 recorded = await anyio.to_thread.run_sync(record, job_id, self.worker_id, value)
+                self.held.discard(job_id)
                 if not recorded:
                     log.warning("job %s: outcome dropped, the claim is no longer held", job_id)
         finally:
@@ -203,7 +222,11 @@ class Executor:
         except ProviderError as error:
             return self.app.record_failure, error.as_dict()
         except anyio.BrokenWorkerProcess:
-            log.error("job %s: the worker process died", claim.job_id)
+            if claim.attempt < MAX_ATTEMPTS:
+                # Killed with its process group on shutdown, or by the OOM killer: try again.
+                log.warning("job %s: the worker process died; releasing the job", claim.job_id)
+                return self._release, None
+            log.error("job %s: the worker process died %d times", claim.job_id, claim.attempt)
             crashed = {
                 "code": "worker_crashed",
                 "message": "the simulator process died (out of memory, or a crash in the "
@@ -221,6 +244,9 @@ class Executor:
                 "retryable": False,
             }
             return self.app.record_failure, failure
+
+    def _release(self, job_id: UUID, worker_id: str, _: Any) -> bool:
+        return self.app.release_job(job_id, worker_id)
 
     async def _keep_lease(self, job_id: UUID, scope: anyio.CancelScope) -> None:
         while True:

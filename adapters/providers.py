@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from functools import cache
 from typing import Any
 
@@ -17,11 +18,21 @@ def _max_dense_qubits() -> int:
     return settings_from_env().max_dense_qubits
 
 
+@cache
+def _leave_signals_to_the_parent() -> None:
+    # A worker process lives and dies with its executor: SIGTERM or Ctrl-C sent to the whole
+    # process group must not kill a simulation before the executor has released its job.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run_task(task: ExecutionTask) -> ExecutionOutcome:
+    _leave_signals_to_the_parent()
     return aer.run_task(task, max_dense_qubits=_max_dense_qubits())
 
 
 def estimate_task(task: ExecutionTask) -> CostEstimate:
+    _leave_signals_to_the_parent()
     return aer.estimate_task(task, max_dense_qubits=_max_dense_qubits())
 
 
@@ -30,4 +41,5 @@ def check_request(device: Device, run_type: str, options: dict[str, Any], mitiga
 
 
 def warm_up() -> None:
+    _leave_signals_to_the_parent()
     aer.warm_up()

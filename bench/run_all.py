@@ -36,6 +36,7 @@ BENCHMARKS: dict[str, Callable[[bool, str | None], Summary]] = {
 # Longer runs (minutes each): only with --only NAME, never in the default set.
 OPT_IN: dict[str, Callable[[bool, str | None], Summary]] = {
     "workers": lambda quick, poll: bench_workers.run(quick),
+    "scaling": lambda quick, poll: bench_workers.run_scaling(quick),
     "load": lambda quick, poll: bench_load.run(quick),
     "replay": lambda quick, poll: bench_replay.run(quick),
 }
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         nargs="+",
         choices=sorted({**BENCHMARKS, **OPT_IN}),
-        help="a subset; workers, load and replay run only when named here",
+        help="a subset; workers, scaling, load and replay run only when named here",
     )
     args = parser.parse_args(argv)
     started = time.perf_counter()

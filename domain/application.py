@@ -68,6 +68,7 @@ class Claim:
     job_id: UUID
     task: ExecutionTask
     dry_run: bool
+    attempt: int = 1
 
 
 class Qorch(Application[UUID]):
@@ -299,10 +300,13 @@ class Qorch(Application[UUID]):
             self.save(job)
         except (Conflict, IntegrityError):
             return None
-        return Claim(job.id, self._task_for(job), job.dry_run)
+        return Claim(job.id, self._task_for(job), job.dry_run, job.attempts)
 
     def renew_lease(self, job_id: UUID, worker_id: str, now: float, lease_seconds: float) -> bool:
         return self._update_held(job_id, lambda job: job.renew_lease(worker_id, now, lease_seconds))
+
+    def release_job(self, job_id: UUID, worker_id: str) -> bool:
+        return self._update_held(job_id, lambda job: job.release(worker_id))
 
     def record_results(self, job_id: UUID, worker_id: str, outcome: ExecutionOutcome) -> bool:
         def record(job: Job) -> None:

@@ -6,6 +6,7 @@ Submitted ─┬─ Claimed ─┬─ DryRunEstimated            (Done)
            │           └─ Claimed (lease taken over after a crash)
            └─ Cancelled (before or during execution)
 A final job may be Restarted: it is Submitted again, under the same id, and runs once more.
+A worker that shuts down Releases the jobs it holds: they are Queued again at once.
 
 The client-visible status is derived from the last event, never stored twice.
 """
@@ -153,6 +154,17 @@ class Job(Aggregate):
     def check_held_by(self, worker_id: str) -> None:
         if self.status is not JobStatus.RUNNING or self.worker_id != worker_id:
             raise Conflict(f"job {self.id} is not held by {worker_id}")
+
+    def release(self, worker_id: str) -> None:
+        """A worker shutting down hands its job back: any worker may claim it at once."""
+        self.check_held_by(worker_id)
+        self._released()
+
+    @event("Released")
+    def _released(self) -> None:
+        self.status = JobStatus.QUEUED
+        self.worker_id = None
+        self.lease_until = 0.0
 
     # --- outcomes ---
 

@@ -125,6 +125,10 @@ def restarted(event: Any, db: sqlite3.Connection) -> None:
     db.execute("DELETE FROM job_results WHERE job_id = ?", (str(event.originator_id),))
 
 
+def released(event: Any, db: sqlite3.Connection) -> None:
+    _update(event, db, "Released", lambda doc, when: doc.update(status=JobStatus.QUEUED.value))
+
+
 def _finish(doc: dict[str, Any], when: str, status: JobStatus) -> None:
     doc["status"] = status.value
     doc["finish_date"] = when
@@ -160,6 +164,7 @@ HANDLERS = {
     Job.Failed: failed,  # type: ignore[attr-defined]
     Job.Cancelled: cancelled,  # type: ignore[attr-defined]
     Job.Restarted: restarted,  # type: ignore[attr-defined]
+    Job.Released: released,  # type: ignore[attr-defined]
 }
 
 

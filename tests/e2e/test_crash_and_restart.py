@@ -75,3 +75,24 @@ def test_a_job_running_when_the_server_is_killed_completes_exactly_once(server: 
     types = job_event_types(server.data_dir, job["id"])
     assert types.count("Executed") == 1
     assert types.count("Claimed") == 2
+
+
+def test_a_server_stopped_gracefully_releases_its_running_job(server: Server):
+    experiment = server.call("POST", "/experiments", json={"name": "graceful"}).json()
+    job = server.call(
+        "POST", "/ai/run_circuits_on_qpu_or_simulator", json=slow_job_body(experiment["id"])
+    ).json()["job"]
+    deadline = time.monotonic() + 60
+    while server.call("GET", f"/jobs/{job['id']}").json()["status"] != "Running":
+        assert time.monotonic() < deadline, "job never started"
+        time.sleep(0.05)
+
+    server.stop()  # SIGTERM: uvicorn shuts down, the executor releases what it holds
+
+    types = job_event_types(server.data_dir, job["id"])
+    assert types[:2] == ["Submitted", "Claimed"] and types[-1] == "Released", types
+    assert "Failed" not in types and "Executed" not in types
+    server.start()
+    done = server.call("GET", f"/jobs/{job['id']}", params={"wait": 120}).json()
+    assert done["status"] == "Done", done["error"]
+    assert job_event_types(server.data_dir, job["id"]).count("Executed") == 1
