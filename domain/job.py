@@ -13,12 +13,12 @@ The client-visible status is derived from the last event, never stored twice.
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
+from pydantic_core import from_json, to_json
 
 from qorch.domain.errors import Conflict
 
@@ -114,13 +114,11 @@ class Job(Aggregate):
     def encode_inputs(
         parameters: list[list[list[float]]] | None, observables: list[list[list[Any]]] | None
     ) -> str:
-        return json.dumps(
-            {"parameters": parameters, "observables": observables}, separators=(",", ":")
-        )
+        return to_json({"parameters": parameters, "observables": observables}).decode()
 
     def inputs(self) -> dict[str, Any]:
         """The canonical parameters and observables: {"parameters": ..., "observables": ...}."""
-        decoded: dict[str, Any] = json.loads(self.inputs_json)
+        decoded: dict[str, Any] = from_json(self.inputs_json)
         return decoded
 
     # --- claiming: optimistic concurrency lets exactly one worker record Claimed ---
@@ -180,7 +178,7 @@ class Job(Aggregate):
         self.check_held_by(worker_id)
         # Results can hold millions of numbers: recorded as one JSON text, the event store's
         # transcoder and the projection handle a single string instead of walking every value.
-        self._executed(results_json=json.dumps(results, separators=(",", ":")))
+        self._executed(results_json=to_json(results).decode())
 
     @event("Executed")
     def _executed(self, results_json: str) -> None:

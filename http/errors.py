@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, TypeVar
 
 import anyio
 from pydantic import BaseModel, ValidationError
+from pydantic_core import from_json, to_json
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -33,9 +33,18 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, A
     return {"error": {"code": code, "message": message, "field": field}, "detail": detail}
 
 
+class FastJSONResponse(JSONResponse):
+    """JSON rendered by pydantic-core (Rust): several times faster on large number arrays."""
+
+    def render(self, content: Any) -> bytes:
+        return to_json(content)
+
+
 async def json_response(content: Any, status_code: int = 200) -> JSONResponse:
     """Renders in a worker thread: a job's results can be megabytes of JSON."""
-    return await anyio.to_thread.run_sync(lambda: JSONResponse(content, status_code=status_code))
+    return await anyio.to_thread.run_sync(
+        lambda: FastJSONResponse(content, status_code=status_code)
+    )
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
@@ -60,8 +69,8 @@ async def parse_body(request: Request, model: type[M]) -> M:
     if len(body) > MAX_BODY_BYTES:
         raise ApiError(413, "body_too_large", f"request body exceeds {MAX_BODY_BYTES} bytes")
     try:
-        data = json.loads(body) if body.strip() else None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        data = from_json(body) if body.strip() else None
+    except ValueError as error:
         raise ApiError(400, "malformed_json", f"request body is not valid JSON: {error}") from None
     if not isinstance(data, dict):
         raise ApiError(400, "malformed_json", "request body must be a JSON object")

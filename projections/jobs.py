@@ -7,6 +7,8 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
+from pydantic_core import from_json
+
 from qorch.domain.job import FINAL_STATUSES, Job, JobStatus
 from qorch.projections import experiments
 from qorch.projections.database import dumps
@@ -180,13 +182,13 @@ def get_job(
     doc: dict[str, Any] = json.loads(row[0])
     if with_inputs:
         inputs = db.execute("SELECT doc FROM job_inputs WHERE job_id = ?", (job_id,)).fetchone()
-        doc.update(json.loads(inputs[0]) if inputs else {"parameters": None, "observables": None})
+        doc.update(from_json(inputs[0]) if inputs else {"parameters": None, "observables": None})
     return doc
 
 
 def get_results(db: sqlite3.Connection, job_id: str) -> dict[str, Any] | None:
     row = db.execute("SELECT doc FROM job_results WHERE job_id = ?", (job_id,)).fetchone()
-    return json.loads(row[0]) if row else None
+    return from_json(row[0]) if row else None
 
 
 def list_jobs(
