@@ -221,28 +221,28 @@ class Executor:
             return self.app.record_results, outcome
         except ProviderError as error:
             return self.app.record_failure, error.as_dict()
-        except anyio.BrokenWorkerProcess:
-            if claim.attempt < MAX_ATTEMPTS:
-                # Killed with its process group on shutdown, or by the OOM killer: try again.
-                log.warning("job %s: the worker process died; releasing the job", claim.job_id)
-                return self._release, None
-            log.error("job %s: the worker process died %d times", claim.job_id, claim.attempt)
-            crashed = {
-                "code": "worker_crashed",
-                "message": "the simulator process died (out of memory, or a crash in the "
-                "simulator); the job was not completed",
-                "retryable": True,
-            }
-            return self.app.record_failure, crashed
         except anyio.get_cancelled_exc_class():
             raise
-        except Exception as error:  # a bug or an unexpected provider failure: never lose the job
+        except Exception as error:
+            # The worker process died (killed with its process group on shutdown, or by the OOM
+            # killer) or something unexpected broke: try again, then fail with what happened.
+            if claim.attempt < MAX_ATTEMPTS:
+                log.warning("job %s: run failed (%r); releasing the job", claim.job_id, error)
+                return self._release, None
             log.error("job %s failed:\n%s", claim.job_id, traceback.format_exc())
-            failure = {
-                "code": "internal_error",
-                "message": f"{type(error).__name__}: {error}",
-                "retryable": False,
-            }
+            if isinstance(error, anyio.BrokenWorkerProcess):
+                failure = {
+                    "code": "worker_crashed",
+                    "message": f"the simulator process died {claim.attempt} times (out of "
+                    "memory, or a crash in the simulator); the job was not completed",
+                    "retryable": True,
+                }
+            else:
+                failure = {
+                    "code": "internal_error",
+                    "message": f"{type(error).__name__}: {error}",
+                    "retryable": False,
+                }
             return self.app.record_failure, failure
 
     def _release(self, job_id: UUID, worker_id: str, _: Any) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from qiskit import qasm3
@@ -50,8 +51,9 @@ def job_event_types(data_dir: Path, job_id: str) -> list[str]:
         app.close()
 
 
-def test_a_job_running_when_the_server_is_killed_completes_exactly_once(server: Server):
-    experiment = server.call("POST", "/experiments", json={"name": "crash"}).json()
+def a_running_slow_job(server: Server, name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Submits the slow job in a new experiment and returns once a worker runs it."""
+    experiment = server.call("POST", "/experiments", json={"name": name}).json()
     job = server.call(
         "POST", "/ai/run_circuits_on_qpu_or_simulator", json=slow_job_body(experiment["id"])
     ).json()["job"]
@@ -59,6 +61,11 @@ def test_a_job_running_when_the_server_is_killed_completes_exactly_once(server: 
     while server.call("GET", f"/jobs/{job['id']}").json()["status"] != "Running":
         assert time.monotonic() < deadline, "job never started"
         time.sleep(0.05)
+    return experiment, job
+
+
+def test_a_job_running_when_the_server_is_killed_completes_exactly_once(server: Server):
+    experiment, job = a_running_slow_job(server, "crash")
 
     server.kill()
     assert job_event_types(server.data_dir, job["id"]) == ["Submitted", "Claimed"]
@@ -78,14 +85,7 @@ def test_a_job_running_when_the_server_is_killed_completes_exactly_once(server: 
 
 
 def test_a_server_stopped_gracefully_releases_its_running_job(server: Server):
-    experiment = server.call("POST", "/experiments", json={"name": "graceful"}).json()
-    job = server.call(
-        "POST", "/ai/run_circuits_on_qpu_or_simulator", json=slow_job_body(experiment["id"])
-    ).json()["job"]
-    deadline = time.monotonic() + 60
-    while server.call("GET", f"/jobs/{job['id']}").json()["status"] != "Running":
-        assert time.monotonic() < deadline, "job never started"
-        time.sleep(0.05)
+    _, job = a_running_slow_job(server, "graceful")
 
     server.stop()  # SIGTERM: uvicorn shuts down, the executor releases what it holds
 
