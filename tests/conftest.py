@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -107,3 +108,15 @@ def alice(server: TestClient) -> Account:
 @pytest.fixture
 def bob(server: TestClient) -> Account:
     return new_account(server)
+
+
+def postgres_or_skip(url: str) -> Any:
+    """An autocommit connection to PostgreSQL; skips the test when none is reachable, except
+    under CI=true, where PostgreSQL tests must run."""
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        if os.environ.get("CI") == "true":
+            raise
+        pytest.skip(f"no PostgreSQL reachable at {url}: {error}")

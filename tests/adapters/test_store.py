@@ -18,7 +18,7 @@ from qorch.domain.job import JobStatus
 from qorch.domain.requests import RunRequest
 from qorch.service import open_application
 from qorch.settings import Settings
-from tests.conftest import BELL_QASM3
+from tests.conftest import BELL_QASM3, postgres_or_skip
 
 POSTGRES_URL = os.environ.get(
     "QORCH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -48,13 +48,7 @@ def test_an_unknown_database_scheme_is_refused(tmp_path: Path):
 
 @pytest.fixture
 def postgres_schema() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        connection = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as error:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"no PostgreSQL reachable at {POSTGRES_URL}: {error}")
+    connection = postgres_or_skip(POSTGRES_URL)
     schema = f"qorch_test_{uuid.uuid4().hex[:8]}"
     connection.execute(f"CREATE SCHEMA {schema}")
     try:

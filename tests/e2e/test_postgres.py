@@ -7,7 +7,6 @@ processes see every job. Skipped when no PostgreSQL is reachable, except under C
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import pytest
 from qorch.service import open_application
 from qorch.settings import Settings
 from tests.adapters.test_store import POSTGRES_URL
-from tests.conftest import BELL_QASM2
+from tests.conftest import BELL_QASM2, postgres_or_skip
 from tests.e2e.servers import Server, free_port, start_worker, stop
 
 pytestmark = pytest.mark.slow
@@ -30,13 +29,7 @@ JOBS = 20
 
 @pytest.fixture
 def database_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        connection = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as error:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(f"no PostgreSQL reachable at {POSTGRES_URL}: {error}")
+    connection = postgres_or_skip(POSTGRES_URL)
     schema = f"qorch_e2e_{uuid.uuid4().hex[:8]}"
     url = f"{POSTGRES_URL}?schema={schema}"
     monkeypatch.setenv("QORCH_DATABASE_URL", url)  # the subprocesses inherit it
