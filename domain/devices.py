@@ -19,6 +19,12 @@ class Device:
     coupling_map: tuple[tuple[int, int], ...] | None = None
     noisy: bool = False
     supports_statevector: bool = False
+    remote: bool = False
+    """Runs at a provider: submitted, its provider job recorded, then polled (not run inline)."""
+    credentials: tuple[str, ...] = ()
+    """Option names a real run needs (e.g. ionq_api_key); a dry run needs none."""
+    price_key: str | None = None
+    """The entry of the price table that prices this device (None: a free local simulator)."""
     extra: dict[str, object] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
@@ -33,6 +39,8 @@ class Device:
             "description": self.description,
             "noisy": self.noisy,
             "supports_statevector": self.supports_statevector,
+            "remote": self.remote,
+            "credentials": list(self.credentials),
             "basis_gates": list(self.basis_gates),
             "coupling_map": [list(edge) for edge in self.coupling_map]
             if self.coupling_map is not None

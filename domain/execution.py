@@ -41,6 +41,28 @@ class ExecutionTask:
     circuits: tuple[CircuitTask, ...]
     options: dict[str, Any] = field(default_factory=dict)
     use_mitigation: bool = False
+    client_token: str = ""
+    """Idempotency token for the provider: the job id, suffixed with the run number after a
+    restart (`<job id>-r2`). A retried create with the same token never makes a second task."""
+
+
+@dataclass(frozen=True)
+class ProviderJob:
+    """A job's handle at a remote provider, recorded as soon as it exists: after a restart the
+    job is re-attached to it and polled, never submitted again."""
+
+    provider: str
+    ids: tuple[str, ...]
+    """Provider task/job ids, in submission order."""
+    data: dict[str, Any] = field(default_factory=dict)
+    """JSON-safe facts that polling needs to map provider results back (no secrets)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"provider": self.provider, "ids": list(self.ids), "data": self.data}
+
+    @classmethod
+    def from_dict(cls, value: dict[str, Any]) -> ProviderJob:
+        return cls(value["provider"], tuple(value["ids"]), dict(value.get("data") or {}))
 
 
 @dataclass
@@ -81,26 +103,70 @@ class CostEstimate:
 
 
 class ProviderError(Exception):
-    """A provider failed to run a task; carries the structured error recorded as Failed."""
+    """A provider failed to run a task; carries the structured error recorded as Failed.
+
+    `code` is ours (invalid_credentials, rate_limited, provider_unavailable, provider_timeout,
+    provider_rejected, provider_failed, ...); `provider_code` is the provider's own (an HTTP
+    status, an AWS error code, an IBM error code). `retry_after` (seconds) comes from a
+    Retry-After header or the like; retryable errors are retried with backoff before failing.
+    """
 
     def __init__(
-        self, code: str, message: str, *, retryable: bool = False, field: str | None = None
+        self,
+        code: str,
+        message: str,
+        *,
+        retryable: bool = False,
+        field: str | None = None,
+        provider_code: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.retryable = retryable
         self.field = field
+        self.provider_code = provider_code
+        self.retry_after = retry_after
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Raised in worker processes: must survive pickling with all its fields.
-        return (_rebuild_provider_error, (self.code, self.message, self.retryable, self.field))
+        return (
+            _rebuild_provider_error,
+            (
+                self.code,
+                self.message,
+                self.retryable,
+                self.field,
+                self.provider_code,
+                self.retry_after,
+            ),
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "retryable": self.retryable}
+        error: dict[str, Any] = {
+            "code": self.code,
+            "message": self.message,
+            "retryable": self.retryable,
+        }
+        if self.provider_code is not None:
+            error["provider_code"] = self.provider_code
+        return error
 
 
 def _rebuild_provider_error(
-    code: str, message: str, retryable: bool, field: str | None
+    code: str,
+    message: str,
+    retryable: bool,
+    field: str | None,
+    provider_code: str | None = None,
+    retry_after: float | None = None,
 ) -> ProviderError:
-    return ProviderError(code, message, retryable=retryable, field=field)
+    return ProviderError(
+        code,
+        message,
+        retryable=retryable,
+        field=field,
+        provider_code=provider_code,
+        retry_after=retry_after,
+    )
