@@ -9,30 +9,39 @@ from qorch.adapters.circuit_facts import describe_circuit
 from qorch.adapters.devices import DeviceCatalogue
 from qorch.adapters.executor import Executor
 from qorch.adapters.store import event_store_env
+from qorch.adapters.vault import CredentialVault
 from qorch.domain.application import Qorch
 from qorch.projections.database import ViewDatabase
 from qorch.projections.projector import Projector
-from qorch.settings import Settings
+from qorch.settings import Settings, provider_config
+
+
+def open_catalogue(settings: Settings) -> DeviceCatalogue:
+    return DeviceCatalogue(max_dense_qubits=settings.max_dense_qubits, providers=settings.providers)
 
 
 def open_application(settings: Settings, catalogue: DeviceCatalogue | None = None) -> Qorch:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    catalogue = catalogue or DeviceCatalogue(max_dense_qubits=settings.max_dense_qubits)
+    catalogue = catalogue or open_catalogue(settings)
     return Qorch(
         event_store_env(settings),
         describe_circuit=describe_circuit,
         find_device=catalogue.find,
         check_options=providers.check_request,
         limits=settings.limits,
+        credentials=CredentialVault(settings),
     )
 
 
 def open_executor(settings: Settings, app: Qorch) -> Executor:
+    vault = app.credentials if isinstance(app.credentials, CredentialVault) else None
     return Executor(
         app,
         concurrency=settings.worker_concurrency,
         lease_seconds=settings.lease_seconds,
         poll_interval=settings.poll_interval,
+        vault=vault,
+        provider_config=provider_config(settings),
     )
 
 
@@ -50,7 +59,7 @@ class Service:
 
 
 def open_service(settings: Settings) -> Service:
-    catalogue = DeviceCatalogue(max_dense_qubits=settings.max_dense_qubits)
+    catalogue = open_catalogue(settings)
     app = open_application(settings, catalogue)
     views = ViewDatabase(settings.views_path)
     projector = Projector(app, views)

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from qorch.adapters.provider_config import ProviderConfig
 from qorch.domain.requests import Limits
 
 
@@ -22,6 +23,17 @@ class Settings:
     poll_interval: float = 0.2
     max_dense_qubits: int = 26
     limits: Limits = field(default_factory=Limits)
+    secret_key: str = ""
+    """Seals provider credentials held for running jobs; empty: a key file in data_dir."""
+    providers: tuple[str, ...] = ("local", "ibm", "braket", "ionq")
+    """Whose devices are listed and run (QORCH_PROVIDERS=local,braket to list fewer)."""
+    braket_endpoint_url: str | None = None
+    braket_s3_bucket: str | None = None
+    ionq_api_url: str = "https://api.ionq.co/v0.4"
+    ibm_url: str | None = None
+    provider_call_timeout: float = 60.0
+    provider_poll_interval: float = 2.0
+    provider_max_retries: int = 4
 
     @property
     def views_path(self) -> Path:
@@ -65,4 +77,35 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         poll_interval=float(env.get("QORCH_POLL_INTERVAL", defaults.poll_interval)),
         max_dense_qubits=int(env.get("QORCH_MAX_DENSE_QUBITS", defaults.max_dense_qubits)),
         limits=limits,
+        secret_key=env.get("QORCH_SECRET_KEY", ""),
+        providers=tuple(
+            name.strip()
+            for name in env.get("QORCH_PROVIDERS", ",".join(defaults.providers)).split(",")
+            if name.strip()
+        ),
+        braket_endpoint_url=env.get("QORCH_BRAKET_ENDPOINT_URL") or None,
+        braket_s3_bucket=env.get("QORCH_BRAKET_S3_BUCKET") or None,
+        ionq_api_url=env.get("QORCH_IONQ_API_URL", defaults.ionq_api_url),
+        ibm_url=env.get("QORCH_IBM_URL") or None,
+        provider_call_timeout=float(
+            env.get("QORCH_PROVIDER_CALL_TIMEOUT", defaults.provider_call_timeout)
+        ),
+        provider_poll_interval=float(
+            env.get("QORCH_PROVIDER_POLL_INTERVAL", defaults.provider_poll_interval)
+        ),
+        provider_max_retries=int(
+            env.get("QORCH_PROVIDER_MAX_RETRIES", defaults.provider_max_retries)
+        ),
+    )
+
+
+def provider_config(settings: Settings) -> ProviderConfig:
+    return ProviderConfig(
+        braket_endpoint_url=settings.braket_endpoint_url,
+        braket_s3_bucket=settings.braket_s3_bucket,
+        ionq_api_url=settings.ionq_api_url,
+        ibm_url=settings.ibm_url,
+        call_timeout=settings.provider_call_timeout,
+        poll_interval=settings.provider_poll_interval,
+        max_retries=settings.provider_max_retries,
     )

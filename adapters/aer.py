@@ -10,6 +10,12 @@ broadcast), or one statevector `run` for a StatevectorRun.
 Shot noise on expectation values: Aer's EstimatorV2 computes the exact expectation value (with
 the noise model, if any) and adds a sample of N(0, precision); we use precision = 1/sqrt(shots),
 the standard error of a Pauli estimate from `shots` samples in the worst case.
+
+Error mitigation (`use_mitigation`) applies only to a Run on a noisy device: readout-error
+mitigation (mthree) of the distributions and zero-noise extrapolation (folding + mitiq) of the
+expectation values, see `qorch.adapters.mitigation`, imported only then. `metadata["mitigation"]`
+says what was applied: a dict per technique, or a string saying why nothing was ("none",
+"none (noiseless simulator)", "none (exact statevector)").
 """
 
 from __future__ import annotations
@@ -49,6 +55,9 @@ if TYPE_CHECKING:
     from qiskit.quantum_info import SparsePauliOp
     from qiskit.transpiler import StagedPassManager
     from qiskit_aer import AerSimulator
+    from qiskit_aer.primitives import EstimatorV2
+
+    from qorch.adapters.mitigation import ReadoutReport, ZneSettings
 
 SUPPORTED_OPTIONS = ("seed_simulator", "optimization_level", "seed_transpiler")
 DEFAULT_OPTIMIZATION_LEVEL = 1
@@ -73,6 +82,19 @@ class _Options:
     seed_transpiler: int | None
 
 
+@dataclass(frozen=True)
+class _Mitigation:
+    label: str
+    """What the metadata says when nothing is applied."""
+    zne: ZneSettings | None = None
+    """Set when mitigating (a noisy Run): ZNE settings for the observables; the distributions
+    get readout-error mitigation."""
+
+    @property
+    def active(self) -> bool:
+        return self.zne is not None
+
+
 @dataclass
 class _Prepared:
     """One circuit ready to execute."""
@@ -95,7 +117,7 @@ class _Plan:
     options: _Options
     circuits: list[_Prepared]
     transpile_seconds: float
-    mitigation: str
+    mitigation: _Mitigation
 
 
 def run_task(
@@ -110,20 +132,21 @@ def run_task(
         "shots": task.shots if task.run_type == "Run" else None,
         "optimization_level": plan.options.optimization_level,
         "transpile_seconds": plan.transpile_seconds,
-        "mitigation": plan.mitigation,
+        "mitigation": plan.mitigation.label,
     }
     if plan.options.seed_simulator is not None:
         metadata["seed_simulator"] = plan.options.seed_simulator
     estimated = [i for i, c in enumerate(plan.circuits) if c.observables is not None]
     others = [i for i, c in enumerate(plan.circuits) if c.observables is None]
+    applied: dict[str, Any] = {}
     started = time.perf_counter()
     try:
         if estimated:
             precision = 0.0 if task.run_type == "StatevectorRun" else 1 / math.sqrt(task.shots)
             metadata["precision"] = precision
-            _estimate(plan, estimated, precision, outcomes)
+            _estimate(plan, estimated, precision, outcomes, applied)
         if others and task.run_type == "Run":
-            _sample(plan, others, task.shots, outcomes)
+            _sample(plan, others, task.shots, outcomes, applied)
         elif others:
             _statevectors(plan, others, outcomes)
     except ProviderError:
@@ -131,6 +154,8 @@ def run_task(
     except Exception as error:
         raise ProviderError("simulation_failed", f"{type(error).__name__}: {error}") from error
     metadata["execution_seconds"] = time.perf_counter() - started
+    if applied:
+        metadata["mitigation"] = applied
     return ExecutionOutcome(circuits=outcomes, metadata=metadata)
 
 
@@ -192,7 +217,7 @@ def _plan(task: ExecutionTask, max_dense_qubits: int) -> _Plan:
     if device is None:
         raise ProviderError("unknown_device", f"device {task.device_id!r} is not a local simulator")
     options = _parse_options(task.options)
-    mitigation = _mitigation(task, device)
+    mitigation = _mitigation_for(device, task.run_type, task.use_mitigation, task.options)
     if task.run_type == "Run":
         if task.shots < 1:
             raise ProviderError("invalid_shots", "shots must be at least 1")
@@ -253,11 +278,12 @@ def _plan(task: ExecutionTask, max_dense_qubits: int) -> _Plan:
 
 def _parse_options(options: dict[str, Any]) -> _Options:
     for name in options:
-        if name not in SUPPORTED_OPTIONS:
+        if name not in SUPPORTED_OPTIONS and name not in _mitigation_options():
             raise ProviderError(
                 "unsupported_option",
-                f"options.{name}: not supported by local simulators "
-                f"(supported: {', '.join(SUPPORTED_OPTIONS)})",
+                f"options.{name}: not supported by local simulators (supported: "
+                f"{', '.join(SUPPORTED_OPTIONS + _mitigation_options())}, the last ones only "
+                "with use_mitigation on a noisy simulator)",
                 field=f"options.{name}",
             )
 
@@ -284,23 +310,36 @@ def _parse_options(options: dict[str, Any]) -> _Options:
 def check_request(device: Device, run_type: str, options: dict[str, Any], mitigate: bool) -> None:
     """What a run would refuse, checked before the job is recorded."""
     _parse_options(options)
-    _mitigation_for(device, run_type, mitigate)
+    _mitigation_for(device, run_type, mitigate, options)
 
 
-def _mitigation(task: ExecutionTask, device: Device) -> str:
-    return _mitigation_for(device, task.run_type, task.use_mitigation)
+def _mitigation_options() -> tuple[str, ...]:
+    from qorch.adapters.mitigation import ZNE_OPTIONS
+
+    return ZNE_OPTIONS
 
 
-def _mitigation_for(device: Device, run_type: str, mitigate: bool) -> str:
+def _mitigation_for(
+    device: Device, run_type: str, mitigate: bool, options: dict[str, Any]
+) -> _Mitigation:
+    if mitigate and device.noisy and run_type == "Run":
+        from qorch.adapters.mitigation import zne_settings
+
+        return _Mitigation("applied", zne_settings(options))
     if not mitigate:
-        return "none"
-    if device.noisy and run_type == "Run":
-        raise ProviderError(
-            "unsupported_option",
-            "use_mitigation is not available yet on noisy simulators",
-            field="use_mitigation",
-        )
-    return "none (noiseless simulator)"
+        label = "none"
+    elif run_type == "StatevectorRun":
+        label = "none (exact statevector)"
+    else:
+        label = "none (noiseless simulator)"
+    for name in options:
+        if name not in SUPPORTED_OPTIONS:  # _parse_options let only mitigation options through
+            raise ProviderError(
+                "unsupported_option",
+                f"options.{name}: only with use_mitigation on a noisy simulator's Run",
+                field=f"options.{name}",
+            )
+    return _Mitigation(label)
 
 
 @lru_cache(maxsize=128)
@@ -436,7 +475,13 @@ def _pass_manager(
 # --- execution ---------------------------------------------------------------------------------
 
 
-def _sample(plan: _Plan, indices: list[int], shots: int, outcomes: list[CircuitOutcome]) -> None:
+def _sample(
+    plan: _Plan,
+    indices: list[int],
+    shots: int,
+    outcomes: list[CircuitOutcome],
+    applied: dict[str, Any],
+) -> None:
     from qiskit.primitives import BitArray
     from qiskit_aer.primitives import SamplerV2
 
@@ -456,6 +501,31 @@ def _sample(plan: _Plan, indices: list[int], shots: int, outcomes: list[CircuitO
         counts = _counts(BitArray(joined.array.reshape(sets, shots, -1), joined.num_bits))
         outcomes[i].counts = counts
         outcomes[i].distributions = [{k: v / shots for k, v in c.items()} for c in counts]
+    if plan.mitigation.active:
+        applied["readout"] = _mitigate_readout(plan, indices, outcomes).metadata()
+
+
+def _mitigate_readout(
+    plan: _Plan, indices: list[int], outcomes: list[CircuitOutcome]
+) -> ReadoutReport:
+    """Replaces the distributions by readout-mitigated ones; counts stay as measured."""
+    from qorch.adapters.mitigation import ReadoutReport, correct_readout, measured_qubits
+
+    report = ReadoutReport(circuits=[], skipped={}, qubits={})
+    simulator = _simulator(plan.executor_id)
+    for i in indices:
+        qubits = measured_qubits(plan.circuits[i].circuit)
+        if isinstance(qubits, str):
+            report.skipped[str(i)] = qubits
+            continue
+        counts = outcomes[i].counts
+        assert counts is not None
+        outcomes[i].distributions = correct_readout(
+            simulator, plan.executor_id, qubits, counts, report
+        )
+        report.circuits.append(i)
+        report.qubits[str(i)] = qubits
+    return report
 
 
 def _counts(bits: BitArray) -> list[dict[str, int]]:
@@ -477,31 +547,86 @@ def _counts(bits: BitArray) -> list[dict[str, int]]:
 
 
 def _estimate(
-    plan: _Plan, indices: list[int], precision: float, outcomes: list[CircuitOutcome]
+    plan: _Plan,
+    indices: list[int],
+    precision: float,
+    outcomes: list[CircuitOutcome],
+    applied: dict[str, Any],
 ) -> None:
+    zne = plan.mitigation.zne
+    if zne is not None:
+        _estimate_zne(plan, zne, indices, precision, outcomes, applied)
+        return
+    pubs = [_estimator_pub(plan.circuits[i]) for i in indices]
+    results = _estimator(plan).run(pubs, precision=precision).result()
+    for i, result in zip(indices, results, strict=True):
+        outcomes[i].expectation_values = np.asarray(result.data.evs, dtype=float).tolist()
+        outcomes[i].standard_errors = np.asarray(result.data.stds, dtype=float).tolist()
+
+
+def _estimator(plan: _Plan) -> EstimatorV2:
     from qiskit_aer.primitives import EstimatorV2
 
     run_options = {}
     if plan.options.seed_simulator is not None:
         run_options["seed_simulator"] = plan.options.seed_simulator
-    estimator = EstimatorV2.from_backend(
+    return EstimatorV2.from_backend(
         _simulator(plan.executor_id), options={"run_options": run_options}
     )
+
+
+def _estimator_pub(prepared: _Prepared, circuit: QuantumCircuit | None = None) -> tuple[Any, ...]:
+    """One PUB whose results are (O, P); `circuit` replaces the prepared one (same parameters)."""
+    circuit = prepared.circuit if circuit is None else circuit
+    assert prepared.observables is not None
+    sets = prepared.values.shape[0]
+    if prepared.values.shape[1]:
+        # (O, 1) observables broadcast against (P, k) values -> (O, P)
+        return (circuit, [[o] for o in prepared.observables], prepared.values)
+    # No parameters left: repeat observables so each entry still gets its own noise.
+    return (circuit, [[o] * sets for o in prepared.observables])
+
+
+def _estimate_zne(
+    plan: _Plan,
+    zne: ZneSettings,
+    indices: list[int],
+    precision: float,
+    outcomes: list[CircuitOutcome],
+    applied: dict[str, Any],
+) -> None:
+    """Zero-noise extrapolation: every scale factor of every circuit in one Estimator call,
+    exact noisy values (precision 0) plus our own independent shot noise per scale factor."""
+    from qorch.adapters.mitigation import extrapolate, folded_circuits, zne_metadata
+
+    # Level 0 on the same device: trivial layout on the physical qubits, nothing cancelled.
+    translate = _pass_manager(plan.executor_id, 0, None).run
+    scales = len(zne.scale_factors)
     pubs: list[tuple[Any, ...]] = []
     for i in indices:
         prepared = plan.circuits[i]
+        try:
+            folded = folded_circuits(prepared.circuit, zne.scale_factors, translate)
+        except ValueError as error:
+            raise ProviderError(
+                "unsupported_circuit", f"circuits[{i}]: zero-noise extrapolation: {error}"
+            ) from error
+        pubs.extend(_estimator_pub(prepared, circuit) for circuit in folded)
+    results = _estimator(plan).run(pubs, precision=0.0).result()
+    rng = np.random.default_rng(plan.options.seed_simulator)
+    fallbacks = 0
+    for n, i in enumerate(indices):
+        prepared = plan.circuits[i]
         assert prepared.observables is not None
-        sets = prepared.values.shape[0]
-        if prepared.values.shape[1]:
-            # (O, 1) observables broadcast against (P, k) values -> (O, P)
-            pubs.append((prepared.circuit, [[o] for o in prepared.observables], prepared.values))
-        else:
-            # No parameters left: repeat observables so each entry still gets its own noise.
-            pubs.append((prepared.circuit, [[o] * sets for o in prepared.observables]))
-    results = estimator.run(pubs, precision=precision).result()
-    for i, result in zip(indices, results, strict=True):
-        outcomes[i].expectation_values = np.asarray(result.data.evs, dtype=float).tolist()
-        outcomes[i].standard_errors = np.asarray(result.data.stds, dtype=float).tolist()
+        exact = np.stack(
+            [np.asarray(r.data.evs, dtype=float) for r in results[n * scales : (n + 1) * scales]]
+        )
+        bounds = np.array([float(np.abs(o.coeffs).sum()) for o in prepared.observables])
+        values, errors, failed = extrapolate(zne, exact, precision, rng, bounds)
+        fallbacks += failed
+        outcomes[i].expectation_values = values.tolist()
+        outcomes[i].standard_errors = errors.tolist()
+    applied["zne"] = zne_metadata(zne, indices, fallbacks)
 
 
 def _statevectors(plan: _Plan, indices: list[int], outcomes: list[CircuitOutcome]) -> None:
@@ -548,7 +673,12 @@ def _circuit_seconds(task: ExecutionTask, plan: _Plan, prepared: _Prepared) -> f
     if plan.device.noisy and task.run_type == "Run":
         # Noise runs one trajectory per shot, or evolves the density matrix if cheaper.
         amplitudes = min(max(shots, 1) * 2.0**n, 4.0**n)
+    zne = plan.mitigation.zne
+    if zne is not None and prepared.observables is not None:
+        gates *= sum(zne.scale_factors)  # one run per scale factor, folded to that many times
     per_set = gates * amplitudes * _AMPLITUDE_SECONDS + _SET_SECONDS + shots * _SHOT_SECONDS
     terms = sum(len(o) for o in prepared.observables or [])
+    if zne is not None and prepared.observables is not None:
+        terms *= len(zne.scale_factors)
     expectations = terms * 2.0**n * _AMPLITUDE_SECONDS
     return sets * (per_set + expectations)

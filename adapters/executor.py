@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
 import time
 import traceback
@@ -26,8 +27,11 @@ from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
 
 from qorch.adapters import providers
+from qorch.adapters.provider_config import ProviderConfig
+from qorch.adapters.vault import CredentialVault
 from qorch.domain.application import Claim, Qorch
-from qorch.domain.execution import ProviderError
+from qorch.domain.devices import Device
+from qorch.domain.execution import ExecutionOutcome, ExecutionTask, ProviderError, ProviderJob
 from qorch.domain.job import Job
 from qorch.projections.follower import LogFollower
 
@@ -98,8 +102,16 @@ class Executor:
         poll_interval: float,
         run_in_worker: RunInWorker = run_in_process,
         worker_id: str | None = None,
+        vault: CredentialVault | None = None,
+        provider_config: ProviderConfig | None = None,
     ) -> None:
         self.app = app
+        self.vault = vault
+        self.provider_config = provider_config or ProviderConfig()
+        self.cancelled: set[UUID] = set()
+        """Jobs cancelled by their user while this executor ran them: cancel at the provider."""
+        self.closed: list[UUID] = []
+        """Jobs that ended since the vault was last swept: their credentials are destroyed."""
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
         self.poll_interval = poll_interval
@@ -120,6 +132,7 @@ class Executor:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self.follower.follow, 0, self._track)
                 tg.start_soon(self._warm_up)
+                tg.start_soon(self._destroy_credentials_of_closed_jobs)
                 await self._dispatch_forever(tg)
         finally:
             self.stopping = True
@@ -146,8 +159,10 @@ class Executor:
                 self.open_jobs[job_id] = OpenJob()
             elif topic in CLOSED_TOPICS:
                 self.open_jobs.pop(job_id, None)
+                self.closed.append(job_id)
                 scope = self.running.get(job_id)
                 if scope is not None and topic == CANCELLED_TOPIC:
+                    self.cancelled.add(job_id)
                     scope.cancel()
             elif job_id in self.open_jobs:
                 # Only lease events are decoded: Submitted can carry a large parameter sweep.
@@ -211,13 +226,36 @@ class Executor:
             self.running.pop(job_id, None)
             self._dispatch.set()
 
+    async def _destroy_credentials_of_closed_jobs(self) -> None:
+        if self.vault is None:
+            return
+        while True:
+            await anyio.sleep(self.poll_interval * 5)
+            closed, self.closed = self.closed, []
+            if closed:
+                try:
+                    await anyio.to_thread.run_sync(self.vault.destroy_all, closed)
+                except Exception:
+                    log.exception("destroying the credentials of ended jobs failed; will retry")
+                    self.closed.extend(closed)
+
     async def _run_claimed(self, claim: Claim) -> tuple[Callable[[UUID, str, Any], bool], Any]:
         """Runs the claimed task; answers the command that records its outcome, and the value."""
         try:
             if claim.dry_run:
                 estimate = await self.run_in_worker(providers.estimate_task, claim.task)
                 return self.app.record_estimate, estimate
-            outcome = await self.run_in_worker(providers.run_task, claim.task)
+            device = self.app.find_device(claim.task.device_id)
+            if device is None:
+                raise ProviderError(
+                    "unknown_device", f"device {claim.task.device_id!r} left the catalogue"
+                )
+            credentials = await self._credentials(claim, device)
+            if device.remote:
+                return await self._run_remote(claim, device, credentials)
+            outcome = await self.run_in_worker(
+                providers.run_task, claim.task, credentials, self.provider_config
+            )
             return self.app.record_results, outcome
         except ProviderError as error:
             return self.app.record_failure, error.as_dict()
@@ -245,6 +283,106 @@ class Executor:
                 }
             return self.app.record_failure, failure
 
+    async def _credentials(self, claim: Claim, device: Device) -> dict[str, str]:
+        if not device.remote:
+            return {}
+        held = None
+        if self.vault is not None:
+            held = await anyio.to_thread.run_sync(self.vault.open, claim.job_id)
+        if held is None:
+            raise ProviderError(
+                "credentials_unavailable",
+                f"the credentials for {device.id} held for this job are gone or cannot be opened "
+                "here (every machine must share QORCH_SECRET_KEY); submit the job again",
+            )
+        return held
+
+    async def _run_remote(
+        self, claim: Claim, device: Device, credentials: dict[str, str]
+    ) -> tuple[Callable[[UUID, str, Any], bool], Any]:
+        """Submits once (or re-attaches to the recorded provider job), then polls until done."""
+        task, config = claim.task, self.provider_config
+        handle = claim.provider_job
+        if handle is None:
+            handle = await self._call_provider(providers.submit_task, task, credentials, config)
+            recorded = await anyio.to_thread.run_sync(
+                self.app.record_provider_job, claim.job_id, self.worker_id, handle
+            )
+            if not recorded:
+                # Another worker took the job over; it re-submits with the same client token,
+                # which the provider answers with this same job.
+                return _nothing, None
+            log.info("job %s submitted to %s as %s", claim.job_id, device.provider, handle.ids)
+        else:
+            log.info("job %s re-attached to %s job %s", claim.job_id, device.provider, handle.ids)
+        try:
+            outcome = await self._poll_until_done(task, handle, credentials)
+        except anyio.get_cancelled_exc_class():
+            if claim.job_id in self.cancelled:
+                with anyio.CancelScope(shield=True):
+                    await self._cancel_at_provider(device, handle, credentials)
+            raise
+        return self.app.record_results, outcome
+
+    async def _poll_until_done(
+        self, task: ExecutionTask, handle: ProviderJob, credentials: dict[str, str]
+    ) -> ExecutionOutcome:
+        config = self.provider_config
+        interval = config.poll_interval
+        while True:
+            outcome = await self._call_provider(
+                providers.poll_task, task, handle, credentials, config
+            )
+            if outcome is not None:
+                return outcome  # type: ignore[no-any-return]
+            await anyio.sleep(interval)
+            interval = min(interval * 1.5, config.poll_interval * 15)
+
+    async def _cancel_at_provider(
+        self, device: Device, handle: ProviderJob, credentials: dict[str, str]
+    ) -> None:
+        try:
+            await self._call_provider(
+                providers.cancel_task, device.id, handle, credentials, self.provider_config
+            )
+            log.info("job cancelled at %s: %s", device.provider, handle.ids)
+        except Exception:
+            log.exception("cancelling %s at %s failed", handle.ids, device.provider)
+
+    async def _call_provider(self, function: Callable[..., Any], *args: Any) -> Any:
+        """One provider call in a worker process, bounded by our timeout (the process is killed
+        when it passes: some clients retry forever); retryable failures are retried with
+        exponential backoff and jitter, honouring Retry-After, then raised."""
+        config = self.provider_config
+        for attempt in range(config.max_retries + 1):
+            try:
+                with anyio.fail_after(config.call_timeout):
+                    return await self.run_in_worker(function, *args)
+            except TimeoutError:
+                error = ProviderError(
+                    "provider_timeout",
+                    f"the provider did not answer within {config.call_timeout:g} s",
+                    retryable=True,
+                )
+            except ProviderError as raised:
+                error = raised
+            if not error.retryable or attempt == config.max_retries:
+                raise error
+            delay = config.retry_base_delay * 2**attempt * (0.5 + random.random())
+            if error.retry_after is not None:
+                delay = max(delay, error.retry_after)
+            log.warning(
+                "%s failed (%s: %s); retry %d of %d in %.1f s",
+                getattr(function, "__name__", function),
+                error.code,
+                error.message,
+                attempt + 1,
+                config.max_retries,
+                delay,
+            )
+            await anyio.sleep(min(delay, 300.0))
+        raise AssertionError("unreachable")
+
     def _release(self, job_id: UUID, worker_id: str, _: Any) -> bool:
         return self.app.release_job(job_id, worker_id)
 
@@ -260,3 +398,7 @@ class Executor:
                 log.warning("job %s: lease lost, abandoning the run", job_id)
                 scope.cancel()
                 return
+
+
+def _nothing(job_id: UUID, worker_id: str, value: Any) -> bool:
+    return True

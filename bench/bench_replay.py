@@ -78,7 +78,7 @@ def build_store(data_dir: Path, events: int) -> tuple[int, float]:
                     )
                 # The domain's own commands: the request is checked and planned like a submit,
                 # the aggregate records Submitted, Claimed and Executed; saved 200 jobs at a time.
-                job, new_circuits = app._new_job(user, owned[user])
+                job, new_circuits, _ = app._new_job(user, owned[user])
                 assert not new_circuits
                 job.claim("bench-worker", time.time(), 30.0, False)
                 job.record_results("bench-worker", results)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -27,6 +27,7 @@ from qorch.domain.execution import (
     ExecutionTask,
     ObservableSpec,
     ProviderError,
+    ProviderJob,
 )
 from qorch.domain.experiment import Experiment
 from qorch.domain.job import Job
@@ -40,6 +41,25 @@ FindDevice = Callable[[str], Device | None]
 CheckOptions = Callable[[Device, str, dict[str, Any], bool], None]
 """Raises ProviderError for options or flags the device's provider would refuse."""
 A = TypeVar("A", bound=Aggregate)
+
+
+class CredentialHolder(Protocol):
+    """Keeps a job's provider credentials (encrypted) until the job ends; never in the log."""
+
+    def hold(self, job_id: UUID, credentials: dict[str, str]) -> None: ...
+
+    def destroy(self, job_id: UUID) -> None: ...
+
+
+class HoldNothing:
+    """For applications that never run on remote providers (tests, replay)."""
+
+    def hold(self, job_id: UUID, credentials: dict[str, str]) -> None:
+        raise RuntimeError("this application cannot hold provider credentials")
+
+    def destroy(self, job_id: UUID) -> None:
+        pass
+
 
 DEFAULT_DEVICE_ID = "aer_simulator"
 
@@ -69,6 +89,8 @@ class Claim:
     task: ExecutionTask
     dry_run: bool
     attempt: int = 1
+    provider_job: ProviderJob | None = None
+    """Set when an earlier claimant submitted the job to a remote provider: re-attach to it."""
 
 
 class Qorch(Application[UUID]):
@@ -82,11 +104,13 @@ class Qorch(Application[UUID]):
         find_device: FindDevice,
         check_options: CheckOptions,
         limits: Limits | None = None,
+        credentials: CredentialHolder | None = None,
     ) -> None:
         super().__init__(env)
         self.describe_circuit = describe_circuit
         self.find_device = find_device
         self.check_options = check_options
+        self.credentials: CredentialHolder = credentials or HoldNothing()
         self.limits = limits or Limits()
         self.listeners: list[Callable[[int], None]] = []
 
@@ -163,11 +187,27 @@ class Qorch(Application[UUID]):
             return self._submit_job(user_id, request)
 
     def _submit_job(self, user_id: UUID, request: RunRequest) -> Recorded:
-        job, new_circuits = self._new_job(user_id, request)
-        recordings = self.save(*new_circuits, job)
+        job, new_circuits, credentials = self._new_job(user_id, request)
+        recordings = self._save_holding(job.id, credentials, *new_circuits, job)
         return Recorded(job.id, recordings[-1].notification.id)
 
-    def _new_job(self, user_id: UUID, request: RunRequest) -> tuple[Job, list[Circuit]]:
+    def _save_holding(
+        self, job_id: UUID, credentials: dict[str, str], *aggregates: Aggregate
+    ) -> list[Recording[UUID]]:
+        """Saves a job whose run needs credentials: they are held first, and destroyed again
+        if the job is not recorded, so an accepted job always finds them."""
+        if credentials:
+            self.credentials.hold(job_id, credentials)
+        try:
+            return self.save(*aggregates)
+        except BaseException:
+            if credentials:
+                self.credentials.destroy(job_id)
+            raise
+
+    def _new_job(
+        self, user_id: UUID, request: RunRequest
+    ) -> tuple[Job, list[Circuit], dict[str, str]]:
         check_request_shape(request, self.limits)
         experiment = self.owned_experiment(user_id, request.experiment_id, field="experiment_id")
         device = self._device(request.device_id or DEFAULT_DEVICE_ID)
@@ -178,6 +218,7 @@ class Qorch(Application[UUID]):
         except ProviderError as error:
             field = error.field or "options"
             raise RequestError(field, error.message.removeprefix(f"{field}: ")) from error
+        credentials = credentials_to_hold(device, plan.credentials, request.dry_run)
         job = Job(
             user_id=user_id,
             experiment_id=experiment.id,
@@ -195,7 +236,7 @@ class Qorch(Application[UUID]):
             use_mitigation=request.use_mitigation,
             dry_run=request.dry_run,
         )
-        return job, new_circuits
+        return job, new_circuits, credentials
 
     def submit_job_once(
         self,
@@ -220,7 +261,7 @@ class Qorch(Application[UUID]):
                     raise Conflict("this Idempotency-Key was already used for a different request")
                 # The first submit may not be visible in the read models yet: wait for the head.
                 return Recorded(used.job_id, self.recorder.max_notification_id() or 0), True
-            job, new_circuits = self._new_job(user_id, request)
+            job, new_circuits, credentials = self._new_job(user_id, request)
             if used is None:
                 used = SubmitKey(
                     user_id=user_id,
@@ -232,20 +273,27 @@ class Qorch(Application[UUID]):
             else:
                 used.reuse(job_id=job.id, fingerprint=submit.fingerprint, used_at=submit.now)
             try:
-                recordings = self.save(*new_circuits, job, used, *companions(job))
+                recordings = self._save_holding(
+                    job.id, credentials, *new_circuits, job, used, *companions(job)
+                )
             except IntegrityError:
                 continue  # a concurrent submit won: the next round answers its job
             return Recorded(job.id, recordings[-1].notification.id), False
         raise Conflict("the submit kept racing with concurrent submits; retry it")
 
-    def restart_job(self, user_id: UUID, job_id: str) -> Recorded:
+    def restart_job(
+        self, user_id: UUID, job_id: str, credentials: Mapping[str, Any] | None = None
+    ) -> Recorded:
         """Runs a finished job again under the same id (credentials are never recorded, so a
-        restart on a provider needs them again)."""
+        restart on a remote provider needs them again)."""
         job = self._owned(Job, user_id, job_id)
         if job is None:
             raise NotFound("job", job_id)
+        device = self._device(job.device_id)
+        held = credentials_to_hold(device, dict(credentials or {}), job.dry_run)
         job.restart()
-        return self._saved(job)
+        recordings = self._save_holding(job.id, held, job)
+        return Recorded(job.id, recordings[-1].notification.id)
 
     def store_circuit_keyed(
         self, user_id: UUID, experiment_id: str, source: str, name: str, key: str
@@ -300,13 +348,19 @@ class Qorch(Application[UUID]):
             self.save(job)
         except (Conflict, IntegrityError):
             return None
-        return Claim(job.id, self._task_for(job), job.dry_run, job.attempts)
+        provider_job = ProviderJob.from_dict(job.provider_job) if job.provider_job else None
+        return Claim(job.id, self._task_for(job), job.dry_run, job.attempts, provider_job)
 
     def renew_lease(self, job_id: UUID, worker_id: str, now: float, lease_seconds: float) -> bool:
         return self._update_held(job_id, lambda job: job.renew_lease(worker_id, now, lease_seconds))
 
     def release_job(self, job_id: UUID, worker_id: str) -> bool:
         return self._update_held(job_id, lambda job: job.release(worker_id))
+
+    def record_provider_job(self, job_id: UUID, worker_id: str, provider_job: ProviderJob) -> bool:
+        return self._update_held(
+            job_id, lambda job: job.record_provider_job(worker_id, provider_job.as_dict())
+        )
 
     def record_results(self, job_id: UUID, worker_id: str, outcome: ExecutionOutcome) -> bool:
         def record(job: Job) -> None:
@@ -372,6 +426,7 @@ class Qorch(Application[UUID]):
             circuits=tuple(tasks),
             options=dict(job.options),
             use_mitigation=job.use_mitigation,
+            client_token=job.client_token,
         )
 
     def _update_held(self, job_id: UUID, change: Callable[[Job], None], tries: int = 5) -> bool:
@@ -429,3 +484,23 @@ class Qorch(Application[UUID]):
         except AggregateNotFoundError:
             return None
         return found if isinstance(found, kind) else None
+
+
+def credentials_to_hold(device: Device, supplied: dict[str, Any], dry_run: bool) -> dict[str, str]:
+    """The credentials a run on `device` needs held; refuses a real run that lacks any.
+
+    Local devices and dry runs need none, so nothing is held for them (even if some were sent).
+    """
+    if not device.remote or dry_run:
+        return {}
+    for name, value in supplied.items():
+        if not isinstance(value, str) or not value:
+            raise RequestError(f"options.{name}", "must be a non-empty string")
+    missing = [name for name in device.credentials if name not in supplied]
+    if missing:
+        raise RequestError(
+            "options",
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} required to run on "
+            f"{device.id} (a dry run needs no credentials)",
+        )
+    return dict(supplied)

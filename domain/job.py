@@ -1,6 +1,8 @@
 """The Job aggregate: a run request's life as events.
 
 Submitted ─┬─ Claimed ─┬─ DryRunEstimated            (Done)
+           │           ├─ [ProviderJobRecorded] ─ Executed (Done; a remote provider's job id is
+           │           │                           recorded first, so a restart re-attaches)
            │           ├─ Executed                   (Done)
            │           ├─ Failed                     (Error)
            │           └─ Claimed (lease taken over after a crash)
@@ -109,6 +111,8 @@ class Job(Aggregate):
         self.worker_id: str | None = None
         self.lease_until = 0.0
         self.attempts = 0
+        self.runs = 1
+        self.provider_job: dict[str, Any] | None = None
 
     @staticmethod
     def encode_inputs(
@@ -164,6 +168,22 @@ class Job(Aggregate):
         self.worker_id = None
         self.lease_until = 0.0
 
+    def record_provider_job(self, worker_id: str, provider_job: dict[str, Any]) -> None:
+        """The provider accepted the job: from now on it is polled there, never resubmitted."""
+        self.check_held_by(worker_id)
+        if self.provider_job is not None:
+            raise Conflict(f"job {self.id} already has a provider job")
+        self._provider_job_recorded(provider_job=provider_job)
+
+    @event("ProviderJobRecorded")
+    def _provider_job_recorded(self, provider_job: dict[str, Any]) -> None:
+        self.provider_job = provider_job
+
+    @property
+    def client_token(self) -> str:
+        """What providers get as an idempotency key: the job id, plus the run after a restart."""
+        return str(self.id) if self.runs == 1 else f"{self.id}-r{self.runs}"
+
     # --- outcomes ---
 
     def record_estimate(self, worker_id: str, estimate: dict[str, Any]) -> None:
@@ -216,6 +236,8 @@ class Job(Aggregate):
         self.status = JobStatus.SUBMITTED
         self.worker_id = None
         self.lease_until = 0.0
+        self.runs += 1
+        self.provider_job = None
 
     def check_not_final(self) -> None:
         if self.status.is_final:

@@ -81,7 +81,9 @@ def _entry(prices: Mapping[str, Any], price_key: str) -> Mapping[str, Any]:
     try:
         entry: Mapping[str, Any] = prices["entries"][price_key]
     except KeyError:
-        raise PriceTableError(f"no price entry {price_key!r} in table {prices.get('version')}")
+        raise PriceTableError(
+            f"no price entry {price_key!r} in table {prices.get('version')}"
+        ) from None
     return entry
 
 

@@ -15,7 +15,7 @@ from qorch.http.presenters import (
     status_context,
     submitted_context,
 )
-from qorch.http.schemas import AnalyticsRequest, JobQuery, RunCircuitsRequest
+from qorch.http.schemas import AnalyticsRequest, DeviceQuery, JobQuery, RunCircuitsRequest
 from qorch.service import Service
 
 
@@ -45,7 +45,10 @@ async def get_job_results_and_status(request: Request) -> JSONResponse:
 
 async def list_qpus_and_simulators(request: Request) -> JSONResponse:
     await current_user(request)
-    devices = operations.list_devices(_service(request))
+    query = None
+    if request.method == "POST" and (await request.body()).strip():
+        query = await parse_body(request, DeviceQuery)
+    devices = await operations.list_devices(_service(request), query)
     return JSONResponse({"context": devices_context(devices), "devices": devices})
 
 

@@ -83,7 +83,7 @@ class ToolSpec:
 
 
 async def list_qpus_and_simulators(service: Service, user: User, query: DeviceQuery) -> Answer:
-    devices = operations.list_devices(service, query)
+    devices = await operations.list_devices(service, query)
     if query.device_id is None:
         devices = [_listed(device) for device in devices]
     context = devices_context(devices)

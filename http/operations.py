@@ -8,15 +8,19 @@ with the write (read-your-writes), so both entrypoints present the same thing.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from typing import Any
 from uuid import UUID
 
 import anyio
 
+from qorch.adapters import providers
 from qorch.domain.application import Submit
+from qorch.domain.devices import Device
 from qorch.domain.errors import NotFound
-from qorch.domain.requests import RunRequest
+from qorch.domain.execution import ProviderError
+from qorch.domain.requests import RunRequest, split_credentials
 from qorch.http.presenters import page_results
 from qorch.http.reads import await_recorded, read_job
 from qorch.http.schemas import (
@@ -30,6 +34,9 @@ from qorch.http.schemas import (
 )
 from qorch.projections import circuits, experiments, jobs
 from qorch.service import Service
+from qorch.settings import provider_config
+
+log = logging.getLogger("qorch.http")
 
 
 async def submit_run(
@@ -99,15 +106,63 @@ def list_jobs(service: Service, user_id: UUID, query: JobsQuery) -> list[dict[st
     )
 
 
-def list_devices(service: Service, query: DeviceQuery | None = None) -> list[dict[str, Any]]:
-    """All devices; with `query.device_id`, that one alone (NotFound when there is none)."""
-    devices = [device.as_dict() for device in service.catalogue.list()]
-    if query is None or query.device_id is None:
-        return devices
-    chosen = [device for device in devices if device["id"] == query.device_id]
-    if not chosen:
-        raise NotFound("device", query.device_id)
-    return chosen
+async def list_devices(service: Service, query: DeviceQuery | None = None) -> list[dict[str, Any]]:
+    """All devices; with `query.device_id`, that one alone (NotFound when there is none).
+
+    With credentials in `query.options`, the devices of those providers carry their live status
+    and queue length (`live`), asked of each provider concurrently within the call timeout.
+    """
+    listed = service.catalogue.list()
+    if query is not None and query.device_id is not None:
+        listed = [device for device in listed if device.id == query.device_id]
+        if not listed:
+            raise NotFound("device", query.device_id)
+    devices = [device.as_dict() for device in listed]
+    _, credentials = split_credentials(query.options if query is not None else {})
+    if credentials:
+        live = await live_status(service, listed, credentials)
+        for device in devices:
+            if device["id"] in live:
+                device["live"] = live[device["id"]]
+    return devices
+
+
+async def live_status(
+    service: Service, devices: list[Device], credentials: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    by_provider: dict[str, list[Device]] = {}
+    for device in devices:
+        if device.remote and all(name in credentials for name in device.credentials):
+            by_provider.setdefault(device.provider, []).append(device)
+    config = provider_config(service.settings)
+    found: dict[str, dict[str, Any]] = {}
+
+    async def ask(provider: str, chosen: list[Device]) -> None:
+        try:
+            with anyio.fail_after(config.call_timeout):
+                status = await anyio.to_thread.run_sync(
+                    providers.live_status,
+                    provider,
+                    chosen,
+                    credentials,
+                    config,
+                    abandon_on_cancel=True,
+                )
+        except TimeoutError:
+            error = {"code": "provider_timeout", "message": "the provider did not answer in time"}
+            status = {device.id: {"error": error} for device in chosen}
+        except ProviderError as failure:
+            status = {device.id: {"error": failure.as_dict()} for device in chosen}
+        except Exception as failure:  # a listing never fails because one provider did
+            log.exception("live status of %s failed", provider)
+            error = {"code": "provider_failed", "message": type(failure).__name__}
+            status = {device.id: {"error": error} for device in chosen}
+        found.update(status)
+
+    async with anyio.create_task_group() as tg:
+        for provider, chosen in by_provider.items():
+            tg.start_soon(ask, provider, chosen)
+    return found
 
 
 async def analyse_circuit(

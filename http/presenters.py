@@ -53,12 +53,21 @@ def submitted_context(job: dict[str, Any]) -> str:
 def status_context(job: dict[str, Any]) -> str:
     head = f"Job {job['id']} on {job['device_id']} is {job['status']}."
     if job["status"] == "Error" and job.get("error"):
-        return f"{head} Error {job['error']['code']}: {job['error']['message']}"
+        error = job["error"]
+        provider = f" (provider code {error['provider_code']})" if error.get("provider_code") else ""
+        again = " Retrying later may succeed." if error.get("retryable") else ""
+        return f"{head} Error {error['code']}{provider}: {error['message']}.{again}"
     if job["status"] == "Done" and job.get("dry_run") and job.get("estimated_qpu_cost"):
         cost = job["estimated_qpu_cost"]
         return (
             f"{head} Dry run estimate: {cost['native']['amount']:.6g} s of QPU time, "
-            f"{cost['converted']['amount']:.6g} USD. Nothing was executed."
+            f"{cost['converted']['amount']:.6g} USD"
+            + (
+                f" (price table {cost['breakdown']['price_table_version']})"
+                if cost.get("breakdown", {}).get("price_table_version")
+                else ""
+            )
+            + ". Nothing was executed."
         )
     if job["status"] == "Cancelled":
         return f"{head} It is final: no results will be recorded."
@@ -67,7 +76,9 @@ def status_context(job: dict[str, Any]) -> str:
         if len(shown) > MAX_CONTEXT_RESULTS:
             shown = shown[:MAX_CONTEXT_RESULTS] + " … (truncated; the full results are in job)"
         return f"{head} quantum_results nests {nesting_of(job)}: {shown}"
-    return f"{head} Not final yet: call again, with wait=30 to wait for completion."
+    at = job.get("provider_job")
+    where = f" It is at {at['provider']} as {', '.join(at['ids'])}." if at else ""
+    return f"{head}{where} Not final yet: call again, with wait=30 to wait for completion."
 
 
 PER_CIRCUIT = ("quantum_results", "counts")

@@ -70,6 +70,12 @@ class DeviceQuery(BaseModel):
         None,
         description="One device, described in full (with its coupling map); omit to list all.",
     )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Provider credentials (ibm_quantum_token, aws_access_key_id + "
+        "aws_secret_access_key, ionq_api_key): with them, that provider's devices show their live "
+        "status and queue length. Never stored.",
+    )
 
 
 class ExperimentsQuery(BaseModel):

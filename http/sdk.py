@@ -22,6 +22,7 @@ from uuid import UUID
 import anyio
 from eventsourcing.domain import Aggregate
 from pydantic import BaseModel, ConfigDict
+from pydantic_core import from_json
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -313,12 +314,25 @@ async def restart_job(request: Request) -> JSONResponse:
     SDK's `job.restart()` checks; its job object keeps following the same id)."""
     user = await current_user(request)
     service = _service(request)
+    credentials = await _restart_credentials(request)
     recorded = await anyio.to_thread.run_sync(
-        service.app.restart_job, user.id, request.path_params["job_id"]
+        service.app.restart_job, user.id, request.path_params["job_id"], credentials
     )
     return await _answer_submit(
         request, user, recorded.id, recorded.position, wait=0.0, accepted_as="Submitted"
     )
+
+
+async def _restart_credentials(request: Request) -> dict[str, Any]:
+    """A restart on a remote provider needs credentials again: `{"options": {...}}` (the SDK
+    sends a null body: then none)."""
+    body = await request.body()
+    data = from_json(body) if body.strip() else None
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not isinstance(data.get("options", {}), dict):
+        raise ApiError(422, "invalid_request", "must be an object of options", "options")
+    return split_credentials(data.get("options", {}))[1]
 
 
 def _companions(

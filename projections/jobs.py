@@ -43,6 +43,7 @@ def submitted(event: Any, db: sqlite3.Connection) -> None:
         "attempts": 0,
         "error": None,
         "estimated_qpu_cost": None,
+        "provider_job": None,
         "events": [{"type": "Submitted", "timestamp": when}],
     }
     db.execute(
@@ -74,6 +75,15 @@ def claimed(event: Any, db: sqlite3.Connection) -> None:
         doc["status"] = JobStatus.RUNNING.value
 
     _update(event, db, "Claimed", change, {"worker": event.worker_id})
+
+
+def provider_job_recorded(event: Any, db: sqlite3.Connection) -> None:
+    job = event.provider_job
+
+    def change(doc: dict[str, Any], when: str) -> None:
+        doc["provider_job"] = {"provider": job["provider"], "ids": job["ids"]}
+
+    _update(event, db, "ProviderJobRecorded", change, {"provider": job["provider"]})
 
 
 def lease_renewed(event: Any, db: sqlite3.Connection) -> None:
@@ -122,6 +132,7 @@ def restarted(event: Any, db: sqlite3.Connection) -> None:
     def change(doc: dict[str, Any], when: str) -> None:
         doc.update(status=JobStatus.SUBMITTED.value, finish_date=None, error=None)
         doc["estimated_qpu_cost"] = None
+        doc["provider_job"] = None
 
     _update(event, db, "Restarted", change)
     db.execute("DELETE FROM job_results WHERE job_id = ?", (str(event.originator_id),))
@@ -161,6 +172,7 @@ HANDLERS = {
     Job.Submitted: submitted,  # type: ignore[attr-defined]
     Job.Claimed: claimed,  # type: ignore[attr-defined]
     Job.LeaseRenewed: lease_renewed,  # type: ignore[attr-defined]
+    Job.ProviderJobRecorded: provider_job_recorded,  # type: ignore[attr-defined]
     Job.DryRunEstimated: estimated,  # type: ignore[attr-defined]
     Job.Executed: executed,  # type: ignore[attr-defined]
     Job.Failed: failed,  # type: ignore[attr-defined]

@@ -387,15 +387,14 @@ def test_circuit_wider_than_the_device_is_refused() -> None:
     assert raised.value.code == "device_too_small"
 
 
-def test_mitigation_is_recorded_as_nothing_to_do_or_refused_when_noisy() -> None:
+def test_mitigation_is_recorded_as_nothing_to_do_or_applied_when_noisy() -> None:
     noiseless = task(CircuitTask(BELL_QASM2), shots=10)
     noisy = task(CircuitTask(BELL_QASM2), device="fake_manila", shots=10)
     outcome = aer.run_task(ExecutionTask(**{**noiseless.__dict__, "use_mitigation": True}))
+    mitigated = aer.run_task(ExecutionTask(**{**noisy.__dict__, "use_mitigation": True}))
 
     assert outcome.metadata["mitigation"] == "none (noiseless simulator)"
-    with pytest.raises(ProviderError) as raised:
-        aer.run_task(ExecutionTask(**{**noisy.__dict__, "use_mitigation": True}))
-    assert raised.value.code == "unsupported_option"
+    assert mitigated.metadata["mitigation"]["readout"]["method"] == "mthree"
 
 
 def test_estimate_is_free_and_reports_the_transpiled_shape() -> None:

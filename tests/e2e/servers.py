@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,12 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, data_dir: Path, port: int, *extra_args: str) -> None:
+    def __init__(
+        self, data_dir: Path, port: int, *extra_args: str, env: dict[str, str] | None = None
+    ) -> None:
+        self.env = env or {}
+        self.output: list[str] = []
+        """Everything the server printed (its log), collected while it runs."""
         self.data_dir = data_dir
         self.port = port
         self.extra_args = extra_args
@@ -31,7 +37,7 @@ class Server:
         self.process: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        env = {**os.environ, **TEST_ENV}
+        env = {**os.environ, **TEST_ENV, **self.env}
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -61,6 +67,8 @@ class Server:
                 self.keys_printed += 1
             if line.startswith("qorch serving on"):
                 break
+        self.output.extend(lines)
+        threading.Thread(target=self._collect_output, daemon=True).start()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -69,6 +77,12 @@ class Server:
             except httpx.HTTPError:
                 time.sleep(0.1)
         raise AssertionError("server did not become healthy")
+
+    def _collect_output(self) -> None:
+        # Also keeps the pipe drained: a full pipe would block the server's logging.
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line)
 
     def kill(self) -> None:
         assert self.process is not None

@@ -103,10 +103,25 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
         "expected an integer",
     ),
     (
-        "mitigation on a noisy simulator",
-        {"circuits_qasm": [BELL_QASM2], "device_id": "fake_manila", "use_mitigation": True},
-        "use_mitigation",
-        "not available yet",
+        "even ZNE scale factor",
+        {
+            "circuits_qasm": [BELL_QASM2],
+            "device_id": "fake_manila",
+            "use_mitigation": True,
+            "options": {"zne_scale_factors": [1, 2, 3]},
+        },
+        "options.zne_scale_factors",
+        "2 is not allowed",
+    ),
+    (
+        "ZNE option without mitigation",
+        {
+            "circuits_qasm": [BELL_QASM2],
+            "device_id": "fake_manila",
+            "options": {"zne_extrapolation": "linear"},
+        },
+        "options.zne_extrapolation",
+        "only with use_mitigation",
     ),
     (
         "a huge coefficient",

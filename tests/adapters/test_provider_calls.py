@@ -1,0 +1,108 @@
+"""How the executor calls a provider: bounded by its own timeout, retried with backoff when the
+provider says it is busy or down, and failing with the provider's own code when it gives up."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from qorch.adapters.executor import Executor
+from qorch.adapters.provider_config import ProviderConfig
+from qorch.domain.application import Qorch
+from qorch.domain.execution import ProviderError
+from qorch.service import open_application
+from qorch.settings import Settings
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Qorch]:
+    application = open_application(Settings(data_dir=tmp_path))
+    yield application
+    application.close()
+
+
+def executor_answering(app: Qorch, answers: list[Any], **config: Any) -> tuple[Executor, list]:
+    """An executor whose worker process answers (or raises) each item of `answers` in turn."""
+    calls: list[float] = []
+
+    async def run_in_worker(function: Callable[..., Any], *args: Any) -> Any:
+        calls.append(time.monotonic())
+        answer = answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        if answer == "hang":
+            await anyio.sleep(3600)
+        return answer
+
+    settings = {"call_timeout": 5.0, "max_retries": 3, "retry_base_delay": 0.01, **config}
+    executor = Executor(
+        app,
+        concurrency=1,
+        lease_seconds=5,
+        poll_interval=0.05,
+        run_in_worker=run_in_worker,
+        provider_config=ProviderConfig(**settings),
+    )
+    return executor, calls
+
+
+def rate_limited(after: float | None) -> ProviderError:
+    return ProviderError(
+        "rate_limited",
+        "429 Too Many Requests",
+        retryable=True,
+        provider_code="429",
+        retry_after=after,
+    )
+
+
+@pytest.mark.anyio
+async def test_a_rate_limited_call_is_retried_after_the_providers_retry_after(app: Qorch):
+    executor, calls = executor_answering(app, [rate_limited(0.3), rate_limited(0.3), "job-1"])
+    assert await executor._call_provider(print) == "job-1"
+    assert len(calls) == 3
+    assert calls[1] - calls[0] >= 0.3 and calls[2] - calls[1] >= 0.3
+
+
+@pytest.mark.anyio
+async def test_a_provider_that_stays_down_fails_with_its_own_code_after_bounded_retries(
+    app: Qorch,
+):
+    down = ProviderError(
+        "provider_unavailable", "503 Service Unavailable", retryable=True, provider_code="503"
+    )
+    executor, calls = executor_answering(app, [down] * 10, max_retries=2)
+    with pytest.raises(ProviderError) as raised:
+        await executor._call_provider(print)
+    assert len(calls) == 3
+    assert raised.value.as_dict() == {
+        "code": "provider_unavailable",
+        "message": "503 Service Unavailable",
+        "retryable": True,
+        "provider_code": "503",
+    }
+
+
+@pytest.mark.anyio
+async def test_a_refusal_is_not_retried(app: Qorch):
+    refused = ProviderError("invalid_credentials", "the key was refused", provider_code="401")
+    executor, calls = executor_answering(app, [refused, "never"])
+    with pytest.raises(ProviderError, match="refused"):
+        await executor._call_provider(print)
+    assert len(calls) == 1
+
+
+@pytest.mark.anyio
+async def test_a_hanging_provider_call_is_abandoned_at_our_timeout(app: Qorch):
+    executor, calls = executor_answering(app, ["hang", "hang"], call_timeout=0.3, max_retries=1)
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as raised:
+        await executor._call_provider(print)
+    assert raised.value.code == "provider_timeout" and raised.value.retryable
+    assert len(calls) == 2
+    assert time.monotonic() - started < 2.0
