@@ -14,9 +14,14 @@ shots with `qorch.adapters.sampled_observables`). Task i carries the idempotency
 `client_token` (i = 0) or `f"{client_token}-{i}"` as Braket's clientToken, so a create retried
 after a lost answer never makes a second paid task.
 
-Remote calls go through the real SDK (`AwsDevice(arn).run`, `AwsQuantumTask`) on a boto3 session
-built from the job's keys; with `ProviderConfig.braket_endpoint_url` every client (Braket, S3,
-STS) of that session is pointed at it, S3 path-style. Nothing is written to os.environ.
+Remote calls use the real SDK on a boto3 session built from the job's keys (nothing is read
+from or written to os.environ for them): tasks are created with `AwsDevice(arn).run` (up to 8 at
+once); polling reads GetQuantumTask with the session's Braket client and each results.json with
+its S3 client, then parses it as `AwsQuantumTask.result()` does. (`result()` itself builds a new
+S3 resource from the boto3 session on every call, and boto3 sessions are not thread-safe.) With
+`ProviderConfig.braket_endpoint_url`, every client of the session (Braket, S3, STS) goes there,
+S3 path-style. A QPU is always reached in its own region; a region-less simulator ARN (SV1, DM1)
+in `aws_default_region` (default us-east-1).
 """
 
 from __future__ import annotations
@@ -127,6 +132,10 @@ _IQM_GATES = (
 _RIGETTI_GATES = (*_COMMON_QPU_GATES, "p", "cz", "cp", "iswap", "ccx", "cswap")
 
 
+_IONQ_NATIVE = ("rx", "ry", "rz", "rxx")
+"""IonQ's gpi/gpi2/ms (zz on Forte) approximated by Qiskit rotations and rxx for dry runs."""
+
+
 def _grid(rows: int, columns: int) -> tuple[tuple[int, int], ...]:
     """A square lattice, both directions of every edge (an approximation of a real chip)."""
     edges: list[tuple[int, int]] = []
@@ -168,104 +177,108 @@ _SPECS: dict[str, _Spec] = {
     spec.id: spec
     for spec in (
         _Spec(
-            "braket_sv",
-            "Braket local state vector simulator",
-            "Amazon Braket",
-            26,
-            True,
-            "Amazon Braket's local state vector simulator, runs offline (no AWS account)",
-            _SIMULATOR_GATES,
-            _SIMULATOR_GATES,
+            id="braket_sv",
+            name="Braket local state vector simulator",
+            vendor="Amazon Braket",
+            qubits=26,
+            simulator=True,
+            description="Amazon Braket's local state vector simulator, runs offline (no AWS "
+            "account)",
+            submit_gates=_SIMULATOR_GATES,
+            native_gates=_SIMULATOR_GATES,
             local_backend="braket_sv",
         ),
         _Spec(
-            "braket_dm",
-            "Braket local density matrix simulator",
-            "Amazon Braket",
-            13,
-            True,
-            "Amazon Braket's local density matrix simulator, runs offline (no AWS account)",
-            _SIMULATOR_GATES,
-            _SIMULATOR_GATES,
+            id="braket_dm",
+            name="Braket local density matrix simulator",
+            vendor="Amazon Braket",
+            qubits=13,
+            simulator=True,
+            description="Amazon Braket's local density matrix simulator, runs offline (no AWS "
+            "account)",
+            submit_gates=_SIMULATOR_GATES,
+            native_gates=_SIMULATOR_GATES,
             local_backend="braket_dm",
         ),
         _Spec(
-            "braket_sv1",
-            "SV1",
-            "Amazon Braket",
-            34,
-            True,
-            "Amazon Braket managed state vector simulator (billed per minute)",
-            _SIMULATOR_GATES,
-            _SIMULATOR_GATES,
+            id="braket_sv1",
+            name="SV1",
+            vendor="Amazon Braket",
+            qubits=34,
+            simulator=True,
+            description="Amazon Braket managed state vector simulator (billed per minute)",
+            submit_gates=_SIMULATOR_GATES,
+            native_gates=_SIMULATOR_GATES,
             arn="arn:aws:braket:::device/quantum-simulator/amazon/sv1",
             price_key="braket:sv1",
         ),
         _Spec(
-            "braket_dm1",
-            "DM1",
-            "Amazon Braket",
-            17,
-            True,
-            "Amazon Braket managed density matrix simulator (billed per minute)",
-            _SIMULATOR_GATES,
-            _SIMULATOR_GATES,
+            id="braket_dm1",
+            name="DM1",
+            vendor="Amazon Braket",
+            qubits=17,
+            simulator=True,
+            description="Amazon Braket managed density matrix simulator (billed per minute)",
+            submit_gates=_SIMULATOR_GATES,
+            native_gates=_SIMULATOR_GATES,
             arn="arn:aws:braket:::device/quantum-simulator/amazon/dm1",
             price_key="braket:dm1",
         ),
         _Spec(
-            "braket_ionq_forte",
-            "IonQ Forte-1",
-            "IonQ",
-            36,
-            False,
-            "IonQ Forte-1 trapped-ion QPU through Amazon Braket (all-to-all connectivity)",
-            _IONQ_GATES,
-            ("rx", "ry", "rz", "rxx"),
+            id="braket_ionq_forte",
+            name="IonQ Forte-1",
+            vendor="IonQ",
+            qubits=36,
+            simulator=False,
+            description="IonQ Forte-1 trapped-ion QPU through Amazon Braket (all-to-all "
+            "connectivity)",
+            submit_gates=_IONQ_GATES,
+            native_gates=_IONQ_NATIVE,
             arn="arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1",
             region="us-east-1",
             price_key="braket:ionq_forte",
             debias=True,
         ),
         _Spec(
-            "braket_ionq_aria",
-            "IonQ Aria-1",
-            "IonQ",
-            25,
-            False,
-            "IonQ Aria-1 trapped-ion QPU through Amazon Braket (all-to-all connectivity)",
-            _IONQ_GATES,
-            ("rx", "ry", "rz", "rxx"),
+            id="braket_ionq_aria",
+            name="IonQ Aria-1",
+            vendor="IonQ",
+            qubits=25,
+            simulator=False,
+            description="IonQ Aria-1 trapped-ion QPU through Amazon Braket (all-to-all "
+            "connectivity)",
+            submit_gates=_IONQ_GATES,
+            native_gates=_IONQ_NATIVE,
             arn="arn:aws:braket:us-east-1::device/qpu/ionq/Aria-1",
             region="us-east-1",
             price_key="braket:ionq_aria",
             debias=True,
         ),
         _Spec(
-            "braket_iqm_garnet",
-            "IQM Garnet",
-            "IQM",
-            20,
-            False,
-            "IQM Garnet superconducting QPU through Amazon Braket (coupling map approximated "
-            "by a 4x5 square lattice)",
-            _IQM_GATES,
-            ("r", "cz"),
+            id="braket_iqm_garnet",
+            name="IQM Garnet",
+            vendor="IQM",
+            qubits=20,
+            simulator=False,
+            description="IQM Garnet superconducting QPU through Amazon Braket (coupling map "
+            "approximated by a 4x5 square lattice)",
+            submit_gates=_IQM_GATES,
+            native_gates=("r", "cz"),  # IQM's prx is Qiskit's r
             coupling=_grid(4, 5),
             arn="arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet",
             region="eu-north-1",
             price_key="braket:iqm_garnet",
         ),
         _Spec(
-            "braket_rigetti_ankaa",
-            "Rigetti Ankaa-3",
-            "Rigetti",
-            84,
-            False,
-            "Rigetti Ankaa-3 superconducting QPU through Amazon Braket (coupling map "
-            "approximated by a 7x12 square lattice)",
-            _RIGETTI_GATES,
-            ("rx", "rz", "cz", "iswap"),
+            id="braket_rigetti_ankaa",
+            name="Rigetti Ankaa-3",
+            vendor="Rigetti",
+            qubits=84,
+            simulator=False,
+            description="Rigetti Ankaa-3 superconducting QPU through Amazon Braket (coupling "
+            "map approximated by a 7x12 square lattice)",
+            submit_gates=_RIGETTI_GATES,
+            native_gates=("rx", "rz", "cz", "iswap"),
             coupling=_grid(7, 12),
             arn="arn:aws:braket:us-west-1::device/qpu/rigetti/Ankaa-3",
             region="us-west-1",
@@ -1005,13 +1018,14 @@ def estimate_task(task: ExecutionTask, device: Device) -> CostEstimate:
 
 
 def _botocore_config(config: ProviderConfig) -> Any:
-    """Bounded: two attempts of connect + read stay below the executor's call timeout."""
+    """Bounded retries (3 attempts, botocore's standard mode: 5xx, throttling, connection
+    errors) whose connect + read timeouts together stay below the executor's call timeout."""
     from botocore.config import Config
 
     attempts = 3
-    budget = max(config.call_timeout, 3.0)
-    connect = min(5.0, budget / 10)
-    read = max(1.0, min(30.0, budget / attempts - connect))
+    per_attempt = max(config.call_timeout, 4.0) / (attempts + 1)  # room left for backoff
+    connect = min(5.0, per_attempt / 3)
+    read = max(1.0, min(30.0, per_attempt - connect))
     options: dict[str, Any] = {
         "connect_timeout": connect,
         "read_timeout": read,
@@ -1064,15 +1078,15 @@ def _session(
             field="options",
         )
     botocore_config = _botocore_config(config)
-    boto_session = _session_class()(
-        endpoint_url=config.braket_endpoint_url,
-        botocore_config=botocore_config,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        aws_session_token=credentials.get("aws_session_token") or None,
-        region_name=region,
-    )
-    with _aws_errors("session", credentials):
+    with _aws_errors("session", credentials):  # e.g. AWS_PROFILE naming a missing profile
+        boto_session = _session_class()(
+            endpoint_url=config.braket_endpoint_url,
+            botocore_config=botocore_config,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            aws_session_token=credentials.get("aws_session_token") or None,
+            region_name=region,
+        )
         return AwsSession(boto_session=boto_session, config=botocore_config, default_bucket=bucket)
 
 

@@ -160,11 +160,14 @@ QPUS: dict[str, _Hardware] = {
 """Real QPUs at IBM Quantum Platform -> their offline calibration snapshot."""
 
 LOCAL_DEVICES: dict[str, _Hardware] = {
-    "ibm_fake_manila": _Hardware("manila", "FakeManilaV2", "Falcon r5.11L"),
-    "ibm_fake_brisbane": _Hardware("brisbane", "FakeBrisbane", "Eagle r3"),
-    "ibm_fake_torino": _Hardware("torino", "FakeTorino", "Heron r1"),
+    "runtime_fake_manila": _Hardware("manila", "FakeManilaV2", "Falcon r5.11L"),
+    "runtime_fake_brisbane": _Hardware("brisbane", "FakeBrisbane", "Eagle r3"),
+    "runtime_fake_torino": _Hardware("torino", "FakeTorino", "Heron r1"),
 }
 """Noisy devices run in qiskit-ibm-runtime's local testing mode."""
+
+LOCAL_MAX_QUBITS = 24
+"""Qubits one circuit may use in local testing mode (noisy Aer simulation is dense)."""
 
 # Wall-time model of local-mode runs (orders of magnitude, measured on a 2-core machine): a job
 # costs about 0.1 s of primitive overhead (twirling/TREX preparation, Aer start), a gate about
@@ -497,15 +500,18 @@ def _applied(kind: str, finalized: Any) -> dict[str, Any]:
 
 
 def _finalized(kind: str, options: Any) -> Any:
-    if kind == "sampler":
-        from qiskit_ibm_runtime.executor_sampler.finalize_options import finalize_sampler_options
-
-        return finalize_sampler_options(options)
+    """The options as the primitive will apply them (resilience-level defaults resolved; e.g.
+    measurement mitigation forces measurement twirling on, which the SDK only warns about)."""
     from qiskit_ibm_runtime.executor_estimator.finalize_options import (
         finalize_estimator_options,
     )
+    from qiskit_ibm_runtime.executor_sampler.finalize_options import finalize_sampler_options
 
-    return finalize_estimator_options(options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if kind == "sampler":
+            return finalize_sampler_options(options)
+        return finalize_estimator_options(options)
 
 
 # --- preparation -------------------------------------------------------------------------------
@@ -982,7 +988,14 @@ def _restrict(
         return [p.isa for p in chosen], _Restriction(everything, _full_simulator(hardware))
     used: set[int] = set()
     for p in chosen:
-        used |= _used_qubits(p)
+        mine = _used_qubits(p)
+        if len(mine) > LOCAL_MAX_QUBITS:
+            raise ProviderError(
+                "too_many_qubits",
+                f"circuits[{p.index}]: uses {len(mine)} qubits of the device; local testing "
+                f"mode simulates at most {LOCAL_MAX_QUBITS} (a noisy simulation is dense)",
+            )
+        used |= mine
     qubits = tuple(sorted(used))
     simulator = _restricted_simulator(hardware.fake_class, qubits)
     position = {qubit: index for index, qubit in enumerate(qubits)}

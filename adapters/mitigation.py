@@ -106,7 +106,7 @@ class ZneSettings:
 def zne_settings(options: Mapping[str, Any]) -> ZneSettings:
     """Validates the ZNE options; raises ProviderError naming the option."""
     extrapolation = options.get("zne_extrapolation", DEFAULT_EXTRAPOLATION)
-    if extrapolation not in EXTRAPOLATIONS:
+    if not isinstance(extrapolation, str) or extrapolation not in EXTRAPOLATIONS:
         raise _invalid(
             "zne_extrapolation", f"expected one of {', '.join(map(repr, EXTRAPOLATIONS))}"
         )

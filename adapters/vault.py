@@ -23,11 +23,16 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from qorch.adapters.store import is_postgres, postgres_conninfo
 from qorch.settings import Settings
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 log = logging.getLogger("qorch.vault")
 
@@ -59,10 +64,16 @@ def load_key(settings: Settings) -> bytes:
 
 class CredentialVault:
     def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._table = _PostgresTable(settings) if is_postgres(settings) else _SQLiteTable(settings)
+
+    @cached_property
+    def _cipher(self) -> AESGCM:
+        # The key is read (or created) on first use: processes that never hold credentials
+        # (`qorch db init`, replay) leave no key file behind.
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-        self._cipher = AESGCM(load_key(settings))
-        self._table = _PostgresTable(settings) if is_postgres(settings) else _SQLiteTable(settings)
+        return AESGCM(load_key(self._settings))
 
     def hold(self, job_id: UUID, credentials: dict[str, str]) -> None:
         nonce = os.urandom(12)

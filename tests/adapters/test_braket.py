@@ -184,6 +184,19 @@ def test_a_bell_pair_goes_through_the_real_braket_sdk_and_comes_back(
     assert [r.operation for r in fake.requests].count("GetObject") == 1
 
 
+def test_the_fake_also_serves_the_sdk_s_own_task_polling(fake: FakeBraket, config: ProviderConfig):
+    # The fake is what Braket looks like to the SDK: AwsQuantumTask reads states and results.
+    from braket.aws import AwsQuantumTask
+
+    job = braket.submit_task(bell_task("braket_sv1"), DEVICES["braket_sv1"], CREDENTIALS, config)
+    session = braket._session(CREDENTIALS, config, "us-east-1", "qorch-results")
+    quantum_task = AwsQuantumTask(job.ids[0], aws_session=session, poll_interval_seconds=0.01)
+    result = quantum_task.result()
+    assert quantum_task.state() == "COMPLETED"
+    assert set(result.measurement_counts) <= {"00", "11"}
+    assert sum(result.measurement_counts.values()) == 1000
+
+
 def test_a_failed_braket_task_fails_the_job_with_braket_s_reason(
     fake: FakeBraket, config: ProviderConfig
 ):

@@ -119,8 +119,8 @@ def platform(monkeypatch: pytest.MonkeyPatch) -> FakeIBMQuantum:
 
 def test_bell_on_fake_manila_is_half_00_half_11_with_some_noise() -> None:
     outcome = ibm.run_task(
-        task("ibm_fake_manila", CircuitTask(BELL), shots=4000, seed_simulator=11),
-        DEVICES["ibm_fake_manila"],
+        task("runtime_fake_manila", CircuitTask(BELL), shots=4000, seed_simulator=11),
+        DEVICES["runtime_fake_manila"],
         {},
         ProviderConfig(),
     )
@@ -148,17 +148,17 @@ def test_ghz_observables_are_close_to_exact_with_mitigation() -> None:
         ObservableSpec(("ZZZ", "IZZ"), (0.5, 0.5)),  # exact 0.5
     )
     exact = [1.0, 1.0, 0.5]
-    device = DEVICES["ibm_fake_manila"]
+    device = DEVICES["runtime_fake_manila"]
 
     raw = ibm.run_task(
-        task("ibm_fake_manila", CircuitTask(GHZ3, observables=observables), seed_simulator=3),
+        task("runtime_fake_manila", CircuitTask(GHZ3, observables=observables), seed_simulator=3),
         device,
         {},
         ProviderConfig(),
     )
     mitigated = ibm.run_task(
         task(
-            "ibm_fake_manila",
+            "runtime_fake_manila",
             CircuitTask(GHZ3, observables=observables),
             mitigate=True,
             seed_simulator=3,
@@ -187,12 +187,12 @@ def test_ghz_observables_are_close_to_exact_with_mitigation() -> None:
 def test_parameter_sets_and_readout_mitigation_on_fake_manila() -> None:
     outcome = ibm.run_task(
         task(
-            "ibm_fake_manila",
+            "runtime_fake_manila",
             CircuitTask(ROTATED_BELL, parameter_sets=((0.0,), (3.141592653589793,))),
             mitigate=True,
             seed_simulator=5,
         ),
-        DEVICES["ibm_fake_manila"],
+        DEVICES["runtime_fake_manila"],
         {},
         ProviderConfig(),
     )
@@ -217,12 +217,12 @@ def test_a_127_qubit_local_device_runs_the_estimator_on_the_qubits_used() -> Non
     started = time.perf_counter()
     outcome = ibm.run_task(
         task(
-            "ibm_fake_brisbane",
+            "runtime_fake_brisbane",
             CircuitTask(GHZ3, observables=(ObservableSpec(("ZZI",), (1.0,)),)),
             CircuitTask(BELL),
             seed_simulator=1,
         ),
-        DEVICES["ibm_fake_brisbane"],
+        DEVICES["runtime_fake_brisbane"],
         {},
         ProviderConfig(),
     )
@@ -380,7 +380,7 @@ def test_dry_run_of_a_sweep_pays_the_job_overhead_once_per_circuit() -> None:
 
 def test_dry_run_on_a_local_device_is_free() -> None:
     estimate = ibm.estimate_task(
-        task("ibm_fake_manila", CircuitTask(BELL)), DEVICES["ibm_fake_manila"]
+        task("runtime_fake_manila", CircuitTask(BELL)), DEVICES["runtime_fake_manila"]
     )
     assert estimate.usd == 0.0 and 0 < estimate.seconds < 5
 
@@ -397,12 +397,27 @@ def test_dry_run_on_a_local_device_is_free() -> None:
         ({"resilience_level": True}, "Run", False, "options.resilience_level", "invalid_option"),
         ({"resilience_level": 0}, "Run", True, "options.resilience_level", "invalid_option"),
         ({"optimization_level": 4}, "Run", False, "options.optimization_level", "invalid_option"),
-        ({"twirling": {"enable": True}}, "Run", False, "options.twirling.enable",
-         "unsupported_option"),
-        ({"dynamical_decoupling": {"sequence_type": "XZ"}}, "Run", False,
-         "options.dynamical_decoupling.sequence_type", "invalid_option"),
-        ({"dynamical_decoupling": "yes"}, "Run", False, "options.dynamical_decoupling",
-         "invalid_option"),
+        (
+            {"twirling": {"enable": True}},
+            "Run",
+            False,
+            "options.twirling.enable",
+            "unsupported_option",
+        ),
+        (
+            {"dynamical_decoupling": {"sequence_type": "XZ"}},
+            "Run",
+            False,
+            "options.dynamical_decoupling.sequence_type",
+            "invalid_option",
+        ),
+        (
+            {"dynamical_decoupling": "yes"},
+            "Run",
+            False,
+            "options.dynamical_decoupling",
+            "invalid_option",
+        ),
         ({"seed_simulator": 1}, "Run", False, "options.seed_simulator", "unsupported_option"),
         ({"default_shots": 100}, "Run", False, "options.default_shots", "unsupported_option"),
         ({}, "StatevectorRun", False, "run_type", "unsupported_option"),
@@ -427,7 +442,7 @@ def test_check_request_accepts_the_supported_options() -> None:
         "max_execution_time": 300,
     }
     ibm.check_request(DEVICES["ibm_brisbane"], "Run", good, True)
-    ibm.check_request(DEVICES["ibm_fake_manila"], "Run", {**good, "seed_simulator": 4}, False)
+    ibm.check_request(DEVICES["runtime_fake_manila"], "Run", {**good, "seed_simulator": 4}, False)
 
 
 # --- 5. options onto the primitives' options ---------------------------------------------------
@@ -532,8 +547,9 @@ def test_a_failed_or_cancelled_ibm_job_fails_the_task(platform: FakeIBMQuantum) 
         task("ibm_torino", CircuitTask(BELL), token="a"), device, credentials, ProviderConfig()
     )
     with pytest.raises(ProviderError) as raised:
-        ibm.poll_task(task("ibm_torino", CircuitTask(BELL)), device, failing, credentials,
-                      ProviderConfig())
+        ibm.poll_task(
+            task("ibm_torino", CircuitTask(BELL)), device, failing, credentials, ProviderConfig()
+        )
     assert raised.value.code == "provider_failed" and raised.value.provider_code == "1517"
     assert "too many instructions" in raised.value.message
 
@@ -544,8 +560,9 @@ def test_a_failed_or_cancelled_ibm_job_fails_the_task(platform: FakeIBMQuantum) 
     ibm.cancel_task(device, running, credentials, ProviderConfig())
     assert ("job.cancel", running.ids[0]) in platform.calls
     with pytest.raises(ProviderError) as raised:
-        ibm.poll_task(task("ibm_torino", CircuitTask(BELL)), device, running, credentials,
-                      ProviderConfig())
+        ibm.poll_task(
+            task("ibm_torino", CircuitTask(BELL)), device, running, credentials, ProviderConfig()
+        )
     assert raised.value.code == "provider_cancelled"
     ibm.cancel_task(device, running, credentials, ProviderConfig())  # already final: no error
 

@@ -229,6 +229,7 @@ BAD_OPTIONS = [
     ({"zne_scale_factors": [1, True]}, "options.zne_scale_factors", "not allowed"),
     ({"zne_scale_factors": [1, 99]}, "options.zne_scale_factors", "not allowed"),
     ({"zne_extrapolation": "cubic"}, "options.zne_extrapolation", "'richardson'"),
+    ({"zne_extrapolation": ["linear"]}, "options.zne_extrapolation", "expected one of"),
     (
         {"zne_extrapolation": "exponential", "zne_scale_factors": [1, 3]},
         "options.zne_scale_factors",

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from qorch.domain.application import Qorch
-from qorch.domain.execution import CircuitOutcome, ExecutionOutcome
+from qorch.domain.errors import RequestError
+from qorch.domain.execution import CircuitOutcome, ExecutionOutcome, ProviderJob
 from qorch.domain.job import Job, JobStatus
 from qorch.domain.requests import RunRequest
 from qorch.service import open_application
@@ -114,3 +115,80 @@ def test_keys_are_stored_only_as_hashes(app: Qorch):
     assert key.encode() not in stored
     assert app.authenticate(key) is not None
     assert app.authenticate(key + "x") is None
+
+
+# --- provider credentials ---
+
+
+def remote_request(app: Qorch, **overrides: object) -> tuple[object, RunRequest]:
+    user_id, _ = app.register_user("grace")
+    experiment = app.create_experiment(user_id, "exp")
+    fields: dict[str, object] = {
+        "experiment_id": str(experiment.id),
+        "circuits_qasm": [BELL_QASM2],
+        "device_id": "ionq_aria_1",
+        **overrides,
+    }
+    return user_id, RunRequest(**fields)  # type: ignore[arg-type]
+
+
+def test_a_real_run_on_a_qpu_needs_its_providers_credentials(app: Qorch):
+    user_id, request = remote_request(app, options={})
+    with pytest.raises(RequestError) as refused:
+        app.submit_job(user_id, request)  # type: ignore[arg-type]
+    assert refused.value.field == "options"
+    assert "ionq_api_key is required to run on ionq_aria_1" in str(refused.value)
+
+
+def test_a_dry_run_needs_none_and_holds_none(app: Qorch):
+    user_id, request = remote_request(app, options={"ionq_api_key": "k-1"}, dry_run=True)
+    recorded = app.submit_job(user_id, request)  # type: ignore[arg-type]
+    job: Job = app.repository.get(recorded.id)
+    assert job.credentials_supplied == ["ionq_api_key"]
+    assert app.credentials.open(job.id) is None  # type: ignore[attr-defined]
+
+
+def test_credentials_are_held_for_an_accepted_job_and_never_recorded(app: Qorch):
+    user_id, request = remote_request(app, options={"ionq_api_key": "k-SECRET"})
+    recorded = app.submit_job(user_id, request)  # type: ignore[arg-type]
+    assert app.credentials.open(recorded.id) == {"ionq_api_key": "k-SECRET"}  # type: ignore[attr-defined]
+    events = app.recorder.select_notifications(start=1, limit=100)
+    assert not [e for e in events if b"k-SECRET" in e.state]
+
+
+def test_credentials_are_not_kept_when_the_job_is_not_recorded(app: Qorch, monkeypatch):
+    user_id, request = remote_request(app, options={"ionq_api_key": "k-SECRET"})
+
+    def fail(*aggregates: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(app, "save", fail)
+    with pytest.raises(OSError):
+        app.submit_job(user_id, request)  # type: ignore[arg-type]
+    assert app.credentials.held_jobs() == []  # type: ignore[attr-defined]
+
+
+def test_a_job_on_a_provider_records_its_provider_job_once_and_restarts_with_a_new_token(
+    app: Qorch,
+):
+    user_id, request = remote_request(app, options={"ionq_api_key": "k-1"})
+    recorded = app.submit_job(user_id, request)  # type: ignore[arg-type]
+    claim = app.claim_job(recorded.id, "w1", time.time(), False, 30)
+    assert claim is not None and claim.provider_job is None
+    assert claim.task.client_token == str(recorded.id)
+    handle = ProviderJob("ionq", ("ionq-job-1",), {"shape": 1})
+    assert app.record_provider_job(recorded.id, "w1", handle)
+    assert not app.record_provider_job(recorded.id, "w1", handle)  # never a second one
+
+    # Another worker taking over after a crash re-attaches instead of submitting again.
+    retaken = app.claim_job(recorded.id, "w2", time.time() + 60, False, 30)
+    assert retaken is not None and retaken.provider_job == handle
+    app.record_failure(recorded.id, "w2", {"code": "provider_failed", "message": "x"})
+
+    with pytest.raises(RequestError):  # a restart on a QPU needs the credentials again
+        app.restart_job(user_id, str(recorded.id))  # type: ignore[arg-type]
+    app.restart_job(user_id, str(recorded.id), {"ionq_api_key": "k-2"})  # type: ignore[arg-type]
+    again = app.claim_job(recorded.id, "w3", time.time(), False, 30)
+    assert again is not None and again.provider_job is None
+    assert again.task.client_token == f"{recorded.id}-r2"
+    assert app.credentials.open(recorded.id) == {"ionq_api_key": "k-2"}  # type: ignore[attr-defined]

@@ -122,8 +122,10 @@ def start_worker(data_dir: Path) -> subprocess.Popen[str]:
         start_new_session=True,
     )
     assert process.stdout is not None
-    assert process.stdout.readline().startswith("qorch worker")
-    return process
+    for line in process.stdout:  # log lines (warnings) may come first
+        if line.startswith("qorch worker"):
+            return process
+    raise AssertionError("the worker exited before it started")
 
 
 def stop(process: subprocess.Popen[str]) -> None:

@@ -121,7 +121,7 @@ def test_credentials_never_appear_in_the_store_the_logs_the_answers_or_the_dashb
         jobs = {
             "braket": client.run(experiment, "braket_ionq_aria", options=AWS),
             "ionq": client.run(experiment, "ionq_simulator", options=IONQ),
-            "ibm_local": client.run(experiment, "ibm_fake_manila", options=IBM),
+            "ibm_local": client.run(experiment, "runtime_fake_manila", options=IBM),
             "ibm_bad_token": client.run(experiment, "ibm_brisbane", options=IBM),
             "braket_dry": client.run(experiment, "braket_ionq_forte", options=AWS, dry_run=True),
             "ionq_dry": client.run(experiment, "ionq_aria_1", options=IONQ, dry_run=True),
@@ -211,3 +211,52 @@ def test_a_restart_between_submit_and_result_re_attaches_to_the_provider_job(
     assert ionq_api.submits == 1
     token = braket_api.calls("CreateQuantumTask")[0].client_token
     assert token == on_braket
+
+
+def test_busy_providers_are_retried_without_a_second_paid_task_and_cancel_reaches_them(
+    tmp_path: Path, braket_api: FakeBraket, ionq_api: FakeIonQ
+):
+    server = Server(tmp_path, free_port(), env=provider_env(braket_api, ionq_api))
+    server.start()
+    client = Client(server)
+    try:
+        experiment = client.experiment()
+        # Braket created the task but its answer was lost (503); IonQ asks us to slow down.
+        braket_api.fail_next_creates(1)
+        ionq_api.rate_limit(1, retry_after=1)
+        bell_is_even(client.final(client.run(experiment, "braket_ionq_aria", options=AWS)))
+        bell_is_even(client.final(client.run(experiment, "ionq_simulator", options=IONQ)))
+        assert braket_api.creates == 2 and braket_api.task_count == 1
+        assert ionq_api.submits == 2 and len(ionq_api.jobs) == 1
+
+        # A user cancels jobs that wait in the providers' queues: the providers hear of it.
+        braket_api.hold()
+        ionq_api.hold_jobs()
+        queued = [
+            client.run(experiment, "braket_ionq_aria", options=AWS),
+            client.run(experiment, "ionq_simulator", options=IONQ),
+        ]
+        for job_id in queued:
+            client.until(job_id, lambda job: job.get("provider_job"))
+            cancelled = client.call("POST", f"/jobs/{job_id}/cancel").json()
+            assert cancelled["status"] == "Cancelled"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+            braket_api.calls("CancelQuantumTask") and ionq_api.requests_to("PUT", "/cancel")
+        ):
+            time.sleep(0.1)
+        assert len(braket_api.calls("CancelQuantumTask")) == 1
+        assert len(ionq_api.requests_to("PUT", "/cancel")) == 1
+
+        # A provider that keeps failing ends the job with its own code, clearly.
+        braket_api.release()
+        braket_api.fail_next(
+            10, status=403, code="AccessDeniedException", operation="CreateQuantumTask"
+        )
+        refused = client.final(client.run(experiment, "braket_ionq_aria", options=AWS))
+        assert refused["status"] == "Error"
+        assert refused["error"]["code"] == "invalid_credentials"
+        assert refused["error"]["provider_code"] == "AccessDeniedException"
+        assert refused["error"]["retryable"] is False
+    finally:
+        server.stop()

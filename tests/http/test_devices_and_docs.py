@@ -19,8 +19,24 @@ def test_local_simulators_are_listed_with_their_shape(alice: Account):
     manila = devices["fake_manila"]
     assert manila["qubits"] == 5 and manila["noisy"] is True
     assert [0, 1] in manila["coupling_map"]
-    assert not any(d.startswith(("ibm", "aws", "iqm")) for d in devices)
     assert "devices" in body["context"]
+
+
+def test_provider_devices_are_listed_without_credentials(alice: Account):
+    devices = {d["id"]: d for d in alice.get("/ai/list_qpus_and_simulators").json()["devices"]}
+    by_provider = {
+        provider: {d["id"] for d in devices.values() if d["provider"] == provider}
+        for provider in ("ibm", "braket", "ionq")
+    }
+    assert {"ibm_brisbane", "ibm_torino", "runtime_fake_manila"} <= by_provider["ibm"]
+    assert {"braket_sv", "braket_dm", "braket_ionq_forte", "braket_sv1"} <= by_provider["braket"]
+    assert {"ionq_simulator", "ionq_aria_1", "ionq_forte_1"} <= by_provider["ionq"]
+    forte = devices["braket_ionq_forte"]
+    assert forte["simulator"] is False and forte["remote"] is True and forte["qubits"] == 36
+    assert forte["credentials"] == ["aws_access_key_id", "aws_secret_access_key"]
+    assert devices["braket_sv"]["remote"] is False and devices["braket_sv"]["credentials"] == []
+    assert devices["ionq_simulator"]["simulator"] is True
+    assert "live" not in forte  # live status needs credentials
 
 
 def test_openapi_document_describes_the_run_request(alice: Account):

@@ -27,7 +27,10 @@ def test_login_init_and_devices(story: dict[str, Any]):
     assert "local" in story["user"]
     assert isinstance(story["experiment"]["user_id"], int)
     assert "aer_simulator" in story["simulators"]
-    assert story["devices"] == []  # every local device is a simulator
+    # list_devices shows the QPUs of every provider; the simulators are listed apart.
+    assert {"ibm_brisbane", "braket_ionq_forte", "ionq_aria_1"} <= set(story["devices"])
+    assert not {"aer_simulator", "braket_sv", "ionq_simulator"} & set(story["devices"])
+    assert {"braket_sv", "ionq_simulator"} <= set(story["simulators"])
     assert story["device"] == {"id": "aer_simulator", "qubits": 26, "simulator": True}
 
 
