@@ -843,9 +843,9 @@ def _convert(
             if isinstance(measured, str) or measured is None:
                 skipped[str(p.index)] = measured or "not measured"
                 continue
-            counts = outcomes[p.index].counts
-            assert counts is not None
-            distributions, worst = _correct_readout(counts, measured, batch.calibrated, matrices)
+            raw = outcomes[p.index].counts
+            assert raw is not None
+            distributions, worst = _correct_readout(raw, measured, batch.calibrated, matrices)
             outcomes[p.index].distributions = distributions
             overhead = max(overhead, worst)
             corrected.append(p.index)

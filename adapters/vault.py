@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from qorch.adapters.store import is_postgres, postgres_conninfo
@@ -162,7 +162,7 @@ class _PostgresTable:
             )
 
     @contextlib.contextmanager
-    def _connect(self) -> Iterator[object]:
+    def _connect(self) -> Iterator[Any]:
         import psycopg
 
         with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=10) as db:
@@ -170,7 +170,7 @@ class _PostgresTable:
 
     def put(self, job_id: str, sealed: bytes) -> None:
         with self._connect() as db:
-            db.execute(  # type: ignore[attr-defined]
+            db.execute(
                 f"INSERT INTO {self.table} (job_id, sealed, held_at) VALUES (%s, %s, %s) "
                 "ON CONFLICT (job_id) DO UPDATE SET sealed = EXCLUDED.sealed",
                 (job_id, sealed, time.time()),
@@ -178,18 +178,16 @@ class _PostgresTable:
 
     def get(self, job_id: str) -> bytes | None:
         with self._connect() as db:
-            row = db.execute(  # type: ignore[attr-defined]
+            row = db.execute(
                 f"SELECT sealed FROM {self.table} WHERE job_id = %s", (job_id,)
             ).fetchone()
         return None if row is None else bytes(row[0])
 
     def delete(self, job_ids: list[str]) -> None:
         with self._connect() as db:
-            db.execute(  # type: ignore[attr-defined]
-                f"DELETE FROM {self.table} WHERE job_id = ANY(%s)", (job_ids,)
-            )
+            db.execute(f"DELETE FROM {self.table} WHERE job_id = ANY(%s)", (job_ids,))
 
     def ids(self) -> list[str]:
         with self._connect() as db:
-            rows = db.execute(f"SELECT job_id FROM {self.table}").fetchall()  # type: ignore[attr-defined]
+            rows = db.execute(f"SELECT job_id FROM {self.table}").fetchall()
         return [row[0] for row in rows]

@@ -54,7 +54,8 @@ def status_context(job: dict[str, Any]) -> str:
     head = f"Job {job['id']} on {job['device_id']} is {job['status']}."
     if job["status"] == "Error" and job.get("error"):
         error = job["error"]
-        provider = f" (provider code {error['provider_code']})" if error.get("provider_code") else ""
+        code = error.get("provider_code")
+        provider = f" (provider code {code})" if code else ""
         again = " Retrying later may succeed." if error.get("retryable") else ""
         return f"{head} Error {error['code']}{provider}: {error['message']}.{again}"
     if job["status"] == "Done" and job.get("dry_run") and job.get("estimated_qpu_cost"):
