@@ -47,6 +47,11 @@ CANCELLED_TOPIC = get_topic(Job.Cancelled)  # type: ignore[attr-defined]
 JOB_TOPICS = [get_topic(cls) for cls in (*OPENED, *CLOSED, *LEASED)]
 
 RunInWorker = Callable[..., Awaitable[Any]]
+REMOTE_LEASE_FACTOR = 10
+"""A job waiting in a provider's queue renews its lease this many times less often: a day in an
+IonQ queue would otherwise leave thousands of LeaseRenewed events in the log."""
+MAX_REMOTE_JOBS = 256
+"""Jobs waiting at providers do not count against `concurrency` (local CPU work), but this."""
 MAX_ATTEMPTS = 3
 """Claims of one job whose worker process died before it fails as worker_crashed."""
 
@@ -110,6 +115,8 @@ class Executor:
         self.provider_config = provider_config or ProviderConfig()
         self.cancelled: set[UUID] = set()
         """Jobs cancelled by their user while this executor ran them: cancel at the provider."""
+        self.waiting_remote: set[UUID] = set()
+        """Held jobs that are at a provider: polled, not using a local CPU."""
         self.closed: list[UUID] = []
         """Jobs that ended since the vault was last swept: their credentials are destroyed."""
         self.concurrency = concurrency
@@ -178,7 +185,11 @@ class Executor:
             next_check = self.poll_interval * 10
             now = time.time()
             for job_id, state in list(self.open_jobs.items()):
-                if len(self.running) >= self.concurrency:
+                busy = len(self.running) - len(self.waiting_remote)
+                if (
+                    busy >= self.concurrency
+                    or len(self.running) >= self.concurrency + MAX_REMOTE_JOBS
+                ):
                     break
                 if job_id in self.running or now < state.not_before:
                     continue
@@ -315,6 +326,8 @@ class Executor:
             log.info("job %s submitted to %s as %s", claim.job_id, device.provider, handle.ids)
         else:
             log.info("job %s re-attached to %s job %s", claim.job_id, device.provider, handle.ids)
+        self.waiting_remote.add(claim.job_id)
+        self._dispatch.set()  # a local slot is free while this job waits at the provider
         try:
             outcome = await self._poll_until_done(task, handle, credentials)
         except anyio.get_cancelled_exc_class():
@@ -322,6 +335,8 @@ class Executor:
                 with anyio.CancelScope(shield=True):
                     await self._cancel_at_provider(device, handle, credentials)
             raise
+        finally:
+            self.waiting_remote.discard(claim.job_id)
         return self.app.record_results, outcome
 
     async def _poll_until_done(
@@ -388,11 +403,12 @@ class Executor:
 
     async def _keep_lease(self, job_id: UUID, scope: anyio.CancelScope) -> None:
         while True:
-            await anyio.sleep(self.lease_seconds / 3)
+            lease = self.lease_seconds
+            if job_id in self.waiting_remote:
+                lease *= REMOTE_LEASE_FACTOR
+            await anyio.sleep(lease / 3)
             renewed = await anyio.to_thread.run_sync(
-                lambda: self.app.renew_lease(
-                    job_id, self.worker_id, time.time(), self.lease_seconds
-                )
+                self.app.renew_lease, job_id, self.worker_id, time.time(), lease
             )
             if not renewed:
                 log.warning("job %s: lease lost, abandoning the run", job_id)

@@ -216,7 +216,8 @@ def test_a_restart_between_submit_and_result_re_attaches_to_the_provider_job(
 def test_busy_providers_are_retried_without_a_second_paid_task_and_cancel_reaches_them(
     tmp_path: Path, braket_api: FakeBraket, ionq_api: FakeIonQ
 ):
-    server = Server(tmp_path, free_port(), env=provider_env(braket_api, ionq_api))
+    env = {**provider_env(braket_api, ionq_api), "QORCH_WORKER_CONCURRENCY": "1"}
+    server = Server(tmp_path, free_port(), env=env)
     server.start()
     client = Client(server)
     try:
@@ -238,6 +239,9 @@ def test_busy_providers_are_retried_without_a_second_paid_task_and_cancel_reache
         ]
         for job_id in queued:
             client.until(job_id, lambda job: job.get("provider_job"))
+        # Jobs waiting in providers' queues do not hold the one local slot.
+        assert client.final(client.run(experiment, "aer_simulator"), timeout=30)["status"] == "Done"
+        for job_id in queued:
             cancelled = client.call("POST", f"/jobs/{job_id}/cancel").json()
             assert cancelled["status"] == "Cancelled"
         deadline = time.monotonic() + 30
