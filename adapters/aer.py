@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qorch.adapters.circuit_shape import transpiled_shape
 from qorch.adapters.qasm import parse_circuit
 from qorch.adapters.simulators import (
     DEFAULT_MAX_DENSE_QUBITS,
@@ -270,7 +271,7 @@ def _plan(task: ExecutionTask, max_dense_qubits: int) -> _Plan:
                 values=_reorder(values, circuit, isa),
                 observables=observables,
                 width=circuit.num_qubits,
-                shape=_shape(isa),
+                shape=transpiled_shape(isa),
             )
         )
     return _Plan(device, method, executor_id, options, circuits, transpile_seconds, mitigation)
@@ -422,25 +423,6 @@ def _observables(specs: tuple[ObservableSpec, ...], width: int, where: str) -> l
         terms = list(zip(spec.paulis, spec.coefficients, strict=True))
         operators.append(SparsePauliOp.from_list(terms))
     return operators
-
-
-def _shape(isa: QuantumCircuit) -> dict[str, int]:
-    """Qubits actually used, depth, and gate counts (gates_2q counts gates on 2+ qubits)."""
-    from qiskit.circuit import Gate
-
-    used: set[object] = set()
-    gates_1q = gates_2q = 0
-    for instruction in isa.data:
-        operation = instruction.operation
-        if operation.name in ("barrier", "delay"):
-            continue
-        used.update(instruction.qubits)
-        if isinstance(operation, Gate):
-            if operation.num_qubits == 1:
-                gates_1q += 1
-            else:
-                gates_2q += 1
-    return {"qubits": len(used), "depth": isa.depth(), "gates_1q": gates_1q, "gates_2q": gates_2q}
 
 
 # --- per-process caches ------------------------------------------------------------------------

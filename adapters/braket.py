@@ -40,6 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from qorch.adapters.circuit_shape import transpiled_shape
 from qorch.adapters.prices import load_prices
 from qorch.adapters.provider_config import ProviderConfig
 from qorch.domain.devices import Device
@@ -693,7 +694,9 @@ def _emit(isa: QuantumCircuit, statevector: bool, where: str) -> _Program:
     else:
         lines.append("b = measure q;")
     inputs = tuple((name, _input_index(name)) for name in names)
-    return _Program("\n".join(lines) + "\n", inputs, tuple(clbits), _shape(isa), isa.global_phase)
+    return _Program(
+        "\n".join(lines) + "\n", inputs, tuple(clbits), transpiled_shape(isa), isa.global_phase
+    )
 
 
 def _angle(value: Any) -> str:
@@ -704,25 +707,6 @@ def _angle(value: Any) -> str:
             return repr(float(value))
         return str(value)
     return repr(float(value))
-
-
-def _shape(isa: QuantumCircuit) -> dict[str, int]:
-    """Qubits actually used, depth, and gate counts (gates_2q counts gates on 2+ qubits)."""
-    from qiskit.circuit import Gate
-
-    used: set[object] = set()
-    gates_1q = gates_2q = 0
-    for instruction in isa.data:
-        operation = instruction.operation
-        if operation.name in ("barrier", "delay"):
-            continue
-        used.update(instruction.qubits)
-        if isinstance(operation, Gate):
-            if operation.num_qubits == 1:
-                gates_1q += 1
-            else:
-                gates_2q += 1
-    return {"qubits": len(used), "depth": isa.depth(), "gates_1q": gates_1q, "gates_2q": gates_2q}
 
 
 # --- results --------------------------------------------------------------------------------------
@@ -969,7 +953,9 @@ def estimate_task(task: ExecutionTask, device: Device) -> CostEstimate:
     for index, circuit in enumerate(loaded):
         isa = _transpile(circuit.measured[0], pass_manager, f"circuits[{index}]")
         costs.append(
-            CircuitCost(_shape(isa), executions=len(circuit.values) * len(circuit.measured))
+            CircuitCost(
+                transpiled_shape(isa), executions=len(circuit.values) * len(circuit.measured)
+            )
         )
     tasks = sum(cost.executions for cost in costs)
     if spec.price_key is None:

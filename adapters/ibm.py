@@ -86,8 +86,8 @@ from qorch.adapters.aer import (
     _observables,
     _parameter_values,
     _reorder,
-    _shape,
 )
+from qorch.adapters.circuit_shape import transpiled_shape
 from qorch.adapters.prices import load_prices
 from qorch.adapters.provider_config import ProviderConfig
 from qorch.domain.devices import Device
@@ -611,7 +611,7 @@ def _transpile(
                 values=_reorder(item.values, item.circuit, isa),
                 observables=observables,
                 labels=item.labels,
-                shape=_shape(isa),
+                shape=transpiled_shape(isa),
             )
         )
     return prepared, transpile_seconds

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from qorch.adapters.circuit_shape import transpiled_shape
 from qorch.adapters.provider_config import ProviderConfig
 from qorch.domain.devices import Device
 from qorch.domain.execution import (
@@ -349,7 +350,7 @@ def _prepare(task: ExecutionTask, device: Device, options: _Options) -> list[_Ci
                 names=names,
                 values=values,
                 plan=plan,
-                shapes=[_shape(c) for c in transpiled],
+                shapes=[transpiled_shape(c) for c in transpiled],
             )
         )
     return prepared
@@ -467,30 +468,6 @@ def _clbit_map(circuit: QuantumCircuit) -> list[int | None]:
             qubit = circuit.find_bit(instruction.qubits[0]).index
             qubit_of[circuit.find_bit(instruction.clbits[0]).index] = qubit
     return qubit_of
-
-
-def _shape(circuit: QuantumCircuit) -> dict[str, int]:
-    """Qubits used, depth, and gate counts (gates_2q: gates on two or more qubits)."""
-    from qiskit.circuit import Gate
-
-    used: set[object] = set()
-    gates_1q = gates_2q = 0
-    for instruction in circuit.data:
-        operation = instruction.operation
-        if operation.name in ("barrier", "delay"):
-            continue
-        used.update(instruction.qubits)
-        if isinstance(operation, Gate):
-            if operation.num_qubits == 1:
-                gates_1q += 1
-            else:
-                gates_2q += 1
-    return {
-        "qubits": len(used),
-        "depth": circuit.depth(),
-        "gates_1q": gates_1q,
-        "gates_2q": gates_2q,
-    }
 
 
 def _executions(circuits: list[_Circuit]) -> Iterator[tuple[int, int, int]]:
