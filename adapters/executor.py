@@ -44,6 +44,7 @@ OPENED_TOPICS = {get_topic(cls) for cls in OPENED}
 CLOSED_TOPICS = {get_topic(cls) for cls in CLOSED}
 CLAIMED_TOPIC = get_topic(Job.Claimed)  # type: ignore[attr-defined]
 CANCELLED_TOPIC = get_topic(Job.Cancelled)  # type: ignore[attr-defined]
+RESTARTED_TOPIC = get_topic(Job.Restarted)  # type: ignore[attr-defined]
 JOB_TOPICS = [get_topic(cls) for cls in (*OPENED, *CLOSED, *LEASED)]
 
 RunInWorker = Callable[..., Awaitable[Any]]
@@ -164,6 +165,9 @@ class Executor:
             topic = notification.topic
             if topic in OPENED_TOPICS:
                 self.open_jobs[job_id] = OpenJob()
+                if topic == RESTARTED_TOPIC and job_id in self.closed:
+                    # Restarted with fresh credentials: they must outlive the earlier ending.
+                    self.closed = [closed for closed in self.closed if closed != job_id]
             elif topic in CLOSED_TOPICS:
                 self.open_jobs.pop(job_id, None)
                 self.closed.append(job_id)

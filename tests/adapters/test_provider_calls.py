@@ -106,3 +106,25 @@ async def test_a_hanging_provider_call_is_abandoned_at_our_timeout(app: Qorch):
     assert raised.value.code == "provider_timeout" and raised.value.retryable
     assert len(calls) == 2
     assert time.monotonic() - started < 2.0
+
+
+def test_credentials_of_a_job_restarted_right_after_it_ended_are_not_destroyed(app: Qorch):
+    from qorch.domain.requests import RunRequest
+    from tests.conftest import BELL_QASM2
+
+    user_id, _ = app.register_user("ada")
+    experiment = app.create_experiment(user_id, "exp")
+    request = RunRequest(
+        experiment_id=str(experiment.id),
+        circuits_qasm=[BELL_QASM2],
+        device_id="ionq_simulator",
+        options={"ionq_api_key": "first"},
+    )
+    job_id = app.submit_job(user_id, request).id
+    app.cancel_job(user_id, str(job_id))
+    app.restart_job(user_id, str(job_id), {"ionq_api_key": "second"})
+
+    executor, _ = executor_answering(app, [])
+    executor._track(app.recorder.select_notifications(start=1, limit=1000))
+    assert job_id not in executor.closed  # the sweep leaves the restarted job's credentials
+    assert app.credentials.open(job_id) == {"ionq_api_key": "second"}  # type: ignore[attr-defined]
