@@ -256,6 +256,7 @@ class Executor:
 
     async def _run_claimed(self, claim: Claim) -> tuple[Callable[[UUID, str, Any], bool], Any]:
         """Runs the claimed task; answers the command that records its outcome, and the value."""
+        credentials: dict[str, str] = {}
         try:
             if claim.dry_run:
                 estimate = await self.run_in_worker(providers.estimate_task, claim.task)
@@ -273,16 +274,18 @@ class Executor:
             )
             return self.app.record_results, outcome
         except ProviderError as error:
-            return self.app.record_failure, error.as_dict()
+            return self.app.record_failure, without_secrets(error.as_dict(), credentials)
         except anyio.get_cancelled_exc_class():
             raise
         except Exception as error:
             # The worker process died (killed with its process group on shutdown, or by the OOM
             # killer) or something unexpected broke: try again, then fail with what happened.
             if claim.attempt < MAX_ATTEMPTS:
-                log.warning("job %s: run failed (%r); releasing the job", claim.job_id, error)
+                failed = without_secrets(repr(error), credentials)
+                log.warning("job %s: run failed (%s); releasing the job", claim.job_id, failed)
                 return self._release, None
-            log.error("job %s failed:\n%s", claim.job_id, traceback.format_exc())
+            failed = without_secrets(traceback.format_exc(), credentials)
+            log.error("job %s failed:\n%s", claim.job_id, failed)
             if isinstance(error, anyio.BrokenWorkerProcess):
                 failure = {
                     "code": "worker_crashed",
@@ -296,7 +299,7 @@ class Executor:
                     "message": f"{type(error).__name__}: {error}",
                     "retryable": False,
                 }
-            return self.app.record_failure, failure
+            return self.app.record_failure, without_secrets(failure, credentials)
 
     async def _credentials(self, claim: Claim, device: Device) -> dict[str, str]:
         if not device.remote:
@@ -418,6 +421,19 @@ class Executor:
                 log.warning("job %s: lease lost, abandoning the run", job_id)
                 scope.cancel()
                 return
+
+
+def without_secrets(value: Any, credentials: dict[str, str]) -> Any:
+    """`value` (text, or a dict of texts) with every credential value masked: an SDK's error may
+    quote what it was given, and whatever is recorded stays in the log forever."""
+    if isinstance(value, dict):
+        return {key: without_secrets(item, credentials) for key, item in value.items()}
+    if not isinstance(value, str):
+        return value
+    for secret in credentials.values():
+        if isinstance(secret, str) and len(secret) >= 4:
+            value = value.replace(secret, "***")
+    return value
 
 
 def _nothing(job_id: UUID, worker_id: str, value: Any) -> bool:

@@ -128,3 +128,29 @@ def test_credentials_of_a_job_restarted_right_after_it_ended_are_not_destroyed(a
     executor._track(app.recorder.select_notifications(start=1, limit=1000))
     assert job_id not in executor.closed  # the sweep leaves the restarted job's credentials
     assert app.credentials.open(job_id) == {"ionq_api_key": "second"}  # type: ignore[attr-defined]
+
+
+@pytest.mark.anyio
+async def test_a_provider_error_quoting_the_credentials_is_recorded_without_them(app: Qorch):
+    from qorch.domain.requests import RunRequest
+    from tests.conftest import BELL_QASM2
+
+    user_id, _ = app.register_user("ada")
+    experiment = app.create_experiment(user_id, "exp")
+    request = RunRequest(
+        experiment_id=str(experiment.id),
+        circuits_qasm=[BELL_QASM2],
+        device_id="ionq_simulator",
+        options={"ionq_api_key": "k-SECRET-123"},
+    )
+    job_id = app.submit_job(user_id, request).id
+    careless = ProviderError("provider_rejected", "key k-SECRET-123 is not allowed here")
+    executor, _ = executor_answering(app, [careless], max_retries=0)
+    executor.vault = app.credentials  # type: ignore[assignment]
+    claim = app.claim_job(job_id, executor.worker_id, time.time(), False, 30)
+    assert claim is not None
+
+    record, failure = await executor._run_claimed(claim)
+
+    assert record == app.record_failure
+    assert failure["message"] == "key *** is not allowed here"
