@@ -48,6 +48,14 @@ OPERATIONS: list[
     ),
     (
         "post",
+        "/ai/list_qpus_and_simulators",
+        "Devices; with provider credentials in `options`, live status and queue length too",
+        schemas.DeviceQuery,
+        schemas.DeviceList,
+        [],
+    ),
+    (
+        "post",
         "/ai/submit_circuit_for_analytics",
         "Store a QASM circuit and compute its metrics",
         schemas.AnalyticsRequest,
