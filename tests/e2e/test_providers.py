@@ -146,7 +146,14 @@ def test_credentials_never_appear_in_the_store_the_logs_the_answers_or_the_dashb
         client.call("GET", "/ai/get_job_results_and_status", params={"job_id": jobs["braket"]})
         client.call("GET", f"/jobs/{jobs['braket']}/events")
         client.call("GET", "/jobs", params={"include_inputs": "true"})
-        client.call("POST", "/ai/list_qpus_and_simulators", json={"options": {**AWS, **IONQ}})
+        listed = client.call(
+            "POST", "/ai/list_qpus_and_simulators", json={"options": {**AWS, **IONQ}}
+        ).json()["devices"]
+        live = {d["id"]: d.get("live") for d in listed}
+        assert live["braket_ionq_aria"]["status"] == "online"
+        assert isinstance(live["braket_ionq_aria"]["queue_length"], int)
+        assert live["ionq_aria_1"]["status"] == "online"
+        assert live["ibm_brisbane"] is None and live["aer_simulator"] is None  # no IBM token given
         pages = dashboard_pages(server, [*jobs.values()])
     finally:
         server.stop()
