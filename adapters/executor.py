@@ -249,10 +249,21 @@ class Executor:
             closed, self.closed = self.closed, []
             if closed:
                 try:
-                    await anyio.to_thread.run_sync(self.vault.destroy_all, closed)
+                    await anyio.to_thread.run_sync(self._destroy_credentials, closed)
                 except Exception:
                     log.exception("destroying the credentials of ended jobs failed; will retry")
                     self.closed.extend(closed)
+
+    def _destroy_credentials(self, closed: list[UUID]) -> None:
+        assert self.vault is not None
+        held = self.vault.held_among(closed)
+        # Only jobs still final: one restarted since its end holds new credentials to run with.
+        ended = {}
+        for job_id, held_at in held.items():
+            job = self.app.find_job(job_id)
+            if job is None or job.status.is_final:
+                ended[job_id] = held_at
+        self.vault.destroy_if_unchanged(ended)
 
     async def _run_claimed(self, claim: Claim) -> tuple[Callable[[UUID, str, Any], bool], Any]:
         """Runs the claimed task; answers the command that records its outcome, and the value."""
@@ -321,11 +332,21 @@ class Executor:
         """Submits once (or re-attaches to the recorded provider job), then polls until done."""
         task, config = claim.task, self.provider_config
         handle = claim.provider_job
+        if handle is None and claim.job_id in self.cancelled:
+            return _nothing, None
         if handle is None:
-            handle = await self._call_provider(providers.submit_task, task, credentials, config)
-            recorded = await anyio.to_thread.run_sync(
-                self.app.record_provider_job, claim.job_id, self.worker_id, handle
-            )
+            # Shielded: a cancel arriving mid-submit must not leave a paid job unrecorded at
+            # the provider; it is cancelled there as soon as the submit has answered.
+            with anyio.CancelScope(shield=True):
+                handle = await self._call_provider(
+                    providers.submit_task, task, credentials, config, secrets=credentials
+                )
+                recorded = await anyio.to_thread.run_sync(
+                    self.app.record_provider_job, claim.job_id, self.worker_id, handle
+                )
+                if claim.job_id in self.cancelled:
+                    await self._cancel_at_provider(device, handle, credentials)
+                    return _nothing, None
             if not recorded:
                 # Another worker took the job over; it re-submits with the same client token,
                 # which the provider answers with this same job.
@@ -349,12 +370,20 @@ class Executor:
     async def _poll_until_done(
         self, task: ExecutionTask, handle: ProviderJob, credentials: dict[str, str]
     ) -> ExecutionOutcome:
+        """Polls until the provider has the results. A provider that is down or slow to answer
+        does not end the job (it is still queued there): polling goes on, ever less often."""
         config = self.provider_config
         interval = config.poll_interval
         while True:
-            outcome = await self._call_provider(
-                providers.poll_task, task, handle, credentials, config
-            )
+            try:
+                outcome = await self._call_provider(
+                    providers.poll_task, task, handle, credentials, config, secrets=credentials
+                )
+            except ProviderError as error:
+                if not error.retryable:
+                    raise
+                outcome = None
+                interval = max(interval, error.retry_after or 0.0)
             if outcome is not None:
                 return outcome  # type: ignore[no-any-return]
             await anyio.sleep(interval)
@@ -365,13 +394,25 @@ class Executor:
     ) -> None:
         try:
             await self._call_provider(
-                providers.cancel_task, device.id, handle, credentials, self.provider_config
+                providers.cancel_task,
+                device.id,
+                handle,
+                credentials,
+                self.provider_config,
+                secrets=credentials,
             )
             log.info("job cancelled at %s: %s", device.provider, handle.ids)
-        except Exception:
-            log.exception("cancelling %s at %s failed", handle.ids, device.provider)
+        except Exception as error:
+            log.error(
+                "cancelling %s at %s failed: %s",
+                handle.ids,
+                device.provider,
+                without_secrets(repr(error), credentials),
+            )
 
-    async def _call_provider(self, function: Callable[..., Any], *args: Any) -> Any:
+    async def _call_provider(
+        self, function: Callable[..., Any], *args: Any, secrets: dict[str, str] | None = None
+    ) -> Any:
         """One provider call in a worker process, bounded by our timeout (the process is killed
         when it passes: some clients retry forever); retryable failures are retried with
         exponential backoff and jitter, honouring Retry-After, then raised."""
@@ -397,7 +438,7 @@ class Executor:
                 "%s failed (%s: %s); retry %d of %d in %.1f s",
                 getattr(function, "__name__", function),
                 error.code,
-                error.message,
+                without_secrets(error.message, secrets or {}),
                 attempt + 1,
                 config.max_retries,
                 delay,
@@ -431,8 +472,12 @@ def without_secrets(value: Any, credentials: dict[str, str]) -> Any:
     if not isinstance(value, str):
         return value
     for secret in credentials.values():
-        if isinstance(secret, str) and len(secret) >= 4:
-            value = value.replace(secret, "***")
+        if not isinstance(secret, str):
+            continue
+        # As given, and as an error message may quote it (stripped, or as an escaped repr).
+        for form in {secret, secret.strip(), repr(secret)[1:-1], repr(secret.encode())[2:-1]}:
+            if len(form) >= 4:
+                value = value.replace(form, "***")
     return value
 
 

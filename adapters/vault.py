@@ -106,6 +106,17 @@ class CredentialVault:
     def held_jobs(self) -> list[str]:
         return self._table.ids()
 
+    def held_among(self, job_ids: Iterable[UUID]) -> dict[UUID, float]:
+        """Of these jobs, those with credentials held, and when each was held."""
+        found = self._table.held_at([str(job_id) for job_id in job_ids])
+        return {UUID(job_id): held_at for job_id, held_at in found.items()}
+
+    def destroy_if_unchanged(self, held: dict[UUID, float]) -> None:
+        """Destroys these jobs' credentials unless they were held anew since `held` was read
+        (a job restarted meanwhile keeps its new credentials)."""
+        if held:
+            self._table.delete_unchanged([(str(job_id), at) for job_id, at in held.items()])
+
 
 class _SQLiteTable:
     def __init__(self, settings: Settings) -> None:
@@ -150,6 +161,22 @@ class _SQLiteTable:
         with self._connect() as db:
             return [row[0] for row in db.execute(f"SELECT job_id FROM {TABLE}")]
 
+    def held_at(self, job_ids: list[str]) -> dict[str, float]:
+        found: dict[str, float] = {}
+        with self._connect() as db:
+            for start in range(0, len(job_ids), 500):
+                chunk = job_ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(
+                    f"SELECT job_id, held_at FROM {TABLE} WHERE job_id IN ({marks})", chunk
+                )
+                found.update({row[0]: row[1] for row in rows})
+        return found
+
+    def delete_unchanged(self, rows: list[tuple[str, float]]) -> None:
+        with self._connect() as db:
+            db.executemany(f"DELETE FROM {TABLE} WHERE job_id = ? AND held_at = ?", rows)
+
 
 class _PostgresTable:
     def __init__(self, settings: Settings) -> None:
@@ -172,7 +199,8 @@ class _PostgresTable:
         with self._connect() as db:
             db.execute(
                 f"INSERT INTO {self.table} (job_id, sealed, held_at) VALUES (%s, %s, %s) "
-                "ON CONFLICT (job_id) DO UPDATE SET sealed = EXCLUDED.sealed",
+                "ON CONFLICT (job_id) DO UPDATE SET sealed = EXCLUDED.sealed, "
+                "held_at = EXCLUDED.held_at",
                 (job_id, sealed, time.time()),
             )
 
@@ -191,3 +219,17 @@ class _PostgresTable:
         with self._connect() as db:
             rows = db.execute(f"SELECT job_id FROM {self.table}").fetchall()
         return [row[0] for row in rows]
+
+    def held_at(self, job_ids: list[str]) -> dict[str, float]:
+        with self._connect() as db:
+            rows = db.execute(
+                f"SELECT job_id, held_at FROM {self.table} WHERE job_id = ANY(%s)", (job_ids,)
+            ).fetchall()
+        return {row[0]: row[1] for row in rows}
+
+    def delete_unchanged(self, rows: list[tuple[str, float]]) -> None:
+        with self._connect() as db:
+            with db.cursor() as cursor:
+                cursor.executemany(
+                    f"DELETE FROM {self.table} WHERE job_id = %s AND held_at = %s", rows
+                )

@@ -31,7 +31,13 @@ from qorch.domain.execution import (
 )
 from qorch.domain.experiment import Experiment
 from qorch.domain.job import Job
-from qorch.domain.requests import Limits, RunRequest, check_request_shape, plan_run
+from qorch.domain.requests import (
+    Limits,
+    RunRequest,
+    check_credential_values,
+    check_request_shape,
+    plan_run,
+)
 from qorch.domain.results import nest_results
 from qorch.domain.submission import SubmitKey
 from qorch.domain.user import User, hash_api_key, new_api_key, user_id_for_key
@@ -392,6 +398,9 @@ class Qorch(Application[UUID]):
         job.cancel(reason)
         return self._saved(job)
 
+    def find_job(self, job_id: UUID) -> Job | None:
+        return self._find(Job, job_id)
+
     def owned_job(self, user_id: UUID, job_id: str) -> Job | None:
         return self._owned(Job, user_id, job_id)
 
@@ -493,9 +502,7 @@ def credentials_to_hold(device: Device, supplied: dict[str, Any], dry_run: bool)
     """
     if not device.remote or dry_run:
         return {}
-    for name, value in supplied.items():
-        if not isinstance(value, str) or not value:
-            raise RequestError(f"options.{name}", "must be a non-empty string")
+    check_credential_values(supplied)
     missing = [name for name in device.credentials if name not in supplied]
     if missing:
         raise RequestError(

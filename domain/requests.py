@@ -120,6 +120,18 @@ def split_credentials(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str
     return clean, credentials
 
 
+def check_credential_values(credentials: dict[str, Any]) -> None:
+    """Credentials are plain tokens: a stray newline or space (a pasted key) is refused here,
+    because an SDK refusing it would quote the value in its error message."""
+    for name, value in credentials.items():
+        if not isinstance(value, str) or not value:
+            raise RequestError(f"options.{name}", "must be a non-empty string")
+        if any(character.isspace() or not character.isprintable() for character in value):
+            raise RequestError(
+                f"options.{name}", "must not contain spaces, newlines or control characters"
+            )
+
+
 def plan_run(
     request: RunRequest, circuits: Sequence[CircuitFacts], device: Device, limits: Limits
 ) -> RunPlan:

@@ -20,7 +20,7 @@ from qorch.domain.application import Submit
 from qorch.domain.devices import Device
 from qorch.domain.errors import NotFound
 from qorch.domain.execution import ProviderError
-from qorch.domain.requests import RunRequest, split_credentials
+from qorch.domain.requests import RunRequest, check_credential_values, split_credentials
 from qorch.http.presenters import page_results
 from qorch.http.reads import await_recorded, read_job
 from qorch.http.schemas import (
@@ -120,6 +120,7 @@ async def list_devices(service: Service, query: DeviceQuery | None = None) -> li
     devices = [device.as_dict() for device in listed]
     _, credentials = split_credentials(query.options if query is not None else {})
     if credentials:
+        check_credential_values(credentials)
         live = await live_status(service, listed, credentials)
         for device in devices:
             if device["id"] in live:
@@ -154,7 +155,7 @@ async def live_status(
         except ProviderError as failure:
             status = {device.id: {"error": failure.as_dict()} for device in chosen}
         except Exception as failure:  # a listing never fails because one provider did
-            log.exception("live status of %s failed", provider)
+            log.error("live status of %s failed: %s", provider, type(failure).__name__)
             error = {"code": "provider_failed", "message": type(failure).__name__}
             status = {device.id: {"error": error} for device in chosen}
         found.update(status)

@@ -154,3 +154,31 @@ async def test_a_provider_error_quoting_the_credentials_is_recorded_without_them
 
     assert record == app.record_failure
     assert failure["message"] == "key *** is not allowed here"
+
+
+@pytest.mark.anyio
+async def test_a_provider_down_while_a_job_waits_there_does_not_end_the_job(app: Qorch):
+    from qorch.domain.execution import ExecutionTask, ProviderJob
+
+    down = ProviderError("provider_unavailable", "502", retryable=True, provider_code="502")
+    executor, calls = executor_answering(
+        app, [down, down, down, None, down, "the results"], max_retries=0, poll_interval=0.01
+    )
+    task = ExecutionTask("job", "ionq_simulator", "Run", 10, ())
+    handle = ProviderJob("ionq", ("ionq-1",))
+    assert await executor._poll_until_done(task, handle, {}) == "the results"
+    assert len(calls) == 6
+
+    refused = ProviderError("provider_failed", "the job failed at IonQ", provider_code="E1")
+    executor, _ = executor_answering(app, [None, refused], max_retries=0, poll_interval=0.01)
+    with pytest.raises(ProviderError, match="failed at IonQ"):
+        await executor._poll_until_done(task, handle, {})
+
+
+def test_credentials_are_masked_however_an_error_quotes_them():
+    from qorch.adapters.executor import without_secrets
+
+    secret = "FwoGZXIvYXdzEJr\n"
+    quoted = f"Invalid header value {secret.encode()!r} and {secret!r} and {secret.strip()}"
+    masked = without_secrets({"message": quoted, "retryable": True}, {"t": secret})
+    assert "FwoGZXIvYXdzEJr" not in masked["message"] and masked["retryable"] is True

@@ -78,3 +78,16 @@ def test_on_postgresql_every_machine_with_the_shared_key_opens_them(tmp_path: Pa
     assert CredentialVault(other_machine).open(job_id) == {"ionq_api_key": TOKEN}
     CredentialVault(other_machine).destroy(job_id)
     assert CredentialVault(settings).open(job_id) is None
+
+
+def test_the_sweep_spares_credentials_held_again_since_it_looked(tmp_path: Path):
+    vault = CredentialVault(Settings(data_dir=tmp_path))
+    ended, restarted = uuid.uuid4(), uuid.uuid4()
+    vault.hold(ended, {"k": TOKEN})
+    vault.hold(restarted, {"k": TOKEN})
+    seen = vault.held_among([ended, restarted, uuid.uuid4()])
+    assert set(seen) == {ended, restarted}
+    vault.hold(restarted, {"k": "new-" + TOKEN})  # a restart holds fresh credentials
+    vault.destroy_if_unchanged(seen)
+    assert vault.open(ended) is None
+    assert vault.open(restarted) == {"k": "new-" + TOKEN}

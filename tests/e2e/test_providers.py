@@ -271,3 +271,28 @@ def test_busy_providers_are_retried_without_a_second_paid_task_and_cancel_reache
         assert refused["error"]["retryable"] is False
     finally:
         server.stop()
+
+
+def test_a_job_cancelled_while_its_submit_is_in_flight_is_cancelled_at_the_provider(
+    tmp_path: Path, braket_api: FakeBraket, ionq_api: FakeIonQ
+):
+    env = {**provider_env(braket_api, ionq_api), "QORCH_PROVIDER_CALL_TIMEOUT": "3"}
+    server = Server(tmp_path, free_port(), env=env)
+    server.start()
+    client = Client(server)
+    try:
+        ionq_api.hold_jobs()
+        ionq_api.lose_answer_to_next_submit()  # IonQ creates the job, its answer never comes
+        job_id = client.run(client.experiment(), "ionq_simulator", options=IONQ)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and ionq_api.submits == 0:
+            time.sleep(0.05)
+        assert client.call("POST", f"/jobs/{job_id}/cancel").json()["status"] == "Cancelled"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not ionq_api.requests_to("PUT", "/cancel"):
+            time.sleep(0.1)
+    finally:
+        server.stop()
+    assert len(ionq_api.jobs) == 1
+    assert len(ionq_api.requests_to("PUT", "/cancel")) == 1
+    assert [job.status for job in ionq_api.jobs.values()] == ["canceled"]
