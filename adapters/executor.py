@@ -331,29 +331,31 @@ class Executor:
     ) -> tuple[Callable[[UUID, str, Any], bool], Any]:
         """Submits once (or re-attaches to the recorded provider job), then polls until done."""
         task, config = claim.task, self.provider_config
-        handle = claim.provider_job
+        handle: ProviderJob | None = claim.provider_job
         if handle is None and claim.job_id in self.cancelled:
             return _nothing, None
         if handle is None:
             # Shielded: a cancel arriving mid-submit must not leave a paid job unrecorded at
             # the provider; it is cancelled there as soon as the submit has answered.
             with anyio.CancelScope(shield=True):
-                handle = await self._call_provider(
+                submitted: ProviderJob = await self._call_provider(
                     providers.submit_task, task, credentials, config, secrets=credentials
                 )
+                handle = submitted
                 recorded = await anyio.to_thread.run_sync(
                     self.app.record_provider_job, claim.job_id, self.worker_id, handle
                 )
                 if claim.job_id in self.cancelled:
-                    await self._cancel_at_provider(device, handle, credentials)
+                    await self._cancel_at_provider(device, submitted, credentials)
                     return _nothing, None
             if not recorded:
                 # Another worker took the job over; it re-submits with the same client token,
                 # which the provider answers with this same job.
                 return _nothing, None
-            log.info("job %s submitted to %s as %s", claim.job_id, device.provider, handle.ids)
+            log.info("job %s submitted to %s as %s", claim.job_id, device.provider, submitted.ids)
         else:
             log.info("job %s re-attached to %s job %s", claim.job_id, device.provider, handle.ids)
+        assert handle is not None  # (mypy: a cancel scope's exit might swallow the submit)
         self.waiting_remote.add(claim.job_id)
         self._dispatch.set()  # a local slot is free while this job waits at the provider
         try:

@@ -228,8 +228,5 @@ class _PostgresTable:
         return {row[0]: row[1] for row in rows}
 
     def delete_unchanged(self, rows: list[tuple[str, float]]) -> None:
-        with self._connect() as db:
-            with db.cursor() as cursor:
-                cursor.executemany(
-                    f"DELETE FROM {self.table} WHERE job_id = %s AND held_at = %s", rows
-                )
+        with self._connect() as db, db.cursor() as cursor:
+            cursor.executemany(f"DELETE FROM {self.table} WHERE job_id = %s AND held_at = %s", rows)
