@@ -24,13 +24,12 @@ import functools
 import math
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qorch.adapters.bit_counts import counts_per_set
 from qorch.adapters.circuit_shape import transpiled_shape
-from qorch.adapters.qasm import parse_circuit
 from qorch.adapters.simulators import (
     DEFAULT_MAX_DENSE_QUBITS,
     FAKE_BACKENDS,
@@ -39,6 +38,14 @@ from qorch.adapters.simulators import (
     find_local_device,
     ideal_simulator,
 )
+from qorch.adapters.task_inputs import (
+    has_measurements,
+    load_circuit,
+    option_integer,
+    parameter_array,
+    pauli_operators,
+    values_kept_by,
+)
 from qorch.domain.devices import Device
 from qorch.domain.execution import (
     CircuitOutcome,
@@ -46,13 +53,11 @@ from qorch.domain.execution import (
     CostEstimate,
     ExecutionOutcome,
     ExecutionTask,
-    ObservableSpec,
     ProviderError,
 )
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
-    from qiskit.primitives import BitArray
     from qiskit.quantum_info import SparsePauliOp
     from qiskit.transpiler import StagedPassManager
     from qiskit_aer import AerSimulator
@@ -234,17 +239,17 @@ def _plan(task: ExecutionTask, max_dense_qubits: int) -> _Plan:
     transpile_seconds = 0.0
     for index, circuit_task in enumerate(task.circuits):
         where = f"circuits[{index}]"
-        circuit = _load_checked(circuit_task.source, where)
-        values = _parameter_values(circuit, circuit_task.parameter_sets, where)
+        circuit = load_circuit(circuit_task.source, where)
+        values = parameter_array(circuit, circuit_task.parameter_sets, where)
         estimating = bool(circuit_task.observables)
         if estimating or task.run_type == "StatevectorRun":
             circuit = circuit.remove_final_measurements(inplace=False)
-            if task.run_type == "StatevectorRun" and _has_measurements(circuit):
+            if task.run_type == "StatevectorRun" and has_measurements(circuit):
                 raise ProviderError(
                     "unsupported_circuit",
                     f"{where}: StatevectorRun needs a circuit without mid-circuit measurements",
                 )
-        elif not _has_measurements(circuit):
+        elif not has_measurements(circuit):
             raise ProviderError(
                 "no_measurements",
                 f"{where}: the circuit measures nothing; add measurements or give observables",
@@ -256,7 +261,7 @@ def _plan(task: ExecutionTask, max_dense_qubits: int) -> _Plan:
                 + (" for StatevectorRun" if task.run_type == "StatevectorRun" else ""),
             )
         specs = circuit_task.observables if estimating else None
-        observables = _observables(specs, circuit.num_qubits, where) if specs else None
+        observables = pauli_operators(specs, circuit.num_qubits, where) if specs else None
         started = time.perf_counter()
         try:
             isa = pass_manager.run(circuit)
@@ -268,7 +273,7 @@ def _plan(task: ExecutionTask, max_dense_qubits: int) -> _Plan:
         circuits.append(
             _Prepared(
                 circuit=isa,
-                values=_reorder(values, circuit, isa),
+                values=values_kept_by(values, circuit, isa),
                 observables=observables,
                 width=circuit.num_qubits,
                 shape=transpiled_shape(isa),
@@ -288,23 +293,11 @@ def _parse_options(options: dict[str, Any]) -> _Options:
                 field=f"options.{name}",
             )
 
-    def integer(name: str, high: int) -> int | None:
-        value = options.get(name)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
-            raise ProviderError(
-                "invalid_option",
-                f"options.{name}: expected an integer in 0..{high}",
-                field=f"options.{name}",
-            )
-        return value
-
-    level = integer("optimization_level", 3)
+    level = option_integer(options, "optimization_level", 3)
     return _Options(
-        seed_simulator=integer("seed_simulator", _MAX_SEED),
+        seed_simulator=option_integer(options, "seed_simulator", _MAX_SEED),
         optimization_level=DEFAULT_OPTIMIZATION_LEVEL if level is None else level,
-        seed_transpiler=integer("seed_transpiler", _MAX_SEED),
+        seed_transpiler=option_integer(options, "seed_transpiler", _MAX_SEED),
     )
 
 
@@ -341,88 +334,6 @@ def _mitigation_for(
                 field=f"options.{name}",
             )
     return _Mitigation(label)
-
-
-@lru_cache(maxsize=128)
-def _load(source: str) -> QuantumCircuit:
-    # The same circuit is often run again with new parameters: parse it once per process.
-    # Transpiling never mutates its input, so sharing the parsed circuit is safe.
-    return parse_circuit(source).circuit
-
-
-def _load_checked(source: str, where: str) -> QuantumCircuit:
-    try:
-        return _load(source)
-    except ProviderError:
-        raise
-    except Exception as error:
-        raise ProviderError("invalid_circuit", f"{where}: {error}") from error
-
-
-def _has_measurements(circuit: QuantumCircuit) -> bool:
-    return any(instruction.operation.name == "measure" for instruction in circuit.data)
-
-
-def _parameter_values(
-    circuit: QuantumCircuit, parameter_sets: tuple[tuple[float, ...], ...] | None, where: str
-) -> np.ndarray:
-    names = [parameter.name for parameter in circuit.parameters]
-    if parameter_sets is None:
-        if names:
-            raise ProviderError(
-                "invalid_parameters",
-                f"{where}: the circuit has parameters ({', '.join(names)}) but no parameter sets",
-            )
-        return np.zeros((1, 0))
-    if not parameter_sets:
-        raise ProviderError("invalid_parameters", f"{where}: parameter_sets is empty")
-    if not names and len(parameter_sets) > 1:
-        raise ProviderError(
-            "invalid_parameters",
-            f"{where}: the circuit has no parameters; give at most one (empty) parameter set",
-        )
-    for number, values in enumerate(parameter_sets):
-        if len(values) != len(names):
-            raise ProviderError(
-                "invalid_parameters",
-                f"{where}: parameter set {number} has {len(values)} values, the circuit has "
-                f"{len(names)} parameters ({', '.join(names)})",
-            )
-    try:
-        array = np.array(parameter_sets, dtype=float).reshape(len(parameter_sets), len(names))
-    except (TypeError, ValueError) as error:
-        raise ProviderError("invalid_parameters", f"{where}: {error}") from error
-    if not np.all(np.isfinite(array)):
-        raise ProviderError("invalid_parameters", f"{where}: parameter values must be finite")
-    return array
-
-
-def _reorder(values: np.ndarray, circuit: QuantumCircuit, isa: QuantumCircuit) -> np.ndarray:
-    # Transpiling can drop a parameter (e.g. an rz right before a measurement).
-    names = [parameter.name for parameter in circuit.parameters]
-    kept = [names.index(parameter.name) for parameter in isa.parameters]
-    return values if len(kept) == len(names) else values[:, kept]
-
-
-def _observables(specs: tuple[ObservableSpec, ...], width: int, where: str) -> list[SparsePauliOp]:
-    from qiskit.quantum_info import SparsePauliOp
-
-    operators = []
-    for number, spec in enumerate(specs):
-        label = f"{where}.observables[{number}]"
-        if not spec.paulis or len(spec.paulis) != len(spec.coefficients):
-            raise ProviderError(
-                "invalid_observable", f"{label}: needs one coefficient per Pauli string"
-            )
-        for pauli in spec.paulis:
-            if len(pauli) != width or set(pauli) - set("IXYZ"):
-                raise ProviderError(
-                    "invalid_observable",
-                    f"{label}: {pauli!r} is not a Pauli string of {width} letters from IXYZ",
-                )
-        terms = list(zip(spec.paulis, spec.coefficients, strict=True))
-        operators.append(SparsePauliOp.from_list(terms))
-    return operators
 
 
 # --- per-process caches ------------------------------------------------------------------------
@@ -480,7 +391,7 @@ def _sample(
     for i, result in zip(indices, results, strict=True):
         joined = result.join_data()
         sets = plan.circuits[i].values.shape[0]
-        counts = _counts(BitArray(joined.array.reshape(sets, shots, -1), joined.num_bits))
+        counts = counts_per_set(BitArray(joined.array.reshape(sets, shots, -1), joined.num_bits))
         outcomes[i].counts = counts
         outcomes[i].distributions = [{k: v / shots for k, v in c.items()} for c in counts]
     if plan.mitigation.active:
@@ -508,24 +419,6 @@ def _mitigate_readout(
         report.circuits.append(i)
         report.qubits[str(i)] = qubits
     return report
-
-
-def _counts(bits: BitArray) -> list[dict[str, int]]:
-    """Counts per parameter set of a (P, shots) BitArray; vectorised up to 64 bits."""
-    packed = bits.array
-    if packed.shape[-1] > 8:
-        return [bits.get_counts(p) for p in range(bits.shape[0])]
-    outcomes = np.zeros(packed.shape[:-1], dtype=np.uint64)
-    for byte in range(packed.shape[-1]):  # big-endian bytes: the last holds clbits 0-7
-        outcomes = (outcomes << np.uint64(8)) | packed[..., byte].astype(np.uint64)
-    key = f"0{bits.num_bits}b"
-    counts = []
-    for row in outcomes:
-        values, frequencies = np.unique(row, return_counts=True)
-        counts.append(
-            {format(v, key): f for v, f in zip(values.tolist(), frequencies.tolist(), strict=True)}
-        )
-    return counts
 
 
 def _estimate(

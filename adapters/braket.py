@@ -29,7 +29,6 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
-import math
 import re
 import threading
 import time
@@ -43,6 +42,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from qorch.adapters.circuit_shape import transpiled_shape
 from qorch.adapters.prices import load_prices
 from qorch.adapters.provider_config import ProviderConfig
+from qorch.adapters.retry_after import retry_after_seconds
+from qorch.adapters.secrets import without_secrets
+from qorch.adapters.task_inputs import (
+    check_observables,
+    has_measurements,
+    load_circuit,
+    option_integer,
+    parameter_sets,
+)
 from qorch.domain.devices import Device
 from qorch.domain.execution import (
     CircuitOutcome,
@@ -349,19 +357,7 @@ def _parse_options(options: Mapping[str, Any]) -> _Options:
                 field=f"options.{name}",
             )
 
-    def integer(name: str, high: int) -> int | None:
-        value = options.get(name)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
-            raise ProviderError(
-                "invalid_option",
-                f"options.{name}: expected an integer in 0..{high}",
-                field=f"options.{name}",
-            )
-        return value
-
-    level = integer("optimization_level", 3)
+    level = option_integer(options, "optimization_level", 3)
     bucket = options.get("s3_bucket")
     if bucket is not None and (
         not isinstance(bucket, str)
@@ -372,7 +368,7 @@ def _parse_options(options: Mapping[str, Any]) -> _Options:
         )
     return _Options(
         optimization_level=DEFAULT_OPTIMIZATION_LEVEL if level is None else level,
-        seed_transpiler=integer("seed_transpiler", 2**31 - 1),
+        seed_transpiler=option_integer(options, "seed_transpiler", 2**31 - 1),
         s3_bucket=bucket,
     )
 
@@ -463,22 +459,22 @@ def _load_task(task: ExecutionTask, spec: _Spec) -> list[_Circuit]:
     loaded: list[_Circuit] = []
     for index, circuit_task in enumerate(task.circuits):
         where = f"circuits[{index}]"
-        original = _load_checked(circuit_task.source, where)
+        original = load_circuit(circuit_task.source, where)
         if original.num_qubits > spec.qubits:
             raise ProviderError(
                 "device_too_small",
                 f"{where}: {original.num_qubits} qubits, but {spec.id} has {spec.qubits}",
             )
         _check_operations(original, where)
-        values = _parameter_values(original, circuit_task.parameter_sets, where)
+        values = parameter_sets(original, circuit_task.parameter_sets, where)
         circuit = _renamed(original)
         observables = circuit_task.observables or None
         if observables:
-            _check_observables(observables, circuit.num_qubits, where)
+            check_observables(observables, circuit.num_qubits, where)
         plan = None
         if statevector:
             base = circuit.remove_final_measurements(inplace=False)
-            if _has_measurements(base):
+            if has_measurements(base):
                 raise ProviderError(
                     "unsupported_circuit",
                     f"{where}: StatevectorRun needs a circuit without mid-circuit measurements",
@@ -488,7 +484,7 @@ def _load_task(task: ExecutionTask, spec: _Spec) -> list[_Circuit]:
             plan = measurement_circuits(circuit, observables)
             measured = list(plan.circuits)
         else:
-            if not _has_measurements(circuit):
+            if not has_measurements(circuit):
                 raise ProviderError(
                     "no_measurements",
                     f"{where}: the circuit measures nothing; add measurements or give observables",
@@ -496,24 +492,6 @@ def _load_task(task: ExecutionTask, spec: _Spec) -> list[_Circuit]:
             measured = [circuit]
         loaded.append(_Circuit(circuit.num_qubits, values, measured, plan, observables))
     return loaded
-
-
-@functools.lru_cache(maxsize=128)
-def _load(source: str) -> QuantumCircuit:
-    from qorch.adapters.qasm import parse_circuit
-
-    return parse_circuit(source).circuit
-
-
-def _load_checked(source: str, where: str) -> QuantumCircuit:
-    try:
-        return _load(source)
-    except Exception as error:
-        raise ProviderError("invalid_circuit", f"{where}: {error}") from error
-
-
-def _has_measurements(circuit: QuantumCircuit) -> bool:
-    return any(instruction.operation.name == "measure" for instruction in circuit.data)
 
 
 def _check_operations(circuit: QuantumCircuit, where: str) -> None:
@@ -544,42 +522,6 @@ def _check_operations(circuit: QuantumCircuit, where: str) -> None:
             )
 
 
-def _parameter_values(
-    circuit: QuantumCircuit, parameter_sets: tuple[tuple[float, ...], ...] | None, where: str
-) -> list[tuple[float, ...]]:
-    names = [parameter.name for parameter in circuit.parameters]
-    if parameter_sets is None:
-        if names:
-            raise ProviderError(
-                "invalid_parameters",
-                f"{where}: the circuit has parameters ({', '.join(names)}) but no parameter sets",
-            )
-        return [()]
-    if not parameter_sets:
-        raise ProviderError("invalid_parameters", f"{where}: parameter_sets is empty")
-    if not names and len(parameter_sets) > 1:
-        raise ProviderError(
-            "invalid_parameters",
-            f"{where}: the circuit has no parameters; give at most one (empty) parameter set",
-        )
-    sets: list[tuple[float, ...]] = []
-    for number, values in enumerate(parameter_sets):
-        if len(values) != len(names):
-            raise ProviderError(
-                "invalid_parameters",
-                f"{where}: parameter set {number} has {len(values)} values, the circuit has "
-                f"{len(names)} parameters ({', '.join(names)})",
-            )
-        try:
-            floats = tuple(float(value) for value in values)
-        except (TypeError, ValueError) as error:
-            raise ProviderError("invalid_parameters", f"{where}: {error}") from error
-        if not all(math.isfinite(value) for value in floats):
-            raise ProviderError("invalid_parameters", f"{where}: parameter values must be finite")
-        sets.append(floats)
-    return sets
-
-
 def _renamed(circuit: QuantumCircuit) -> QuantumCircuit:
     """Parameters renamed `p_<k>` (k = position in `circuit.parameters`): always valid OpenQASM
     identifiers (a ParameterVector element prints as `theta[0]`). If the circuit already names
@@ -599,21 +541,6 @@ def _renamed(circuit: QuantumCircuit) -> QuantumCircuit:
 def _input_index(name: str) -> int:
     """k of an input named by `_renamed`."""
     return int(name.rsplit("_", 1)[1])
-
-
-def _check_observables(specs: tuple[ObservableSpec, ...], width: int, where: str) -> None:
-    for number, spec in enumerate(specs):
-        label = f"{where}.observables[{number}]"
-        if not spec.paulis or len(spec.paulis) != len(spec.coefficients):
-            raise ProviderError(
-                "invalid_observable", f"{label}: needs one coefficient per Pauli string"
-            )
-        for pauli in spec.paulis:
-            if len(pauli) != width or set(pauli) - set("IXYZ"):
-                raise ProviderError(
-                    "invalid_observable",
-                    f"{label}: {pauli!r} is not a Pauli string of {width} letters from IXYZ",
-                )
 
 
 @functools.cache
@@ -1118,12 +1045,12 @@ _UNAVAILABLE_CODES = frozenset(
 )
 
 
+SECRET_NAMES = ("aws_secret_access_key", "aws_session_token", "aws_access_key_id")
+
+
 def _scrub(text: str, credentials: Mapping[str, str]) -> str:
-    for name in ("aws_secret_access_key", "aws_session_token", "aws_access_key_id"):
-        value = credentials.get(name)
-        if value and len(value) >= 4:
-            text = text.replace(value, "***")
-    return text
+    secrets = {name: credentials[name] for name in SECRET_NAMES if credentials.get(name)}
+    return str(without_secrets(text, secrets))
 
 
 def _provider_error(
@@ -1146,7 +1073,7 @@ def _provider_error(
                 text,
                 retryable=True,
                 provider_code=provider_code,
-                retry_after=_retry_after(headers.get("retry-after")),
+                retry_after=retry_after_seconds(headers.get("retry-after")),
             )
         if code in _CREDENTIAL_CODES or status in (401, 403):
             return ProviderError(
@@ -1158,7 +1085,7 @@ def _provider_error(
                 text,
                 retryable=True,
                 provider_code=provider_code,
-                retry_after=_retry_after(headers.get("retry-after")),
+                retry_after=retry_after_seconds(headers.get("retry-after")),
             )
         return ProviderError("provider_rejected", text, provider_code=provider_code)
     if isinstance(error, aws.NoCredentialsError | aws.PartialCredentialsError):
@@ -1192,15 +1119,6 @@ def _provider_error(
         _scrub(f"Amazon Braket {operation}: {type(error).__name__}: {error}", credentials),
         provider_code=type(error).__name__,
     )
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
 
 
 @contextmanager

@@ -28,6 +28,7 @@ from eventsourcing.utils import get_topic
 
 from qorch.adapters import providers
 from qorch.adapters.provider_config import ProviderConfig
+from qorch.adapters.secrets import without_secrets
 from qorch.adapters.vault import CredentialVault
 from qorch.domain.application import Claim, Qorch
 from qorch.domain.devices import Device
@@ -464,23 +465,6 @@ class Executor:
                 log.warning("job %s: lease lost, abandoning the run", job_id)
                 scope.cancel()
                 return
-
-
-def without_secrets(value: Any, credentials: dict[str, str]) -> Any:
-    """`value` (text, or a dict of texts) with every credential value masked: an SDK's error may
-    quote what it was given, and whatever is recorded stays in the log forever."""
-    if isinstance(value, dict):
-        return {key: without_secrets(item, credentials) for key, item in value.items()}
-    if not isinstance(value, str):
-        return value
-    for secret in credentials.values():
-        if not isinstance(secret, str):
-            continue
-        # As given, and as an error message may quote it (stripped, or as an escaped repr).
-        for form in {secret, secret.strip(), repr(secret)[1:-1], repr(secret.encode())[2:-1]}:
-            if len(form) >= 4:
-                value = value.replace(form, "***")
-    return value
 
 
 def _nothing(job_id: UUID, worker_id: str, value: Any) -> bool:

@@ -79,17 +79,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from qorch.adapters.aer import (
-    _counts,
-    _has_measurements,
-    _load_checked,
-    _observables,
-    _parameter_values,
-    _reorder,
-)
+from qorch.adapters.bit_counts import counts_per_set
 from qorch.adapters.circuit_shape import transpiled_shape
 from qorch.adapters.prices import load_prices
 from qorch.adapters.provider_config import ProviderConfig
+from qorch.adapters.retry_after import retry_after_seconds
+from qorch.adapters.secrets import without_secrets
+from qorch.adapters.task_inputs import (
+    has_measurements,
+    load_circuit,
+    parameter_array,
+    pauli_operators,
+    values_kept_by,
+)
 from qorch.domain.devices import Device
 from qorch.domain.execution import (
     CircuitOutcome,
@@ -558,12 +560,12 @@ def _load_task(task: ExecutionTask, device: Device) -> list[_Loaded]:
     loaded: list[_Loaded] = []
     for index, circuit_task in enumerate(task.circuits):
         where = f"circuits[{index}]"
-        circuit = _load_checked(circuit_task.source, where)
-        values = _parameter_values(circuit, circuit_task.parameter_sets, where)
+        circuit = load_circuit(circuit_task.source, where)
+        values = parameter_array(circuit, circuit_task.parameter_sets, where)
         specs = circuit_task.observables or None
         if specs:
             circuit = circuit.remove_final_measurements(inplace=False)
-        elif not _has_measurements(circuit):
+        elif not has_measurements(circuit):
             raise ProviderError(
                 "no_measurements",
                 f"{where}: the circuit measures nothing; add measurements or give observables",
@@ -578,7 +580,7 @@ def _load_task(task: ExecutionTask, device: Device) -> list[_Loaded]:
                 index=index,
                 circuit=circuit,
                 values=values,
-                observables=_observables(specs, circuit.num_qubits, where) if specs else None,
+                observables=pauli_operators(specs, circuit.num_qubits, where) if specs else None,
                 labels=sorted({p for spec in specs for p in spec.paulis}) if specs else [],
             )
         )
@@ -608,7 +610,7 @@ def _transpile(
             _Prepared(
                 index=item.index,
                 isa=isa,
-                values=_reorder(item.values, item.circuit, isa),
+                values=values_kept_by(item.values, item.circuit, isa),
                 observables=observables,
                 labels=item.labels,
                 shape=transpiled_shape(isa),
@@ -826,7 +828,7 @@ def _convert(
                 arrays.append(joined.array.reshape(1, joined.num_shots, -1))
         array = np.concatenate(arrays, axis=0)
         returned = max(returned, array.shape[1])
-        counts = _counts(BitArray(_exactly(array, shots, p.index), joined.num_bits))
+        counts = counts_per_set(BitArray(_exactly(array, shots, p.index), joined.num_bits))
         outcomes[p.index].counts = counts
         outcomes[p.index].distributions = [{k: v / shots for k, v in c.items()} for c in counts]
     if returned > shots:
@@ -1674,28 +1676,12 @@ def _http_facts(chain: list[BaseException]) -> tuple[int | None, float | None]:
             status = code
         headers = getattr(response, "headers", None)
         if headers is not None and retry_after is None:
-            retry_after = _retry_after(headers.get("Retry-After"))
+            retry_after = retry_after_seconds(headers.get("Retry-After"))
     return status, retry_after
 
 
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        import email.utils
-        from datetime import UTC, datetime
-
-        try:
-            moment = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, (moment - datetime.now(UTC)).total_seconds())
-
-
 def _scrub(text: str, token: str) -> str:
-    return text.replace(token, "***") if token else text
+    return str(without_secrets(text, {"token": token}))
 
 
 def _provider_error(error: BaseException, token: str, what: str) -> ProviderError:

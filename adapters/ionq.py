@@ -30,10 +30,8 @@ Called inside worker processes; qiskit-ionq is imported lazily. What this adapte
 
 from __future__ import annotations
 
-import email.utils
 import functools
 import hashlib
-import math
 import os
 import re
 import threading
@@ -42,20 +40,26 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from qorch.adapters.circuit_shape import transpiled_shape
 from qorch.adapters.provider_config import ProviderConfig
+from qorch.adapters.retry_after import retry_after_seconds
+from qorch.adapters.task_inputs import (
+    check_observables,
+    has_measurements,
+    load_circuit,
+    option_integer,
+    parameter_sets,
+)
 from qorch.domain.devices import Device
 from qorch.domain.execution import (
     CircuitOutcome,
     CostEstimate,
     ExecutionOutcome,
     ExecutionTask,
-    ObservableSpec,
     ProviderError,
     ProviderJob,
 )
@@ -232,22 +236,10 @@ def _parse_options(device: Device, options: dict[str, Any]) -> _Options:
             field="options.noise_model",
         )
 
-    def integer(name: str, high: int) -> int | None:
-        value = options.get(name)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
-            raise ProviderError(
-                "invalid_option",
-                f"options.{name}: expected an integer in 0..{high}",
-                field=f"options.{name}",
-            )
-        return value
-
-    level = integer("optimization_level", 3)
+    level = option_integer(options, "optimization_level", 3)
     return _Options(
         noise_model=(noise_model or "ideal") if simulator else None,
-        sampler_seed=integer("sampler_seed", MAX_SEED),
+        sampler_seed=option_integer(options, "sampler_seed", MAX_SEED),
         optimization_level=DEFAULT_OPTIMIZATION_LEVEL if level is None else level,
     )
 
@@ -319,7 +311,7 @@ def _prepare(task: ExecutionTask, device: Device, options: _Options) -> list[_Ci
     prepared = []
     for index, circuit_task in enumerate(task.circuits):
         where = f"circuits[{index}]"
-        circuit = _load(circuit_task.source, where)
+        circuit = load_circuit(circuit_task.source, where)
         if circuit.num_qubits > device.qubits:
             raise ProviderError(
                 "device_too_small",
@@ -329,10 +321,10 @@ def _prepare(task: ExecutionTask, device: Device, options: _Options) -> list[_Ci
         names, values = _parameter_sets(circuit, circuit_task.parameter_sets, where)
         plan = None
         if circuit_task.observables:
-            _check_observables(circuit_task.observables, circuit.num_qubits, where)
+            check_observables(circuit_task.observables, circuit.num_qubits, where)
             plan = measurement_circuits(circuit, circuit_task.observables)
             measured = list(plan.circuits)
-        elif not _has_measurements(circuit):
+        elif not has_measurements(circuit):
             raise ProviderError(
                 "no_measurements",
                 f"{where}: the circuit measures nothing; add measurements or give observables",
@@ -354,20 +346,6 @@ def _prepare(task: ExecutionTask, device: Device, options: _Options) -> list[_Ci
             )
         )
     return prepared
-
-
-@functools.lru_cache(maxsize=128)
-def _parse(source: str) -> QuantumCircuit:
-    from qorch.adapters.qasm import parse_circuit  # imports Qiskit: not needed to list devices
-
-    return parse_circuit(source).circuit
-
-
-def _load(source: str, where: str) -> QuantumCircuit:
-    try:
-        return _parse(source)
-    except Exception as error:
-        raise ProviderError("invalid_circuit", f"{where}: {error}") from error
 
 
 @functools.cache
@@ -406,59 +384,11 @@ def _check_flat(circuit: QuantumCircuit, where: str) -> None:
             )
 
 
-def _has_measurements(circuit: QuantumCircuit) -> bool:
-    return any(instruction.operation.name == "measure" for instruction in circuit.data)
-
-
 def _parameter_sets(
-    circuit: QuantumCircuit, parameter_sets: tuple[tuple[float, ...], ...] | None, where: str
+    circuit: QuantumCircuit, given: tuple[tuple[float, ...], ...] | None, where: str
 ) -> tuple[list[str], list[tuple[float, ...]]]:
     names = [parameter.name for parameter in circuit.parameters]
-    if parameter_sets is None:
-        if names:
-            raise ProviderError(
-                "invalid_parameters",
-                f"{where}: the circuit has parameters ({', '.join(names)}) but no parameter sets",
-            )
-        return names, [()]
-    if not parameter_sets:
-        raise ProviderError("invalid_parameters", f"{where}: parameter_sets is empty")
-    if not names and len(parameter_sets) > 1:
-        raise ProviderError(
-            "invalid_parameters",
-            f"{where}: the circuit has no parameters; give at most one (empty) parameter set",
-        )
-    values = []
-    for number, parameter_set in enumerate(parameter_sets):
-        if len(parameter_set) != len(names):
-            raise ProviderError(
-                "invalid_parameters",
-                f"{where}: parameter set {number} has {len(parameter_set)} values, the circuit "
-                f"has {len(names)} parameters ({', '.join(names)})",
-            )
-        try:
-            floats = tuple(float(v) for v in parameter_set)
-        except (TypeError, ValueError) as error:
-            raise ProviderError("invalid_parameters", f"{where}: {error}") from error
-        if not all(math.isfinite(v) for v in floats):
-            raise ProviderError("invalid_parameters", f"{where}: parameter values must be finite")
-        values.append(floats)
-    return names, values
-
-
-def _check_observables(specs: Sequence[ObservableSpec], width: int, where: str) -> None:
-    for number, spec in enumerate(specs):
-        label = f"{where}.observables[{number}]"
-        if not spec.paulis or len(spec.paulis) != len(spec.coefficients):
-            raise ProviderError(
-                "invalid_observable", f"{label}: needs one coefficient per Pauli string"
-            )
-        for pauli in spec.paulis:
-            if len(pauli) != width or set(pauli) - set("IXYZ"):
-                raise ProviderError(
-                    "invalid_observable",
-                    f"{label}: {pauli!r} is not a Pauli string of {width} letters from IXYZ",
-                )
+    return names, parameter_sets(circuit, given, where)
 
 
 def _clbit_map(circuit: QuantumCircuit) -> list[int | None]:
@@ -965,7 +895,9 @@ def _outcome(
         outcome = CircuitOutcome(transpiled=dict(data["shapes"][c]))
         circuit_task = task.circuits[c]
         if circuit_task.observables:
-            plan = measurement_circuits(_parse(circuit_task.source), circuit_task.observables)
+            plan = measurement_circuits(
+                load_circuit(circuit_task.source, f"circuits[{c}]"), circuit_task.observables
+            )
             rows = [expectation_values(plan, per_group) for per_group in counts_by_set]
             count = len(circuit_task.observables)
             outcome.expectation_values = [[row[0][o] for row in rows] for o in range(count)]
@@ -1165,29 +1097,13 @@ def _http_error(error: Any, key: str, what: str) -> ProviderError:
             text,
             retryable=True,
             provider_code="429",
-            retry_after=_retry_after((error.headers or {}).get("Retry-After")),
+            retry_after=retry_after_seconds((error.headers or {}).get("Retry-After")),
         )
     if status >= 500 or status == 409:
         return ProviderError(
             "provider_unavailable", text, retryable=True, provider_code=str(status)
         )
     return ProviderError("provider_rejected", text, provider_code=str(status))
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _message(error: BaseException) -> str:

@@ -64,14 +64,19 @@ def as_api_error(exc: Exception) -> ApiError | None:
     return None
 
 
-async def parse_body(request: Request, model: type[M]) -> M:
+async def read_json(request: Request) -> Any:
+    """The request's JSON body (None when empty), within the size limit."""
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         raise ApiError(413, "body_too_large", f"request body exceeds {MAX_BODY_BYTES} bytes")
     try:
-        data = from_json(body) if body.strip() else None
+        return from_json(body) if body.strip() else None
     except ValueError as error:
         raise ApiError(400, "malformed_json", f"request body is not valid JSON: {error}") from None
+
+
+async def parse_body(request: Request, model: type[M]) -> M:
+    data = await read_json(request)
     if not isinstance(data, dict):
         raise ApiError(400, "malformed_json", "request body must be a JSON object")
     return validated(model, data)

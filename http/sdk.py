@@ -22,7 +22,6 @@ from uuid import UUID
 import anyio
 from eventsourcing.domain import Aggregate
 from pydantic import BaseModel, ConfigDict
-from pydantic_core import from_json
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -38,7 +37,7 @@ from qorch.domain.submission import SdkJob
 from qorch.domain.user import User
 from qorch.http import rest
 from qorch.http.auth import current_user, presented_key
-from qorch.http.errors import MAX_BODY_BYTES, ApiError, json_response, parse_body
+from qorch.http.errors import ApiError, json_response, parse_body, read_json
 from qorch.http.reads import await_recorded, read_job
 from qorch.http.sdk_flow import (
     FlowSubmit,
@@ -326,13 +325,7 @@ async def restart_job(request: Request) -> JSONResponse:
 async def _restart_credentials(request: Request) -> dict[str, Any]:
     """A restart on a remote provider needs credentials again: `{"options": {...}}` (the SDK
     sends a null body: then none)."""
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise ApiError(413, "body_too_large", f"request body exceeds {MAX_BODY_BYTES} bytes")
-    try:
-        data = from_json(body) if body.strip() else None
-    except ValueError as error:
-        raise ApiError(400, "malformed_json", f"request body is not valid JSON: {error}") from None
+    data = await read_json(request)
     if data is None:
         return {}
     if not isinstance(data, dict) or not isinstance(data.get("options", {}), dict):

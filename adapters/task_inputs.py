@@ -1,0 +1,132 @@
+"""A task's circuits, parameter sets and observables, read and checked the same way by every
+provider adapter (the errors name the circuit and the field, as the job will show them)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from qorch.domain.execution import ObservableSpec, ProviderError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from qiskit import QuantumCircuit
+    from qiskit.quantum_info import SparsePauliOp
+
+
+@lru_cache(maxsize=128)
+def _parse(source: str) -> QuantumCircuit:
+    # The same circuit is often run again with new parameters: parse it once per process.
+    # Transpiling never mutates its input, so sharing the parsed circuit is safe.
+    from qorch.adapters.qasm import parse_circuit  # imports Qiskit: not needed to list devices
+
+    return parse_circuit(source).circuit
+
+
+def load_circuit(source: str, where: str) -> QuantumCircuit:
+    try:
+        return _parse(source)
+    except ProviderError:
+        raise
+    except Exception as error:
+        raise ProviderError("invalid_circuit", f"{where}: {error}") from error
+
+
+def has_measurements(circuit: QuantumCircuit) -> bool:
+    return any(instruction.operation.name == "measure" for instruction in circuit.data)
+
+
+def parameter_sets(
+    circuit: QuantumCircuit, given: tuple[tuple[float, ...], ...] | None, where: str
+) -> list[tuple[float, ...]]:
+    """The sets to bind, in `circuit.parameters` order; one empty set for a fixed circuit."""
+    names = [parameter.name for parameter in circuit.parameters]
+    if given is None:
+        if names:
+            raise ProviderError(
+                "invalid_parameters",
+                f"{where}: the circuit has parameters ({', '.join(names)}) but no parameter sets",
+            )
+        return [()]
+    if not given:
+        raise ProviderError("invalid_parameters", f"{where}: parameter_sets is empty")
+    if not names and len(given) > 1:
+        raise ProviderError(
+            "invalid_parameters",
+            f"{where}: the circuit has no parameters; give at most one (empty) parameter set",
+        )
+    sets: list[tuple[float, ...]] = []
+    for number, values in enumerate(given):
+        if len(values) != len(names):
+            raise ProviderError(
+                "invalid_parameters",
+                f"{where}: parameter set {number} has {len(values)} values, the circuit has "
+                f"{len(names)} parameters ({', '.join(names)})",
+            )
+        try:
+            floats = tuple(float(value) for value in values)
+        except (TypeError, ValueError) as error:
+            raise ProviderError("invalid_parameters", f"{where}: {error}") from error
+        if not all(math.isfinite(value) for value in floats):
+            raise ProviderError("invalid_parameters", f"{where}: parameter values must be finite")
+        sets.append(floats)
+    return sets
+
+
+def parameter_array(
+    circuit: QuantumCircuit, given: tuple[tuple[float, ...], ...] | None, where: str
+) -> np.ndarray:
+    """`parameter_sets` as a (sets, parameters) array, for the primitives' broadcasting."""
+    import numpy as np
+
+    sets = parameter_sets(circuit, given, where)
+    return np.array(sets, dtype=float).reshape(len(sets), circuit.num_parameters)
+
+
+def values_kept_by(values: np.ndarray, circuit: QuantumCircuit, isa: QuantumCircuit) -> np.ndarray:
+    """The columns of `values` the transpiled circuit still has (transpiling can drop a
+    parameter, e.g. an rz right before a measurement)."""
+    names = [parameter.name for parameter in circuit.parameters]
+    kept = [names.index(parameter.name) for parameter in isa.parameters]
+    return values if len(kept) == len(names) else values[:, kept]
+
+
+def check_observables(specs: Sequence[ObservableSpec], width: int, where: str) -> None:
+    for number, spec in enumerate(specs):
+        label = f"{where}.observables[{number}]"
+        if not spec.paulis or len(spec.paulis) != len(spec.coefficients):
+            raise ProviderError(
+                "invalid_observable", f"{label}: needs one coefficient per Pauli string"
+            )
+        for pauli in spec.paulis:
+            if len(pauli) != width or set(pauli) - set("IXYZ"):
+                raise ProviderError(
+                    "invalid_observable",
+                    f"{label}: {pauli!r} is not a Pauli string of {width} letters from IXYZ",
+                )
+
+
+def pauli_operators(specs: Sequence[ObservableSpec], width: int, where: str) -> list[SparsePauliOp]:
+    from qiskit.quantum_info import SparsePauliOp
+
+    check_observables(specs, width, where)
+    return [
+        SparsePauliOp.from_list(list(zip(spec.paulis, spec.coefficients, strict=True)))
+        for spec in specs
+    ]
+
+
+def option_integer(options: Mapping[str, Any], name: str, high: int) -> int | None:
+    """`options[name]` as an integer in 0..high, None when absent."""
+    value = options.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+        raise ProviderError(
+            "invalid_option",
+            f"options.{name}: expected an integer in 0..{high}",
+            field=f"options.{name}",
+        )
+    return value
