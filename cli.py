@@ -1,4 +1,4 @@
-"""The `qorch` command: serve, worker, mcp, replay, users create, db init."""
+"""The `qorch` command: serve, worker, mcp, replay, users create/rotate-key/revoke, db init."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import re
 import signal
 import sys
 import time
+from urllib.parse import unquote_plus
 
 import anyio
 
 from qorch.adapters.store import TablesMissing
+from qorch.domain.user import KEY_PREFIX
 from qorch.settings import Settings, settings_from_env
 
 # The key's name may arrive percent-encoded (HAIQU%5FAPI%5FKEY), and keys have a known prefix.
@@ -30,11 +32,38 @@ class RedactKeys(logging.Filter):
         return True
 
 
+QUERY_STRING = re.compile(r"\?([^\s\"']*)")
+KEY_NAME = re.compile(r"HAIQU_API_KEY", re.I)
+
+
 def redact(text: str) -> str:
+    text = QUERY_STRING.sub(lambda m: "?" + _redact_query(m.group(1)), text)
     return KEY_IN_QUERY.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", text)
 
 
+def _redact_query(query: str) -> str:
+    """Each parameter judged by its percent-decoded name and value (`HAIQU_%41PI_KEY=qk%5F...`
+    is a key too), shown as sent unless it is one."""
+    parts = []
+    for part in query.split("&"):
+        name, equals, value = part.partition("=")
+        if KEY_NAME.fullmatch(_decoded(name)) or KEY_PREFIX in _decoded(part):
+            part = f"{name}{equals}[redacted]" if equals else "[redacted]"
+        parts.append(part)
+    return "&".join(parts)
+
+
+def _decoded(text: str, rounds: int = 4) -> str:
+    for _ in range(rounds):  # decoded until stable: a key may be encoded more than once
+        decoded = unquote_plus(text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
+
+
 def main(argv: list[str] | None = None) -> None:
+    os.umask(0o077)  # every file qorch makes is its account's alone (see adapters/private_files)
     parser = argparse.ArgumentParser(prog="qorch", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -66,6 +95,20 @@ def main(argv: list[str] | None = None) -> None:
     create = user_commands.add_parser("create", help="create a user and print its API key")
     create.add_argument("name")
     create.add_argument("--data-dir")
+    rotate = user_commands.add_parser(
+        "rotate-key",
+        help="issue a user a new API key (printed once); the old key stops working, the user "
+        "and their objects stay",
+    )
+    rotate.add_argument("name", help="the user's name, or their id")
+    rotate.add_argument("--data-dir")
+    revoke = user_commands.add_parser(
+        "revoke",
+        help="revoke a user's API key: 401 everywhere, dashboard sessions end (rotate-key "
+        "issues a new one)",
+    )
+    revoke.add_argument("name", help="the user's name, or their id")
+    revoke.add_argument("--data-dir")
 
     db = commands.add_parser("db", help="manage the event store")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -104,8 +147,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(run_mcp_stdio(mcp_settings, key, args.user))
     elif args.command == "replay":
         sys.exit(replay_views(settings))
-    elif args.command == "users":
+    elif args.command == "users" and args.user_command == "create":
         create_user(settings, args.name)
+    elif args.command == "users":
+        sys.exit(change_key(settings, args.name, rotate=args.user_command == "rotate-key"))
 
 
 def init_database(settings: Settings) -> None:
@@ -252,6 +297,38 @@ def create_user(settings: Settings, name: str) -> None:
         app.close()
     print(f"created user {name!r} ({user_id}); API key:")
     print(key)
+
+
+def change_key(settings: Settings, who: str, rotate: bool) -> int:
+    """`users rotate-key` (prints the new key once) or `users revoke`, for the user with this
+    name (it must be unique) or id."""
+    from uuid import UUID
+
+    from qorch.service import open_application
+
+    app = open_application(settings)
+    try:
+        users = app.users_named(who)
+        if not users:
+            with contextlib.suppress(ValueError):
+                user = app.find_user(UUID(who))
+                users = [user] if user is not None else []
+        if len(users) != 1:
+            problem = "no user" if not users else f"{len(users)} users"
+            ids = "".join(f"\n  {user.id}" for user in users)
+            print(f"qorch users: {problem} named {who!r}; give a user id{ids}", file=sys.stderr)
+            return 2
+        user = users[0]
+        if rotate:
+            key = app.rotate_key(user.id)
+            print(f"new API key of {user.name!r} ({user.id}); the old key no longer works:")
+            print(key)
+        else:
+            app.revoke_key(user.id)
+            print(f"revoked the API key of {user.name!r} ({user.id}); rotate-key issues a new one")
+        return 0
+    finally:
+        app.close()
 
 
 if __name__ == "__main__":

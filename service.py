@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qorch.adapters import providers
-from qorch.adapters.circuit_facts import describe_circuit
+from qorch.adapters.circuit_facts import configure_parsing, describe_circuit, warm_parsers
 from qorch.adapters.devices import DeviceCatalogue
 from qorch.adapters.executor import Executor
+from qorch.adapters.private_files import keep_private
 from qorch.adapters.store import event_store_env
 from qorch.adapters.vault import CredentialVault
 from qorch.domain.application import Qorch
@@ -17,13 +18,18 @@ from qorch.settings import Settings, provider_config
 
 
 def open_catalogue(settings: Settings) -> DeviceCatalogue:
-    return DeviceCatalogue(max_dense_qubits=settings.max_dense_qubits, providers=settings.providers)
+    return DeviceCatalogue(
+        max_dense_qubits=settings.max_dense_qubits,
+        providers=settings.providers,
+        quotas=settings.quotas,
+    )
 
 
 def open_application(settings: Settings, catalogue: DeviceCatalogue | None = None) -> Qorch:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keep_private(settings.data_dir)
+    configure_parsing(settings.limits, settings.parser)
     catalogue = catalogue or open_catalogue(settings)
-    return Qorch(
+    app = Qorch(
         event_store_env(settings),
         describe_circuit=describe_circuit,
         find_device=catalogue.find,
@@ -31,6 +37,8 @@ def open_application(settings: Settings, catalogue: DeviceCatalogue | None = Non
         limits=settings.limits,
         credentials=CredentialVault(settings),
     )
+    keep_private(settings.data_dir)  # the files the store and the vault just created
+    return app
 
 
 def open_executor(settings: Settings, app: Qorch) -> Executor:
@@ -42,6 +50,7 @@ def open_executor(settings: Settings, app: Qorch) -> Executor:
         poll_interval=settings.poll_interval,
         vault=vault,
         provider_config=provider_config(settings),
+        quotas=settings.quotas,
     )
 
 
@@ -61,7 +70,9 @@ class Service:
 def open_service(settings: Settings) -> Service:
     catalogue = open_catalogue(settings)
     app = open_application(settings, catalogue)
+    warm_parsers()  # the parser processes start beside the API, not on the first submit
     views = ViewDatabase(settings.views_path)
+    keep_private(settings.data_dir)
     projector = Projector(app, views)
     projector.rebuild()  # catch up with what was recorded while this process was not running
     return Service(settings, app, catalogue, views, projector)

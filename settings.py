@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from qorch.adapters.circuit_sandbox import SandboxConfig
 from qorch.adapters.provider_config import ProviderConfig
+from qorch.adapters.quotas import Quotas, quotas_from_env
+from qorch.domain.fields import TextLimits
 from qorch.domain.requests import Limits
 
 
@@ -34,6 +38,20 @@ class Settings:
     provider_call_timeout: float = 60.0
     provider_poll_interval: float = 2.0
     provider_max_retries: int = 4
+    max_body_bytes: int = 32 * 1024 * 1024
+    """Request bodies of the submit and upload routes (runs, circuits, MCP messages)."""
+    max_request_bytes: int = 1024 * 1024
+    """Request bodies of every other API route."""
+    max_form_bytes: int = 64 * 1024
+    """Request bodies of the dashboard's forms (sign-in, sign-out, cancel)."""
+    draw_max_qubits: int = 64
+    draw_max_gates: int = 1000
+    """Circuit pages draw circuits up to these sizes; larger ones get a plain notice."""
+    draw_timeout: float = 5.0
+    quotas: Quotas = field(default_factory=Quotas)
+    """Per-job time and memory limits, fair shares and submit caps (adapters/quotas.py)."""
+    parser: SandboxConfig = field(default_factory=SandboxConfig)
+    """Parser processes for circuits from users: count, time and memory per parse."""
 
     @property
     def views_path(self) -> Path:
@@ -66,6 +84,14 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         max_result_values=int(
             env.get("QORCH_MAX_RESULT_VALUES", defaults.limits.max_result_values)
         ),
+        text=text_limits_from_env(env),
+        max_qubits=int(env.get("QORCH_MAX_QUBITS", defaults.limits.max_qubits)),
+        max_clbits=int(env.get("QORCH_MAX_CLBITS", defaults.limits.max_clbits)),
+        max_gates=int(env.get("QORCH_MAX_GATES", defaults.limits.max_gates)),
+        max_pauli_terms=int(env.get("QORCH_MAX_PAULI_TERMS", defaults.limits.max_pauli_terms)),
+        max_job_pauli_terms=int(
+            env.get("QORCH_MAX_JOB_PAULI_TERMS", defaults.limits.max_job_pauli_terms)
+        ),
     )
     return Settings(
         data_dir=Path(env.get("QORCH_DATA_DIR", str(defaults.data_dir))),
@@ -96,6 +122,30 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
         provider_max_retries=int(
             env.get("QORCH_PROVIDER_MAX_RETRIES", defaults.provider_max_retries)
         ),
+        max_body_bytes=int(env.get("QORCH_MAX_BODY_BYTES", defaults.max_body_bytes)),
+        max_request_bytes=int(env.get("QORCH_MAX_REQUEST_BYTES", defaults.max_request_bytes)),
+        max_form_bytes=int(env.get("QORCH_MAX_FORM_BYTES", defaults.max_form_bytes)),
+        draw_max_qubits=int(env.get("QORCH_DRAW_MAX_QUBITS", defaults.draw_max_qubits)),
+        draw_max_gates=int(env.get("QORCH_DRAW_MAX_GATES", defaults.draw_max_gates)),
+        draw_timeout=float(env.get("QORCH_DRAW_TIMEOUT", defaults.draw_timeout)),
+        quotas=quotas_from_env(env),
+        parser=SandboxConfig(
+            workers=int(env.get("QORCH_PARSE_WORKERS", defaults.parser.workers)),
+            timeout=float(env.get("QORCH_PARSE_TIMEOUT_SECONDS", defaults.parser.timeout)),
+            memory_mb=int(env.get("QORCH_PARSE_MEMORY_MB", defaults.parser.memory_mb)),
+        ),
+    )
+
+
+def text_limits_from_env(env: Mapping[str, str]) -> TextLimits:
+    defaults = TextLimits()
+    return TextLimits(
+        max_name=int(env.get("QORCH_MAX_NAME_LENGTH", defaults.max_name)),
+        max_description=int(env.get("QORCH_MAX_DESCRIPTION_LENGTH", defaults.max_description)),
+        max_tags=int(env.get("QORCH_MAX_TAGS", defaults.max_tags)),
+        max_tag=int(env.get("QORCH_MAX_TAG_LENGTH", defaults.max_tag)),
+        max_key=int(env.get("QORCH_MAX_KEY_LENGTH", defaults.max_key)),
+        max_options=int(env.get("QORCH_MAX_OPTIONS_BYTES", defaults.max_options)),
     )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cached_property
 
 from qorch.adapters import providers
+from qorch.adapters.quotas import Quotas
 from qorch.domain.devices import Device
 
 
@@ -14,14 +16,23 @@ class DeviceCatalogue:
         *,
         max_dense_qubits: int,
         providers: tuple[str, ...] = ("local", "ibm", "braket", "ionq"),
+        quotas: Quotas | None = None,
     ) -> None:
         self.max_dense_qubits = max_dense_qubits
         self.providers = providers
+        self.quotas = quotas or Quotas()
 
     @cached_property
     def _devices(self) -> dict[str, Device]:
         listed = providers.catalogue(self.providers, self.max_dense_qubits)
-        return {device.id: device for device in listed}
+        # Each device says what one job may take on it (`limits`: time_seconds, memory_mb).
+        limits = self.quotas.device_limits
+        return {
+            device.id: replace(
+                device, extra={**device.extra, "limits": limits(device.id, device.remote)}
+            )
+            for device in listed
+        }
 
     def list(self) -> list[Device]:
         return list(self._devices.values())

@@ -10,9 +10,11 @@ job is executed (recorded as Executed) at most once.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import socket
+import tempfile
 import time
 import traceback
 import uuid
@@ -23,15 +25,19 @@ from uuid import UUID
 
 import anyio
 import anyio.to_process
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import MapperDeserialisationError, Notification
 from eventsourcing.utils import get_topic
 
 from qorch.adapters import providers
 from qorch.adapters.provider_config import ProviderConfig
+from qorch.adapters.quotas import Quotas
+from qorch.adapters.scheduling import Candidate, fair_pick
 from qorch.adapters.secrets import without_secrets
 from qorch.adapters.vault import CredentialVault
+from qorch.adapters.worker_limits import call_with_memory_limit, memory_limit_error
 from qorch.domain.application import Claim, Qorch
 from qorch.domain.devices import Device
+from qorch.domain.errors import Unreadable
 from qorch.domain.execution import ExecutionOutcome, ExecutionTask, ProviderError, ProviderJob
 from qorch.domain.job import Job
 from qorch.projections.follower import LogFollower
@@ -56,6 +62,10 @@ MAX_REMOTE_JOBS = 256
 """Jobs waiting at providers do not count against `concurrency` (local CPU work), but this."""
 MAX_ATTEMPTS = 3
 """Claims of one job whose worker process died before it fails as worker_crashed."""
+OWNERS_PER_READ = 500
+"""Owners of newly opened jobs looked up in one worker-thread call."""
+UNREADABLE = (MapperDeserialisationError, Unreadable)
+"""A stored event of the job cannot be decoded: the job is set aside, the rest goes on."""
 
 
 @dataclass
@@ -63,6 +73,11 @@ class OpenJob:
     worker_id: str | None = None
     lease_until: float = 0.0
     not_before: float = 0.0
+    opened_at: int = 0
+    """Log position of the event that opened the job (its age, for the order of a user's jobs)."""
+    user: str | None = None
+    """Looked up once, from the job's first event, when the job is first considered."""
+    priority: int = 0
 
 
 def new_worker_id() -> str:
@@ -111,8 +126,15 @@ class Executor:
         worker_id: str | None = None,
         vault: CredentialVault | None = None,
         provider_config: ProviderConfig | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         self.app = app
+        self.quotas = quotas or Quotas()
+        self.per_user = self.quotas.running_cap(concurrency)
+        self.last_served: str | None = None
+        """The user whose job was started last: the next round-robin round starts after them."""
+        self.set_aside: dict[UUID, str] = {}
+        """Jobs with an event that cannot be decoded: never claimed again by this executor."""
         self.vault = vault
         self.provider_config = provider_config or ProviderConfig()
         self.cancelled: set[UUID] = set()
@@ -164,8 +186,15 @@ class Executor:
         for notification in notifications:
             job_id = UUID(str(notification.originator_id))
             topic = notification.topic
+            if job_id in self.set_aside:
+                continue
             if topic in OPENED_TOPICS:
-                self.open_jobs[job_id] = OpenJob()
+                known = self.open_jobs.get(job_id)  # Released: still open, its owner known
+                self.open_jobs[job_id] = OpenJob(
+                    opened_at=known.opened_at if known else notification.id,
+                    user=known.user if known else None,
+                    priority=known.priority if known else 0,
+                )
                 if topic == RESTARTED_TOPIC and job_id in self.closed:
                     # Restarted with fresh credentials: they must outlive the earlier ending.
                     self.closed = [closed for closed in self.closed if closed != job_id]
@@ -178,7 +207,11 @@ class Executor:
                     scope.cancel()
             elif job_id in self.open_jobs:
                 # Only lease events are decoded: Submitted can carry a large parameter sweep.
-                event: Any = self.app.mapper.to_domain_event(notification)
+                try:
+                    event: Any = self.app.mapper.to_domain_event(notification)
+                except Exception as error:
+                    self._set_aside(job_id, notification.id, error)
+                    continue
                 state = self.open_jobs[job_id]
                 if topic == CLAIMED_TOPIC:
                     state.worker_id = event.worker_id
@@ -187,60 +220,133 @@ class Executor:
 
     async def _dispatch_forever(self, tg: anyio.abc.TaskGroup) -> None:
         while not self.stopping:
-            next_check = self.poll_interval * 10
-            now = time.time()
-            for job_id, state in list(self.open_jobs.items()):
-                busy = len(self.running) - len(self.waiting_remote)
-                if (
-                    busy >= self.concurrency
-                    or len(self.running) >= self.concurrency + MAX_REMOTE_JOBS
-                ):
-                    break
-                if job_id in self.running or now < state.not_before:
-                    continue
-                if (
-                    state.worker_id is None
-                    or now >= state.lease_until
-                    or claimant_is_dead(state.worker_id)
-                ):
-                    self.running[job_id] = anyio.CancelScope()
-                    tg.start_soon(self._execute, job_id, claimant_is_dead(state.worker_id))
-                else:
-                    next_check = min(next_check, max(0.05, state.lease_until - now))
+            try:
+                await self._learn_owners()
+            except Exception:  # e.g. the store is unreachable for a moment: look again later
+                log.exception("looking up the owners of new jobs failed; trying again")
+                await anyio.sleep(self.poll_interval * 10)
+            next_check = self._dispatch_once(tg, time.time())
             with anyio.move_on_after(next_check):
                 await self._dispatch.wait()
             self._dispatch = anyio.Event()
 
-    async def _execute(self, job_id: UUID, claimant_dead: bool) -> None:
-        scope = self.running[job_id]
-        try:
-            claim = await anyio.to_thread.run_sync(
-                lambda: self.app.claim_job(
-                    job_id, self.worker_id, time.time(), claimant_dead, self.lease_seconds
-                )
-            )
-            if claim is None:
-                # Someone else holds it; their Claimed event is on its way to the follower.
+    def _dispatch_once(self, tg: anyio.abc.TaskGroup, now: float) -> float:
+        """Starts what the free slots allow, fairly across users; answers how long until a
+        held lease may have lapsed (the next look without a notification)."""
+        next_check = self.poll_interval * 10
+        busy = len(self.running) - len(self.waiting_remote)
+        slots = min(self.concurrency - busy, self.concurrency + MAX_REMOTE_JOBS - len(self.running))
+        if slots <= 0:
+            return next_check
+        candidates: list[Candidate] = []
+        for job_id, state in self.open_jobs.items():
+            if state.user is None or job_id in self.running or now < state.not_before:
+                continue
+            lapsed = state.worker_id is None or now >= state.lease_until
+            if lapsed or claimant_is_dead(state.worker_id):
+                candidates.append(Candidate(job_id, state.user, state.priority, state.opened_at))
+            else:
+                next_check = min(next_check, max(0.05, state.lease_until - now))
+        running: dict[str, int] = {}
+        for job_id in self.running:
+            owner = self.open_jobs.get(job_id)
+            if job_id not in self.waiting_remote and owner is not None and owner.user:
+                running[owner.user] = running.get(owner.user, 0) + 1
+        for chosen in fair_pick(candidates, running, slots, self.per_user, self.last_served):
+            state = self.open_jobs[chosen.job_id]
+            self.last_served = chosen.user
+            self.running[chosen.job_id] = anyio.CancelScope()
+            tg.start_soon(self._execute, chosen.job_id, claimant_is_dead(state.worker_id))
+        return next_check
+
+    async def _learn_owners(self) -> None:
+        """Looks up the owner and priority of jobs opened since the last look, from each job's
+        first event: one small read per job, once, in a worker thread (the follower does not
+        decode Submitted events: they can carry a large parameter sweep)."""
+        unknown = [job_id for job_id, state in self.open_jobs.items() if state.user is None]
+        for start in range(0, len(unknown), OWNERS_PER_READ):
+            chunk = unknown[start : start + OWNERS_PER_READ]
+            found = await anyio.to_thread.run_sync(self._read_owners, chunk)
+            for job_id, owner in found.items():
                 state = self.open_jobs.get(job_id)
-                if state is not None:
-                    state.not_before = time.time() + self.poll_interval
-                return
-            log.info("job %s claimed by %s", job_id, self.worker_id)
-            self.held.add(job_id)
-            with scope:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(self._keep_lease, job_id, scope)
-                    record, value = await self._run_claimed(claim)
-                    # Stop renewing before recording: a renewal racing the outcome would make
-                    # the outcome's write lose on optimistic concurrency.
-                    tg.cancel_scope.cancel()
-                recorded = await anyio.to_thread.run_sync(record, job_id, self.worker_id, value)
-                self.held.discard(job_id)
-                if not recorded:
-                    log.warning("job %s: outcome dropped, the claim is no longer held", job_id)
+                if state is None:
+                    continue
+                if isinstance(owner, Exception):
+                    self._set_aside(job_id, state.opened_at, owner)
+                else:
+                    state.user, state.priority = owner
+
+    def _read_owners(self, job_ids: list[UUID]) -> dict[UUID, tuple[str, int] | Exception]:
+        found: dict[UUID, tuple[str, int] | Exception] = {}
+        for job_id in job_ids:
+            first = self.app.recorder.select_events(job_id, limit=1)  # the store's errors raise
+            if not first:
+                continue  # not stored (yet): looked up again on the next pass
+            try:
+                event: Any = self.app.mapper.to_domain_event(first[0])
+                found[job_id] = (str(event.user_id), int(event.priority))
+            except Exception as error:  # whatever the decoding raised: it cannot be read
+                found[job_id] = error
+        return found
+
+    def _set_aside(self, job_id: UUID, position: int, error: BaseException) -> None:
+        """A job whose stored events cannot be decoded: it is left alone (an operator repairs
+        it), and every other job goes on."""
+        self.open_jobs.pop(job_id, None)
+        self.set_aside[job_id] = f"{type(error).__name__}: {error}"
+        log.error(
+            "job %s set aside: an event of it (log position %s) cannot be read: %s: %s",
+            job_id,
+            position,
+            type(error).__name__,
+            error,
+        )
+
+    async def _execute(self, job_id: UUID, claimant_dead: bool) -> None:
+        try:
+            await self._claim_and_run(job_id, claimant_dead)
+        except anyio.get_cancelled_exc_class():
+            raise
+        except UNREADABLE as error:
+            state = self.open_jobs.get(job_id)
+            self._set_aside(job_id, state.opened_at if state else 0, error)
+        except Exception:
+            # e.g. the store is unreachable for a moment: this job is tried again later, and a
+            # failure of one job never stops the executor.
+            log.exception("job %s: running it failed; trying again later", job_id)
+            state = self.open_jobs.get(job_id)
+            if state is not None:
+                state.not_before = time.time() + max(1.0, self.poll_interval * 20)
         finally:
             self.running.pop(job_id, None)
             self._dispatch.set()
+
+    async def _claim_and_run(self, job_id: UUID, claimant_dead: bool) -> None:
+        scope = self.running[job_id]
+        claim = await anyio.to_thread.run_sync(
+            lambda: self.app.claim_job(
+                job_id, self.worker_id, time.time(), claimant_dead, self.lease_seconds
+            )
+        )
+        if claim is None:
+            # Someone else holds it; their Claimed event is on its way to the follower.
+            state = self.open_jobs.get(job_id)
+            if state is not None:
+                state.not_before = time.time() + self.poll_interval
+            return
+        log.info("job %s claimed by %s", job_id, self.worker_id)
+        self.held.add(job_id)
+        with scope:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._keep_lease, job_id, scope)
+                record, value = await self._run_claimed(claim)
+                # Stop renewing before recording: a renewal racing the outcome would make
+                # the outcome's write lose on optimistic concurrency.
+                tg.cancel_scope.cancel()
+            recorded = await anyio.to_thread.run_sync(record, job_id, self.worker_id, value)
+            self.held.discard(job_id)
+            if not recorded:
+                log.warning("job %s: outcome dropped, the claim is no longer held", job_id)
 
     async def _destroy_credentials_of_closed_jobs(self) -> None:
         if self.vault is None:
@@ -271,7 +377,9 @@ class Executor:
         credentials: dict[str, str] = {}
         try:
             if claim.dry_run:
-                estimate = await self.run_in_worker(providers.estimate_task, claim.task)
+                estimate = await self._run_local(
+                    claim.task.device_id, providers.estimate_task, claim.task
+                )
                 return self.app.record_estimate, estimate
             device = self.app.find_device(claim.task.device_id)
             if device is None:
@@ -281,8 +389,8 @@ class Executor:
             credentials = await self._credentials(claim, device)
             if device.remote:
                 return await self._run_remote(claim, device, credentials)
-            outcome = await self.run_in_worker(
-                providers.run_task, claim.task, credentials, self.provider_config
+            outcome = await self._run_local(
+                device.id, providers.run_task, claim.task, credentials, self.provider_config
             )
             return self.app.record_results, outcome
         except ProviderError as error:
@@ -312,6 +420,37 @@ class Executor:
                     "retryable": False,
                 }
             return self.app.record_failure, without_secrets(failure, credentials)
+
+    async def _run_local(self, device_id: str, function: Callable[..., Any], *args: Any) -> Any:
+        """A job's work in a worker process, within the device's time and memory limits: past
+        the time limit the worker process is killed (and a fresh one started for the next
+        job); an allocation past the memory limit fails in the worker. Both end the job with
+        a non-retryable ProviderError (time_limit, memory_limit)."""
+        seconds = self.quotas.time_limit_for(device_id)
+        memory_mb = self.quotas.memory_limit_mb_for(device_id)
+        call: tuple[Any, ...] = (function, *args)
+        near = ""
+        if memory_mb > 0:
+            near = os.path.join(tempfile.gettempdir(), f"qorch-memory-{uuid.uuid4().hex}")
+            call = (call_with_memory_limit, memory_mb, near, providers.warm_up, *call)
+        try:
+            with anyio.move_on_after(seconds if seconds > 0 else math.inf):
+                return await self.run_in_worker(*call)
+            raise ProviderError(
+                "time_limit",
+                f"the job ran longer than its time limit of {seconds:g} s on {device_id} and "
+                "was stopped",
+                retryable=False,
+            )
+        except anyio.BrokenWorkerProcess:
+            if near and os.path.exists(near):
+                # The worker died with its data segment at the limit: out of memory, not a
+                # crash worth trying again.
+                raise memory_limit_error(memory_mb) from None
+            raise
+        finally:
+            if near and os.path.exists(near):
+                os.unlink(near)
 
     async def _credentials(self, claim: Claim, device: Device) -> dict[str, str]:
         if not device.remote:

@@ -13,6 +13,14 @@ from qiskit import QuantumCircuit, qasm2, qasm3
 from qiskit.circuit import ControlFlowOp, Gate
 from qiskit.exceptions import ExperimentalWarning
 
+from qorch.adapters.circuit_limits import (
+    CircuitLimitError,
+    check_circuit,
+    check_qasm3_program,
+    check_source_sizes,
+)
+from qorch.domain.requests import Limits
+
 QasmFormat = Literal["qasm2", "qasm3"]
 
 # Set once here rather than with catch_warnings() per call, which is not thread-safe.
@@ -72,6 +80,10 @@ class QasmError(ValueError):
         self.column = column
 
 
+class CircuitTooLarge(QasmError):
+    """Well-formed, but over one of this server's size limits."""
+
+
 _PREAMBLE = re.compile(r"(?:\s|//[^\n]*|/\*.*?\*/)*", re.DOTALL)
 _VERSION = re.compile(r"OPENQASM\s+((\d+)(?:\.\d+)?)")
 
@@ -92,12 +104,24 @@ def detect_format(source: str) -> QasmFormat:
     raise QasmError(f"unsupported OpenQASM version {version[1]!r}", line, column)
 
 
-def parse_circuit(source: str) -> ParsedCircuit:
+_DEFAULT_LIMITS = Limits()
+
+
+def parse_circuit(source: str, limits: Limits | None = _DEFAULT_LIMITS) -> ParsedCircuit:
+    """Parses and measures a circuit, refusing one over `limits` (qubits, clbits, operations
+    after expanding gate definitions and loops) before it can grow large. `limits=None` skips
+    the size checks: for circuits already checked when they were stored."""
     # Both parsers reject a byte-order mark; editors on Windows like to add one.
     source = source.removeprefix("\ufeff")
     fmt = detect_format(source)
-    check_declared_sizes(source)
-    circuit = _load_qasm2(source) if fmt == "qasm2" else _load_qasm3(source)
+    try:
+        if limits is not None:
+            check_source_sizes(source, limits)
+        circuit = _load_qasm2(source) if fmt == "qasm2" else _load_qasm3(source, limits)
+        if limits is not None:
+            check_circuit(circuit, limits)
+    except CircuitLimitError as error:
+        raise CircuitTooLarge(error.detail, error.line) from None
     return ParsedCircuit(
         circuit=circuit,
         format=fmt,
@@ -107,31 +131,12 @@ def parse_circuit(source: str) -> ParsedCircuit:
     )
 
 
-MAX_DECLARED_BITS = 4096
-DECLARATION = re.compile(
-    r"^\s*(?:(?:qreg|creg)\s+[A-Za-z_]\w*\s*\[\s*(\d+)\s*\]"
-    r"|(?:qubit|bit)\s*\[\s*(\d+)\s*\])",
-    re.MULTILINE,
-)
-PHYSICAL_QUBIT = re.compile(r"\$(\d+)")
-
-
-def check_declared_sizes(source: str) -> None:
-    """Refuses absurd register sizes before a parser allocates them (`qubit[999999999] q;`)."""
-    for match in DECLARATION.finditer(source):
-        size = int(match.group(1) or match.group(2))
-        if size > MAX_DECLARED_BITS:
-            line = source.count("\n", 0, match.start()) + 1
-            raise QasmError(
-                f"register of {size} bits exceeds the limit of {MAX_DECLARED_BITS}", line
-            )
-    for match in PHYSICAL_QUBIT.finditer(source):
-        if int(match.group(1)) >= MAX_DECLARED_BITS:
-            line = source.count("\n", 0, match.start()) + 1
-            raise QasmError(
-                f"physical qubit ${match.group(1)} exceeds the limit of {MAX_DECLARED_BITS} qubits",
-                line,
-            )
+def check_declared_sizes(source: str, limits: Limits = _DEFAULT_LIMITS) -> None:
+    """Refuses absurd literal register sizes before a parser allocates them."""
+    try:
+        check_source_sizes(source, limits)
+    except CircuitLimitError as error:
+        raise CircuitTooLarge(error.detail, error.line) from None
 
 
 def circuit_metrics(circuit: QuantumCircuit) -> CircuitMetrics:
@@ -225,7 +230,7 @@ _FAST_STATEMENT = re.compile(
 _COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
 
 
-def _load_qasm3(source: str) -> QuantumCircuit:
+def _load_qasm3(source: str, limits: Limits | None) -> QuantumCircuit:
     if _fits_fast_path(source):
         circuit = _load_qasm3_fast(source)
         # The native importer accepts `cx q[0], q[0]`; leave the rejection to the slow path.
@@ -234,11 +239,29 @@ def _load_qasm3(source: str) -> QuantumCircuit:
         ):
             return circuit
     try:
-        return qasm3.loads(source)
+        return _load_qasm3_checked(source, limits)
+    except CircuitLimitError:
+        raise
     except BaseException as exc:  # qiskit-qasm3-import also raises TypeError, IndexError, ...
         if not _is_parser_failure(exc):
             raise
         raise _qasm3_error(exc, source) from exc
+
+
+def _load_qasm3_checked(source: str, limits: Limits | None) -> QuantumCircuit:
+    """`qasm3.loads`, with the syntax tree checked between parsing and conversion: the
+    converter copies each gate definition into each call, so its cost is the expanded size."""
+    import openqasm3
+    import qiskit_qasm3_import
+    from qiskit.qasm3 import QASM3ImporterError
+
+    program = openqasm3.parse(source)
+    if limits is not None:
+        check_qasm3_program(program, limits)
+    try:
+        return qiskit_qasm3_import.convert(program)
+    except qiskit_qasm3_import.ConversionError as exc:
+        raise QASM3ImporterError(str(exc)) from exc
 
 
 def _fits_fast_path(source: str) -> bool:

@@ -16,6 +16,8 @@ import re
 from qiskit import QuantumCircuit, qasm3, qpy
 from qiskit.circuit import Parameter
 
+from qorch.domain.requests import Limits
+
 
 class QpyError(ValueError):
     """The upload is not one readable QPY circuit, or it cannot be written as OpenQASM 3."""
@@ -36,9 +38,38 @@ def load_qpy(qpy_b64: str) -> QuantumCircuit:
 
 
 def qasm3_from_qpy(qpy_b64: str) -> str:
+    """Converts in a parser process (adapters/circuit_sandbox.py): QPY bytes can describe a
+    circuit as large as any text can, and reading them must not cost the API process."""
+    from qorch.adapters import circuit_sandbox
+    from qorch.adapters.circuit_sandbox import SandboxFailure
+
+    try:
+        status, value = circuit_sandbox.call(convert_here, qpy_b64, circuit_sandbox.limits())
+    except SandboxFailure as failure:
+        raise QpyError(str(failure)) from None
+    if status != "ok":
+        raise QpyError(value)
+    return value
+
+
+def convert_here(qpy_b64: str, limits: Limits) -> tuple[str, str]:
+    """In a parser process: ("ok", OpenQASM 3 text) or ("refused", why)."""
+    from qorch.adapters.circuit_limits import CircuitLimitError, check_circuit
+
+    try:
+        circuit = load_qpy(qpy_b64)
+        check_circuit(circuit, limits)
+        return ("ok", qasm3_from_circuit(circuit))
+    except QpyError as error:
+        return ("refused", str(error))
+    except CircuitLimitError as error:
+        return ("refused", f"the circuit {error.detail}")
+
+
+def qasm3_from_circuit(circuit: QuantumCircuit) -> str:
     # A matrix gate would be written as a custom gate named `unitary`, which Aer then reads as
     # its own matrix instruction: write its decomposition instead.
-    circuit = load_qpy(qpy_b64).decompose(gates_to_decompose=["unitary"])
+    circuit = circuit.decompose(gates_to_decompose=["unitary"])
     renamed = {
         parameter: Parameter(f"p{index:05d}_{_identifier(parameter.name)}")
         for index, parameter in enumerate(circuit.parameters)

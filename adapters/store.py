@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from eventsourcing.application import Application
+from eventsourcing.persistence import JSONTranscoder
 from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
 
+from qorch.domain.errors import RequestError
 from qorch.settings import Settings
 
 
@@ -40,6 +43,38 @@ class DurableSQLiteFactory(SQLiteFactory):
             db_name=old_pool.db_name, lock_timeout=old_pool.lock_timeout
         )
         old_pool.close()
+
+
+class MisreadableValue(RequestError):
+    """A value about to be recorded that the store would read back as something else."""
+
+
+class GuardedJSONTranscoder(JSONTranscoder):
+    """The library's JSON transcoder reads back any object shaped `{"_type_": ..., "_data_": ...}`
+    as one of its type tags: a user's value of that shape would poison the log (every reader of
+    the event fails). The domain records free-form JSON as opaque text; this refuses, before
+    anything is written, any value that slipped past that rule."""
+
+    def encode(self, obj: Any) -> bytes:
+        _refuse_type_tags(obj)
+        return super().encode(obj)
+
+
+def _refuse_type_tags(value: Any) -> None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "_type_" in item and "_data_" in item:
+                raise MisreadableValue(
+                    "", "an object with both '_type_' and '_data_' keys cannot be recorded"
+                )
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+
+
+TRANSCODER_TOPIC = f"{__name__}:GuardedJSONTranscoder"
 
 
 class TablesMissing(RuntimeError):
@@ -62,6 +97,7 @@ def event_store_env(settings: Settings, *, create_tables: bool = False) -> dict[
             "PERSISTENCE_MODULE": f"{__name__}:DurableSQLiteFactory",
             "SQLITE_DBNAME": path,
             "SQLITE_LOCK_TIMEOUT": "30",
+            "TRANSCODER_TOPIC": TRANSCODER_TOPIC,
         }
     parsed = urlparse(url)
     if parsed.scheme not in ("postgres", "postgresql"):
@@ -78,6 +114,7 @@ def event_store_env(settings: Settings, *, create_tables: bool = False) -> dict[
         "POSTGRES_POOL_SIZE": "10",
         "POSTGRES_MAX_OVERFLOW": "10",
         "CREATE_TABLE": "y" if create_tables else "n",
+        "TRANSCODER_TOPIC": TRANSCODER_TOPIC,
     }
 
 

@@ -22,7 +22,8 @@ def _parse(source: str) -> QuantumCircuit:
     # Transpiling never mutates its input, so sharing the parsed circuit is safe.
     from qorch.adapters.qasm import parse_circuit  # imports Qiskit: not needed to list devices
 
-    return parse_circuit(source).circuit
+    # Stored circuits passed the configured size limits when they were submitted.
+    return parse_circuit(source, limits=None).circuit
 
 
 def load_circuit(source: str, where: str) -> QuantumCircuit:

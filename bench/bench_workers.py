@@ -39,7 +39,15 @@ from urllib.parse import urlsplit, urlunsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_throughput import CLIENTS, statuses, submit_all, wait_until_settled  # noqa: E402
-from common import ROOT, RUN_PATH, Server, Summary, machine_note, median  # noqa: E402
+from common import (  # noqa: E402
+    ROOT,
+    RUN_PATH,
+    SINGLE_USER_ENV,
+    Server,
+    Summary,
+    machine_note,
+    median,
+)
 
 WORKERS = 3
 ENV = {"QORCH_POLL_INTERVAL": "0.05", "QORCH_LEASE_SECONDS": "5", "QORCH_LOG_LEVEL": "WARNING"}
@@ -51,7 +59,7 @@ def start_worker(data_dir: Path, env: dict[str, str]) -> subprocess.Popen[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         text=True,
-        env={**os.environ, **env},
+        env={**os.environ, **SINGLE_USER_ENV, **env},
         cwd=ROOT,
         start_new_session=True,  # its own group: SIGKILL takes its executor processes too
     )
@@ -168,7 +176,7 @@ def one_run(label: str, jobs: int, database_url: str, kill_one: bool) -> Outcome
             subprocess.run(
                 [sys.executable, "-m", "qorch", "db", "init", "--data-dir", str(data_dir)],
                 check=True,
-                env={**os.environ, **env},
+                env={**os.environ, **SINGLE_USER_ENV, **env},
                 cwd=ROOT,
                 capture_output=True,
             )
@@ -390,7 +398,7 @@ def scaling_run(
         subprocess.run(
             [sys.executable, "-m", "qorch", "db", "init", "--data-dir", str(data_dir)],
             check=True,
-            env={**os.environ, **env},
+            env={**os.environ, **SINGLE_USER_ENV, **env},
             cwd=ROOT,
             capture_output=True,
         )

@@ -14,12 +14,12 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import IntegrityError, MapperDeserialisationError, Recording
 from eventsourcing.utils import get_topic
 
 from qorch.domain.circuit import Circuit, CircuitFacts
 from qorch.domain.devices import Device
-from qorch.domain.errors import Conflict, InvalidCircuit, NotFound, RequestError
+from qorch.domain.errors import Conflict, InvalidCircuit, NotFound, RequestError, Unreadable
 from qorch.domain.execution import (
     CircuitTask,
     CostEstimate,
@@ -30,6 +30,7 @@ from qorch.domain.execution import (
     ProviderJob,
 )
 from qorch.domain.experiment import Experiment
+from qorch.domain.fields import checked_json, checked_text
 from qorch.domain.job import Job
 from qorch.domain.requests import (
     Limits,
@@ -40,7 +41,7 @@ from qorch.domain.requests import (
 )
 from qorch.domain.results import nest_results
 from qorch.domain.submission import SubmitKey
-from qorch.domain.user import User, hash_api_key, new_api_key, user_id_for_key
+from qorch.domain.user import ApiKey, User, hash_api_key, new_api_key, user_id_for_key
 
 DescribeCircuit = Callable[[str], CircuitFacts]
 FindDevice = Callable[[str], Device | None]
@@ -135,11 +136,90 @@ class Qorch(Application[UUID]):
         return user.id, key
 
     def authenticate(self, key: str) -> User | None:
+        """The user who holds this key now: their first key finds them by id, a later one
+        through its ApiKey record. A replaced or revoked key finds nobody."""
         if not key:
             return None
         user = self._find(User, user_id_for_key(key))
+        if user is None:
+            issued = self._find(ApiKey, ApiKey.create_id(hash_api_key(key)))
+            user = self._find(User, issued.user_id) if issued is not None else None
         if user is None or not user.holds_key(key):
             return None
+        return user
+
+    def rotate_key(self, user_id: UUID) -> str:
+        """Issues the user a new key (answered once) and ends the earlier one; the user and
+        everything they own stay the same."""
+        key = new_api_key()
+        key_hash = hash_api_key(key)
+        for _ in range(3):
+            user = self._user(user_id)
+            user.rotate_key(key_hash)
+            try:
+                self.save(user, ApiKey(key_hash=key_hash, user_id=user.id))
+            except IntegrityError:
+                continue  # the user changed concurrently (e.g. a sign-out): again
+            return key
+        raise Conflict(f"user {user_id} kept changing concurrently; retry")
+
+    def revoke_key(self, user_id: UUID) -> None:
+        """The user's key stops working everywhere; harmless to repeat."""
+        for _ in range(3):
+            user = self._user(user_id)
+            if user.revoked:
+                return
+            user.revoke_key()
+            try:
+                self.save(user)
+            except IntegrityError:
+                continue
+            return
+        raise Conflict(f"user {user_id} kept changing concurrently; retry")
+
+    def end_session(self, user_id: UUID, session_id: str, expires_at: float, now: float) -> None:
+        """Signs a dashboard session out, for every API process on this store."""
+        for _ in range(3):
+            user = self._user(user_id)
+            user.end_session(session_id, expires_at, now)
+            try:
+                self.save(user)
+            except IntegrityError:
+                continue
+            return
+        raise Conflict(f"user {user_id} kept changing concurrently; retry")
+
+    def session_user(self, user_id: str, session_id: str, key_generation: int) -> User | None:
+        """The user of a dashboard session that is still live (not signed out, key unchanged)."""
+        user = self._find(User, user_id)
+        if user is None or not user.session_is_live(session_id, key_generation):
+            return None
+        return user
+
+    def users_named(self, name: str) -> list[User]:
+        """Every user registered under this name (names need not be unique)."""
+        topic = get_topic(User.Registered)  # type: ignore[attr-defined]
+        found: list[User] = []
+        position = None
+        while True:
+            page = self.recorder.select_notifications(
+                start=position, limit=1000, topics=[topic], inclusive_of_start=position is None
+            )
+            for notification in page:
+                event = self.mapper.to_domain_event(notification)
+                if getattr(event, "name", None) == name:
+                    found.append(self._user(event.originator_id))
+            if len(page) < 1000:
+                return found
+            position = page[-1].id
+
+    def find_user(self, user_id: UUID) -> User | None:
+        return self._find(User, user_id)
+
+    def _user(self, user_id: UUID) -> User:
+        user = self._find(User, user_id)
+        if user is None:
+            raise NotFound("user", user_id)
         return user
 
     def has_users(self) -> bool:
@@ -149,18 +229,16 @@ class Qorch(Application[UUID]):
     # --- experiments ---
 
     def create_experiment(
-        self, user_id: UUID, name: str, description: str = "", tags: Iterable[str] = ()
+        self, user_id: UUID, name: Any, description: Any = "", tags: Iterable[Any] = ()
     ) -> Recorded:
-        if not name.strip():
-            raise RequestError("name", "must not be empty")
-        experiment = Experiment(user_id=user_id, name=name, description=description, tags=[*tags])
+        experiment = Experiment.create(user_id, name, description, tags, self.limits.text)
         return self._saved(experiment)
 
     def update_experiment(
-        self, user_id: UUID, experiment_id: str, name: str, description: str, tags: Iterable[str]
+        self, user_id: UUID, experiment_id: str, name: Any, description: Any, tags: Iterable[Any]
     ) -> Recorded:
         experiment = self.owned_experiment(user_id, experiment_id, field="experiment_id")
-        experiment.update(name=name, description=description, tags=[*tags])
+        experiment.update(name, description, tags, self.limits.text)
         return self._saved(experiment)
 
     def owned_experiment(self, user_id: UUID, experiment_id: str, field: str) -> Experiment:
@@ -175,6 +253,7 @@ class Qorch(Application[UUID]):
         self, user_id: UUID, experiment_id: str, source: str, name: str = ""
     ) -> tuple[Circuit, Recorded | None]:
         """Stores a circuit in an experiment unless the same text is already there."""
+        checked_text("name", name, self.limits.text.max_name)
         experiment = self.owned_experiment(user_id, experiment_id, field="experiment_id")
         facts = self._describe(source, field="circuit")
         circuit = self._find(Circuit, Circuit.create_id(experiment.id, facts.content_hash))
@@ -225,11 +304,12 @@ class Qorch(Application[UUID]):
             field = error.field or "options"
             raise RequestError(field, error.message.removeprefix(f"{field}: ")) from error
         credentials = credentials_to_hold(device, plan.credentials, request.dry_run)
+        text = self.limits.text
         job = Job(
             user_id=user_id,
             experiment_id=experiment.id,
-            name=request.name,
-            description=request.description,
+            name=checked_text("name", request.name, text.max_name),
+            description=checked_text("description", request.description, text.max_description),
             circuit_ids=[c.id for c in circuits],
             device_id=device.id,
             shots=request.shots,
@@ -237,7 +317,7 @@ class Qorch(Application[UUID]):
             inputs_json=Job.encode_inputs(plan.parameters, plan.observables),
             has_parameters=plan.parameters is not None,
             has_observables=plan.observables is not None,
-            options=plan.options,
+            options_json=checked_json("options", plan.options, text),
             credentials_supplied=sorted(plan.credentials),
             use_mitigation=request.use_mitigation,
             dry_run=request.dry_run,
@@ -257,6 +337,7 @@ class Qorch(Application[UUID]):
         (`submit.window` set) only holds for that many seconds. The key is saved with the job,
         so of two concurrent submits with one key exactly one records a job.
         """
+        checked_text("Idempotency-Key", submit.key, self.limits.text.max_key + len("explicit:"))
         for _ in range(3):
             key_id = SubmitKey.create_id(user_id, submit.key)
             used = self._find(SubmitKey, key_id)
@@ -292,20 +373,35 @@ class Qorch(Application[UUID]):
     ) -> Recorded:
         """Runs a finished job again under the same id (credentials are never recorded, so a
         restart on a remote provider needs them again)."""
-        job = self._owned(Job, user_id, job_id)
-        if job is None:
-            raise NotFound("job", job_id)
-        device = self._device(job.device_id)
-        held = credentials_to_hold(device, dict(credentials or {}), job.dry_run)
-        job.restart()
-        recordings = self._save_holding(job.id, held, job)
-        return Recorded(job.id, recordings[-1].notification.id)
+        for _ in range(3):
+            job = self._owned(Job, user_id, job_id)
+            if job is None:
+                raise NotFound("job", job_id)
+            device = self._device(job.device_id)
+            held = credentials_to_hold(device, dict(credentials or {}), job.dry_run)
+            job.restart()
+            if held:
+                self.credentials.hold(job.id, held)
+            try:
+                recordings = self.save(job)
+            except IntegrityError:
+                # Changed concurrently: the guard decides again on the reloaded job. What was
+                # held stays held: a concurrent restart that won needs it.
+                continue
+            except BaseException:
+                if held:
+                    self.credentials.destroy(job.id)
+                raise
+            return Recorded(job.id, recordings[-1].notification.id)
+        raise Conflict(f"job {job_id} kept changing concurrently; retry the restart")
 
     def store_circuit_keyed(
         self, user_id: UUID, experiment_id: str, source: str, name: str, key: str
     ) -> tuple[Circuit, Recorded | None]:
         """Stores a circuit under a client's own key (e.g. the haiqu-sdk's circuit hash) instead
         of the hash of its text: the client finds it again by that key."""
+        checked_text("hash", key, self.limits.text.max_key, required=True)
+        checked_text("name", name, self.limits.text.max_name)
         experiment = self.owned_experiment(user_id, experiment_id, field="experiment_id")
         facts = replace(self._describe(source, field="qpy_dump"), content_hash=key)
         circuit = self._find(Circuit, Circuit.create_id(experiment.id, key))
@@ -392,11 +488,16 @@ class Qorch(Application[UUID]):
         return self._update_held(job_id, lambda job: job.record_failure(worker_id, error))
 
     def cancel_job(self, user_id: UUID, job_id: str, reason: str = "cancelled by user") -> Recorded:
-        job = self._owned(Job, user_id, job_id)
-        if job is None:
-            raise NotFound("job", job_id)
-        job.cancel(reason)
-        return self._saved(job)
+        for _ in range(3):
+            job = self._owned(Job, user_id, job_id)
+            if job is None:
+                raise NotFound("job", job_id)
+            job.cancel(reason)
+            try:
+                return self._saved(job)
+            except IntegrityError:
+                continue  # e.g. a worker claimed it meanwhile: the guard decides again
+        raise Conflict(f"job {job_id} kept changing concurrently; retry the cancel")
 
     def find_job(self, job_id: UUID) -> Job | None:
         return self._find(Job, job_id)
@@ -492,6 +593,8 @@ class Qorch(Application[UUID]):
             found: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
+        except MapperDeserialisationError as error:
+            raise Unreadable(aggregate_id) from error
         return found if isinstance(found, kind) else None
 
 

@@ -34,3 +34,14 @@ class InvalidCircuit(ValueError):
         super().__init__(message)
         self.line = line
         self.column = column
+
+
+class Unreadable(Conflict):
+    """An object's stored history cannot be read back (an event the store cannot decode): the
+    object cannot change until an operator repairs it; everything else goes on."""
+
+    def __init__(self, object_id: object) -> None:
+        super().__init__(
+            f"the stored history of {object_id} cannot be read; it was set aside for an operator"
+        )
+        self.object_id = object_id

@@ -23,6 +23,7 @@ from eventsourcing.domain import Aggregate, event
 from pydantic_core import from_json, to_json
 
 from qorch.domain.errors import Conflict
+from qorch.domain.fields import from_opaque_json, opaque_json
 
 
 class JobStatus(StrEnum):
@@ -45,9 +46,10 @@ FINAL_STATUSES = frozenset({JobStatus.CANCELLED, JobStatus.DONE, JobStatus.ERROR
 
 class Job(Aggregate):
     class Submitted(Aggregate.Created):
-        """Version 2 added `priority` (0 = normal); version 1 events read as priority 0."""
+        """Version 2 added `priority` (0 = normal); version 1 events read as priority 0.
+        Version 3 records the free-form `options` as one opaque JSON text (`options_json`)."""
 
-        class_version = 2
+        class_version = 3
 
         user_id: UUID
         experiment_id: UUID
@@ -60,7 +62,7 @@ class Job(Aggregate):
         inputs_json: str
         has_parameters: bool
         has_observables: bool
-        options: dict[str, Any]
+        options_json: str
         credentials_supplied: list[str]
         use_mitigation: bool
         dry_run: bool
@@ -69,6 +71,10 @@ class Job(Aggregate):
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["priority"] = 0
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["options_json"] = opaque_json(state.pop("options"))
 
     @event(Submitted)
     def __init__(
@@ -84,7 +90,7 @@ class Job(Aggregate):
         inputs_json: str,
         has_parameters: bool,
         has_observables: bool,
-        options: dict[str, Any],
+        options_json: str,
         credentials_supplied: list[str],
         use_mitigation: bool,
         dry_run: bool,
@@ -102,7 +108,7 @@ class Job(Aggregate):
         self.inputs_json = inputs_json
         self.has_parameters = has_parameters
         self.has_observables = has_observables
-        self.options = options
+        self.options_json = options_json
         self.credentials_supplied = credentials_supplied
         self.use_mitigation = use_mitigation
         self.dry_run = dry_run
@@ -119,6 +125,11 @@ class Job(Aggregate):
         parameters: list[list[list[float]]] | None, observables: list[list[list[Any]]] | None
     ) -> str:
         return to_json({"parameters": parameters, "observables": observables}).decode()
+
+    @property
+    def options(self) -> dict[str, Any]:
+        options: dict[str, Any] = from_opaque_json(self.options_json)
+        return options
 
     def inputs(self) -> dict[str, Any]:
         """The canonical parameters and observables: {"parameters": ..., "observables": ...}."""

@@ -19,6 +19,7 @@ from typing import Any
 from qorch.domain.circuit import CircuitFacts
 from qorch.domain.devices import Device
 from qorch.domain.errors import RequestError
+from qorch.domain.fields import TextLimits
 
 RUN_TYPES = ("Run", "StatevectorRun")
 PAULI_LABEL = re.compile(r"^[IXYZ]+$")
@@ -53,6 +54,17 @@ class Limits:
     statevector_max_qubits: int = 20
     max_result_values: int = 4_000_000
     """Numbers a job's results may hold (distributions, amplitudes, expectation values)."""
+    text: TextLimits = field(default_factory=TextLimits)
+    """Lengths of names, descriptions, tags and client-chosen keys."""
+    max_qubits: int = 4096
+    max_clbits: int = 4096
+    """Per circuit, counted on the parsed circuit (register sizes may be expressions)."""
+    max_gates: int = 100_000
+    """Operations per circuit once gate definitions and known loop counts are expanded."""
+    max_pauli_terms: int = 2_000
+    """Terms per observable (grouping them is quadratic: 5,000 terms take seconds)."""
+    max_job_pauli_terms: int = 100_000
+    """Terms over all observables of a job."""
 
 
 @dataclass(frozen=True)
@@ -271,26 +283,39 @@ def normalise_observables(
             f"expected one list of observables per circuit ({len(circuits)}), got {len(raw)}",
         )
     per_circuit: list[list[list[Any]]] = []
+    terms = 0
     for c, (observables, circuit) in enumerate(zip(raw, circuits, strict=True)):
         if not isinstance(observables, list) or not observables:
             raise RequestError(f"observables[{c}]", "must be a non-empty list of observables")
         if len(observables) > limits.max_observables:
             raise RequestError(f"observables[{c}]", f"at most {limits.max_observables} observables")
-        per_circuit.append(
-            [
-                _checked_observable(observable, f"observables[{c}][{o}]", circuit.qubits)
-                for o, observable in enumerate(observables)
-            ]
-        )
+        checked: list[list[Any]] = []
+        for o, observable in enumerate(observables):
+            field_name = f"observables[{c}][{o}]"
+            checked.append(_checked_observable(observable, field_name, circuit.qubits, limits))
+            terms += len(checked[-1][0])
+            if terms > limits.max_job_pauli_terms:
+                raise RequestError(
+                    field_name,
+                    f"the job's observables hold more than {limits.max_job_pauli_terms:,} Pauli "
+                    "terms in all (QORCH_MAX_JOB_PAULI_TERMS)",
+                )
+        per_circuit.append(checked)
     return per_circuit
 
 
-def _checked_observable(observable: Any, field_name: str, qubits: int) -> list[Any]:
+def _checked_observable(observable: Any, field_name: str, qubits: int, limits: Limits) -> list[Any]:
     if not _is_pair(observable):
         raise RequestError(field_name, "must be [pauli_strings, coefficients]")
     labels, coefficients = observable
     if not isinstance(labels, list) or not labels:
         raise RequestError(field_name, "pauli_strings must be a non-empty list of strings")
+    if len(labels) > limits.max_pauli_terms:
+        raise RequestError(
+            field_name,
+            f"has {len(labels):,} Pauli terms, over the limit of {limits.max_pauli_terms:,} per "
+            "observable (QORCH_MAX_PAULI_TERMS)",
+        )
     if not isinstance(coefficients, list) or len(coefficients) != len(labels):
         raise RequestError(
             field_name, "coefficients must be a list with one number per Pauli string"

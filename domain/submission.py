@@ -11,6 +11,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from qorch.domain.fields import from_opaque_json, opaque_json
+
 
 class SubmitKey(Aggregate):
     """One per (user, idempotency key): its id is derived from both, so a second job for the same
@@ -45,15 +47,34 @@ class SdkJob(Aggregate):
     def create_id(job_id: UUID) -> UUID:
         return uuid5(job_id, "haiqu-sdk")
 
-    @event("Recorded")
+    class Recorded(Aggregate.Created):
+        """Version 2 records the free-form program as one opaque JSON text (`program_json`)."""
+
+        class_version = 2
+
+        job_id: UUID
+        job_type: str
+        program_json: str
+        readout_bases: list[str] | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["program_json"] = opaque_json(state.pop("program"))
+
+    @event(Recorded)
     def __init__(
         self,
         job_id: UUID,
         job_type: str,
-        program: dict[str, Any] | None,
+        program_json: str,
         readout_bases: list[str] | None,
     ) -> None:
         self.job_id = job_id
         self.job_type = job_type
-        self.program = program
+        self.program_json = program_json
         self.readout_bases = readout_bases
+
+    @property
+    def program(self) -> dict[str, Any] | None:
+        program: dict[str, Any] | None = from_opaque_json(self.program_json)
+        return program

@@ -1,4 +1,14 @@
-"""Users and their API keys. Only a SHA-256 of a key is ever recorded."""
+"""Users and their API keys. Only a SHA-256 of a key is ever recorded.
+
+A user's id is derived from the hash of their first key, so that key finds them directly. A key
+issued later (a rotation) is found through an `ApiKey` record keyed by its hash, pointing at the
+user: the user, and everything they own, stays the same. Only the user's current key works; a
+revoked user has none until a new one is issued.
+
+Dashboard sessions are checked against the user on every request: a session ends when it is
+signed out (`SessionEnded`, kept until the session would have expired anyway) and when the key
+it was signed in with is replaced or revoked (the key generation changes).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +17,8 @@ import secrets
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
+
+from qorch.domain.errors import Conflict
 
 KEY_PREFIX = "qk_"
 
@@ -34,6 +46,70 @@ class User(Aggregate):
     def __init__(self, name: str, key_hash: str) -> None:
         self.name = name
         self.key_hash = key_hash
+        """Empty once the key was revoked."""
+        self.key_generation = 0
+        """Counts the keys replaced or revoked: a dashboard session signed in under an earlier
+        generation is over."""
+        self.ended_sessions: dict[str, float] = {}
+        """Signed-out sessions, by session id, until they would have expired anyway."""
 
     def holds_key(self, key: str) -> bool:
-        return secrets.compare_digest(self.key_hash, hash_api_key(key))
+        return bool(self.key_hash) and secrets.compare_digest(self.key_hash, hash_api_key(key))
+
+    @property
+    def revoked(self) -> bool:
+        return not self.key_hash
+
+    def rotate_key(self, key_hash: str) -> None:
+        """Replaces the user's key (also after a revocation); the earlier one stops working."""
+        if not key_hash or key_hash == self.key_hash:
+            raise Conflict("a rotation needs a new key")
+        self._key_rotated(key_hash=key_hash)
+
+    @event("KeyRotated")
+    def _key_rotated(self, key_hash: str) -> None:
+        self.key_hash = key_hash
+        self.key_generation += 1
+
+    def revoke_key(self) -> None:
+        """The user's key stops working and every dashboard session ends."""
+        if self.revoked:
+            raise Conflict(f"user {self.name!r} has no key to revoke")
+        self._key_revoked()
+
+    @event("KeyRevoked")
+    def _key_revoked(self) -> None:
+        self.key_hash = ""
+        self.key_generation += 1
+
+    def end_session(self, session_id: str, expires_at: float, now: float) -> None:
+        if not session_id:
+            raise Conflict("a session to end needs its id")
+        self._session_ended(session_id=session_id, expires_at=expires_at, now=now)
+
+    @event("SessionEnded")
+    def _session_ended(self, session_id: str, expires_at: float, now: float) -> None:
+        # Sessions past their expiry are refused anyway: forget them, so the record stays small.
+        self.ended_sessions = {s: t for s, t in self.ended_sessions.items() if t > now}
+        self.ended_sessions[session_id] = expires_at
+
+    def session_is_live(self, session_id: str, key_generation: int) -> bool:
+        return (
+            not self.revoked
+            and key_generation == self.key_generation
+            and session_id not in self.ended_sessions
+        )
+
+
+class ApiKey(Aggregate):
+    """A key issued after registration (a rotation): its hash names this record, which names
+    the user. A replaced key's record stays, but the user no longer holds that key."""
+
+    @staticmethod
+    def create_id(key_hash: str) -> UUID:
+        return uuid5(NAMESPACE_URL, "qorch:api-key:" + key_hash)
+
+    @event("Issued")
+    def __init__(self, key_hash: str, user_id: UUID) -> None:
+        self.key_hash = key_hash
+        self.user_id = user_id

@@ -10,11 +10,13 @@ from collections.abc import AsyncIterator
 
 import anyio
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from qorch.http import ai, audit, rest, sdk
+from qorch.http.bodies import BodyLimits, LimitBodies
 from qorch.http.dashboard.routes import routes as dashboard_routes
 from qorch.http.errors import EXCEPTION_HANDLERS
 from qorch.http.mcp import McpHost, http_endpoint
@@ -50,6 +52,9 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             service.close()
 
+    body_limits = BodyLimits(
+        big=settings.max_body_bytes, api=settings.max_request_bytes, form=settings.max_form_bytes
+    )
     return Starlette(
         routes=[
             *ai.routes,
@@ -60,6 +65,8 @@ def create_app(settings: Settings) -> Starlette:
             Route("/mcp", mcp_app),  # MCP over Streamable HTTP, same API keys
             *dashboard_routes,  # the web dashboard: /, /dashboard/...
         ],
+        # Bodies are limited before any handler (authentication included) reads them.
+        middleware=[Middleware(LimitBodies, limit_for=body_limits.for_route)],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )

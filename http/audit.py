@@ -14,12 +14,14 @@ from typing import Any
 from uuid import UUID
 
 import anyio
+from eventsourcing.persistence import MapperDeserialisationError
+from pydantic_core import from_json
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from qorch.domain.application import Qorch
-from qorch.domain.errors import NotFound
+from qorch.domain.errors import NotFound, Unreadable
 from qorch.domain.job import Job
 from qorch.http.auth import current_user
 
@@ -34,7 +36,10 @@ def job_events(app: Qorch, user_id: UUID, job_id: str) -> list[dict[str, Any]]:
         originator_id = UUID(job_id)
     except ValueError:
         raise NotFound("job", job_id) from None
-    events: list[Any] = list(app.repository.event_store.get(originator_id))
+    try:
+        events: list[Any] = list(app.repository.event_store.get(originator_id))
+    except MapperDeserialisationError as error:
+        raise Unreadable(originator_id) from error
     if not events or not isinstance(events[0], Job.Submitted):
         raise NotFound("job", job_id)
     owner = events[0].user_id
@@ -58,6 +63,8 @@ def job_events(app: Qorch, user_id: UUID, job_id: str) -> list[dict[str, Any]]:
                 "results_bytes": len(data.pop("results_json").encode()),
                 "results": f"/jobs/{job_id}",
             }
+        if "options_json" in data:
+            data["options"] = from_json(data.pop("options_json"))
         if "inputs_json" in data:
             data["inputs_bytes"] = len(data.pop("inputs_json").encode())
         if kind == "Restarted":

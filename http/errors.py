@@ -6,6 +6,7 @@ import logging
 from typing import Any, TypeVar
 
 import anyio
+from eventsourcing.persistence import IntegrityError
 from pydantic import BaseModel, ValidationError
 from pydantic_core import from_json, to_json
 from starlette.exceptions import HTTPException
@@ -17,6 +18,8 @@ from qorch.domain.errors import Conflict, NotFound, RequestError
 log = logging.getLogger("qorch.http")
 M = TypeVar("M", bound=BaseModel)
 MAX_BODY_BYTES = 32 * 1024 * 1024
+"""Only where no route limit is set (see http/bodies.py, which enforces them while streaming)."""
+WRITE_CONFLICT = "the object was changed by a concurrent request; nothing was recorded: retry"
 
 
 class ApiError(Exception):
@@ -61,14 +64,17 @@ def as_api_error(exc: Exception) -> ApiError | None:
         return ApiError(404, "not_found", str(exc))
     if isinstance(exc, Conflict):
         return ApiError(409, "conflict", str(exc))
+    if isinstance(exc, IntegrityError):
+        return ApiError(409, "conflict", WRITE_CONFLICT)
     return None
 
 
 async def read_json(request: Request) -> Any:
     """The request's JSON body (None when empty), within the size limit."""
     body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise ApiError(413, "body_too_large", f"request body exceeds {MAX_BODY_BYTES} bytes")
+    limit = request.scope.get("qorch.body_limit", MAX_BODY_BYTES)
+    if len(body) > limit:
+        raise ApiError(413, "body_too_large", f"request body exceeds {limit} bytes")
     try:
         return from_json(body) if body.strip() else None
     except ValueError as error:
@@ -96,7 +102,9 @@ def validated(model: type[M], data: Any) -> M:
 
 async def api_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.code, exc.message, exc.field)
+    response = error_response(exc.status, exc.code, exc.message, exc.field)
+    response.headers.update(getattr(exc, "headers", None) or {})  # e.g. Retry-After on a 429
+    return response
 
 
 async def request_error(request: Request, exc: Exception) -> JSONResponse:
@@ -110,6 +118,12 @@ async def not_found(request: Request, exc: Exception) -> JSONResponse:
 
 async def conflict(request: Request, exc: Exception) -> JSONResponse:
     return error_response(409, "conflict", str(exc))
+
+
+async def write_conflict(request: Request, exc: Exception) -> JSONResponse:
+    """Two requests changed one object at once (the store's optimistic concurrency): the loser
+    recorded nothing and may retry."""
+    return error_response(409, "conflict", WRITE_CONFLICT)
 
 
 async def http_exception(request: Request, exc: Exception) -> JSONResponse:
@@ -127,6 +141,7 @@ EXCEPTION_HANDLERS = {
     RequestError: request_error,
     NotFound: not_found,
     Conflict: conflict,
+    IntegrityError: write_conflict,
     HTTPException: http_exception,
     Exception: unexpected,
 }

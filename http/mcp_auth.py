@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from qorch.domain.user import User
-from qorch.http.auth import presented_key
+from qorch.http.auth import acting_as, presented_key
 from qorch.http.errors import ApiError, error_response
 from qorch.service import Service
 
@@ -56,7 +56,7 @@ def request_user(request: object, local_user: User | None) -> User:
     if isinstance(request, Request):
         user = request.scope.get(USER_SCOPE_KEY)
         if isinstance(user, User):
-            return user
+            return acting_as(user)
     elif request is None and local_user is not None:
-        return local_user
+        return acting_as(local_user)
     raise ApiError(401, "unauthorized", "missing or invalid API key")

@@ -21,6 +21,7 @@ from qorch.domain.devices import Device
 from qorch.domain.errors import NotFound
 from qorch.domain.execution import ProviderError
 from qorch.domain.requests import RunRequest, check_credential_values, split_credentials
+from qorch.http.admission import admit_submit
 from qorch.http.presenters import page_results
 from qorch.http.reads import await_recorded, read_job
 from qorch.http.schemas import (
@@ -42,7 +43,9 @@ log = logging.getLogger("qorch.http")
 async def submit_run(
     service: Service, user_id: UUID, body: RunCircuitsRequest, idempotency_key: str = ""
 ) -> dict[str, Any]:
-    """Submits a run; with an idempotency key, the same key and body answer the first job."""
+    """Submits a run; with an idempotency key, the same key and body answer the first job.
+    Refused with 429 past the user's submit rate or open-job cap (http/admission.py)."""
+    await admit_submit(service, user_id)
     # Fields as they are (no model_dump): a sweep's values are not copied once more.
     run = RunRequest(**{name: getattr(body, name) for name in RunCircuitsRequest.model_fields})
     if idempotency_key:

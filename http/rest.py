@@ -16,6 +16,7 @@ from qorch.http.errors import ApiError, json_response, parse_body
 from qorch.http.reads import read_job
 from qorch.http.schemas import CreateExperimentRequest
 from qorch.projections import circuits, experiments, jobs
+from qorch.projections.projector import set_aside_events
 from qorch.service import Service
 
 MAX_PAGE = 500
@@ -158,9 +159,17 @@ async def list_devices(request: Request) -> JSONResponse:
 
 
 async def health(request: Request) -> JSONResponse:
+    """`degraded` while some recorded event could not be applied: it was set aside (logged with
+    its position) and everything else goes on; an operator repairs it."""
     service = _service(request)
+    set_aside = [event["position"] for event in set_aside_events(service.views.connection())]
     return JSONResponse(
-        {"status": "ok", "version": __version__, "log_position": service.projector.position}
+        {
+            "status": "degraded" if set_aside else "ok",
+            "version": __version__,
+            "log_position": service.projector.position,
+            "set_aside_events": set_aside[:100],
+        }
     )
 
 

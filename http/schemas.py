@@ -6,6 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MAX_OFFSET = 2**62
+"""Offsets and log positions beyond this are refused: the stores hold 64-bit integers."""
+
 
 class RunCircuitsRequest(BaseModel):
     """Run circuits on a QPU or simulator. Exactly one of circuit_ids / circuits_qasm."""
@@ -47,10 +50,16 @@ class JobQuery(BaseModel):
     job_id: str = Field(description="The id answered by run_circuits_on_qpu_or_simulator.")
     wait: float = Field(0.0, ge=0, description="Seconds to wait for a final status (long-poll).")
     circuit_offset: int = Field(
-        0, ge=0, description="Index of the first circuit whose results to return (paging)."
+        0,
+        ge=0,
+        le=MAX_OFFSET,
+        description="Index of the first circuit whose results to return (paging).",
     )
     circuit_limit: int | None = Field(
-        None, ge=1, description="Return the results of at most this many circuits; default all."
+        None,
+        ge=1,
+        le=MAX_OFFSET,
+        description="Return the results of at most this many circuits; default all.",
     )
     include_inputs: bool = Field(
         False, description="Also return the job's parameters and observables (can be large)."
@@ -82,7 +91,7 @@ class ExperimentsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(20, ge=1, le=500, description="At most this many, newest first.")
-    offset: int = Field(0, ge=0, description="Skip this many (paging).")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Skip this many (paging).")
 
 
 class JobsQuery(BaseModel):
@@ -94,7 +103,7 @@ class JobsQuery(BaseModel):
     )
     device_id: str | None = Field(None, description="Only jobs on this device.")
     limit: int = Field(20, ge=1, le=500, description="At most this many, newest first.")
-    offset: int = Field(0, ge=0, description="Skip this many (paging).")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Skip this many (paging).")
 
 
 class CreateExperimentRequest(BaseModel):

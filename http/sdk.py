@@ -31,11 +31,13 @@ from qorch.adapters.qpy import QpyError, qasm3_from_qpy
 from qorch.domain.application import Submit
 from qorch.domain.circuit import Circuit
 from qorch.domain.errors import NotFound
+from qorch.domain.fields import TextLimits, checked_json
 from qorch.domain.job import Job
 from qorch.domain.requests import RunRequest, split_credentials
 from qorch.domain.submission import SdkJob
 from qorch.domain.user import User
 from qorch.http import rest
+from qorch.http.admission import admit_submit
 from qorch.http.auth import current_user, presented_key
 from qorch.http.errors import ApiError, json_response, parse_body, read_json
 from qorch.http.reads import await_recorded, read_job
@@ -314,6 +316,7 @@ async def restart_job(request: Request) -> JSONResponse:
     user = await current_user(request)
     service = _service(request)
     credentials = await _restart_credentials(request)
+    await admit_submit(service, user.id)  # a restart opens a job again: the same caps
     recorded = await anyio.to_thread.run_sync(
         service.app.restart_job, user.id, request.path_params["job_id"], credentials
     )
@@ -334,15 +337,15 @@ async def _restart_credentials(request: Request) -> dict[str, Any]:
 
 
 def _companions(
-    job_type: str, program: dict[str, Any] | None, bases: list[str] | None
+    job_type: str, program: dict[str, Any] | None, bases: list[str] | None, limits: TextLimits
 ) -> Callable[[Job], list[Aggregate]]:
     """The SDK's view of a job, recorded in the same save as the job."""
 
-    recorded_program = program_without_credentials(program)
+    program_json = checked_json("program", program_without_credentials(program), limits)
 
     def companions(job: Job) -> list[Aggregate]:
         return [
-            SdkJob(job_id=job.id, job_type=job_type, program=recorded_program, readout_bases=bases)
+            SdkJob(job_id=job.id, job_type=job_type, program_json=program_json, readout_bases=bases)
         ]
 
     return companions
@@ -384,13 +387,14 @@ async def _submit(
     bases: list[str] | None,
 ) -> JSONResponse:
     service = _service(request)
+    await admit_submit(service, user.id)
     submit = submit_of(request, await request.body())
     (recorded, repeated) = await anyio.to_thread.run_sync(
         service.app.submit_job_once,
         user.id,
         run,
         submit,
-        _companions(job_type, program, bases),
+        _companions(job_type, program, bases, service.settings.limits.text),
     )
     status = 200 if repeated else 201
     return await _answer_submit(request, user, recorded.id, recorded.position, status=status)

@@ -42,6 +42,9 @@ CREATE INDEX IF NOT EXISTS jobs_by_user_device ON jobs (user_id, device_id, crea
 CREATE TABLE IF NOT EXISTS job_changes (
     job_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, position INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS job_changes_by_user ON job_changes (user_id, position);
+CREATE TABLE IF NOT EXISTS set_aside (
+    position INTEGER PRIMARY KEY, originator_id TEXT NOT NULL, topic TEXT NOT NULL,
+    error TEXT NOT NULL);
 """
 
 VIEW_TABLES = (
@@ -53,6 +56,7 @@ VIEW_TABLES = (
     "job_circuits",
     "sdk_jobs",
     "job_changes",
+    "set_aside",
 )
 
 

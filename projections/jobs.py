@@ -33,7 +33,7 @@ def submitted(event: Any, db: sqlite3.Connection) -> None:
         "circuit_ids": [str(c) for c in event.circuit_ids],
         "has_parameters": event.has_parameters,
         "has_observables": event.has_observables,
-        "options": event.options,
+        "options": from_json(event.options_json),
         "credentials_supplied": list(event.credentials_supplied),
         "use_mitigation": event.use_mitigation,
         "dry_run": event.dry_run,

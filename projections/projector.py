@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,6 +15,7 @@ from qorch.projections import circuits, dashboard, experiments, jobs, sdk_jobs
 from qorch.projections.database import ViewDatabase
 from qorch.projections.follower import LogFollower
 
+log = logging.getLogger("qorch.projector")
 TRACKING_NAME = "views"
 HANDLERS: dict[type, Callable[[Any, Any], None]] = {
     **experiments.HANDLERS,
@@ -37,11 +39,14 @@ class Projector:
             for notification in notifications:
                 if notification.id <= position:
                     continue
-                event = self.app.mapper.to_domain_event(notification)
-                handler = HANDLERS.get(type(event))
-                if handler is not None:
-                    handler(event, db)
-                    dashboard.track(event, notification.id, db)
+                db.execute("SAVEPOINT event")
+                try:
+                    self._apply_one(notification, db)
+                except Exception as error:
+                    # One event that cannot be read or applied must not stop every view.
+                    db.execute("ROLLBACK TO event")
+                    set_aside(db, notification, error)
+                db.execute("RELEASE event")
                 position = notification.id
             db.execute(
                 "INSERT INTO tracking (name, position) VALUES (?, ?) ON CONFLICT (name)"
@@ -49,6 +54,13 @@ class Projector:
                 (TRACKING_NAME, position),
             )
         return position
+
+    def _apply_one(self, notification: Notification, db: Any) -> None:
+        event = self.app.mapper.to_domain_event(notification)
+        handler = HANDLERS.get(type(event))
+        if handler is not None:
+            handler(event, db)
+            dashboard.track(event, notification.id, db)
 
     def rebuild(self, page_size: int = 5000) -> int:
         """Applies the whole log from the start (for an empty view database)."""
@@ -83,6 +95,34 @@ class Projector:
     async def wait_for_change(self, timeout: float) -> None:
         with anyio.move_on_after(timeout):
             await self._changed.wait()
+
+
+def set_aside(db: Any, notification: Notification, error: Exception) -> None:
+    log.error(
+        "event at log position %d (%s of %s) cannot be applied and was set aside: %s",
+        notification.id,
+        notification.topic,
+        notification.originator_id,
+        error,
+    )
+    db.execute(
+        "INSERT OR REPLACE INTO set_aside (position, originator_id, topic, error)"
+        " VALUES (?, ?, ?, ?)",
+        (
+            notification.id,
+            str(notification.originator_id),
+            notification.topic,
+            f"{type(error).__name__}: {error}"[:2000],
+        ),
+    )
+
+
+def set_aside_events(db: Any) -> list[dict[str, Any]]:
+    """The events no view reflects, for operators (`/health` reports them)."""
+    rows = db.execute("SELECT position, originator_id, topic, error FROM set_aside ORDER BY 1")
+    return [
+        dict(zip(("position", "originator_id", "topic", "error"), row, strict=True)) for row in rows
+    ]
 
 
 def _tracked_position(db: Any) -> int:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
+from qorch.domain.fields import from_opaque_json
 from qorch.domain.submission import SdkJob
 from qorch.projections.database import dumps
 
@@ -16,7 +18,7 @@ DEFAULT_JOB_TYPE = "Run"
 def recorded(event: Any, db: sqlite3.Connection) -> None:
     doc = {
         "job_type": event.job_type,
-        "program": event.program,
+        "program": from_opaque_json(event.program_json),
         "readout_bases": event.readout_bases,
     }
     db.execute(
@@ -25,7 +27,7 @@ def recorded(event: Any, db: sqlite3.Connection) -> None:
     )
 
 
-HANDLERS = {SdkJob.Recorded: recorded}  # type: ignore[attr-defined]
+HANDLERS: dict[type, Callable[[Any, Any], None]] = {SdkJob.Recorded: recorded}
 
 
 def get_sdk_job(db: sqlite3.Connection, job_id: str) -> dict[str, Any]:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
-from qorch.cli import RedactKeys, redact
+from qorch.cli import RedactKeys, main, redact
+from qorch.service import open_application
+from qorch.settings import Settings
 
 
 @pytest.mark.parametrize(
@@ -35,3 +38,92 @@ def test_the_access_log_filter_redacts_the_arguments_it_formats():
     )
     assert RedactKeys().filter(record)
     assert "qk_secret" not in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/jobs?HAIQU_%41PI_KEY=qk%5Fsecret-123",
+        "/jobs?%48AIQU_API_KEY=secret-123",
+        "/jobs?haiqu_api_key=%71%6B%5Fsecret-123",
+        "/jobs?x=1&HAIQU+API+KEY=1&HAIQU_API_KEY=secret-123",
+        "/jobs?other=%71k_secret-123",
+        "/jobs?other=qk%255Fsecret-123",  # encoded twice
+    ],
+)
+def test_keys_in_percent_encoded_query_strings_are_redacted(path: str):
+    assert "secret-123" not in redact(path)
+    assert "[redacted]" in redact(path)
+
+
+def test_the_access_log_filter_redacts_percent_encoded_keys():
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", "/jobs?HAIQU_%41PI_KEY=qk%5Fsecret-123&limit=5", "1.1", 200),
+        None,
+    )
+    assert RedactKeys().filter(record)
+    message = record.getMessage()
+    assert "secret-123" not in message
+    assert "limit=5" in message
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as exit:
+        code = int(exit.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_users_rotate_key_prints_a_new_key_and_the_old_one_stops_working(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    data = str(tmp_path)
+    code, out, _ = run_cli(capsys, "users", "create", "carol", "--data-dir", data)
+    assert code == 0
+    old_key = out.strip().splitlines()[-1]
+    app = open_application(Settings(data_dir=tmp_path))
+    try:
+        user = app.authenticate(old_key)
+        assert user is not None
+        experiment = app.create_experiment(user.id, "carol's")
+    finally:
+        app.close()
+    code, out, _ = run_cli(capsys, "users", "rotate-key", "carol", "--data-dir", data)
+    assert code == 0
+    new_key = out.strip().splitlines()[-1]
+    assert new_key.startswith("qk_") and new_key != old_key
+    app = open_application(Settings(data_dir=tmp_path))
+    try:
+        assert app.authenticate(old_key) is None
+        rotated = app.authenticate(new_key)
+        assert rotated is not None and rotated.id == user.id
+        assert app.owned_experiment(rotated.id, str(experiment.id), "experiment_id")
+    finally:
+        app.close()
+    code, out, _ = run_cli(capsys, "users", "revoke", str(user.id), "--data-dir", data)
+    assert code == 0
+    app = open_application(Settings(data_dir=tmp_path))
+    try:
+        assert app.authenticate(new_key) is None
+    finally:
+        app.close()
+
+
+def test_users_commands_refuse_an_unknown_or_ambiguous_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    data = str(tmp_path)
+    code, _, err = run_cli(capsys, "users", "revoke", "nobody", "--data-dir", data)
+    assert code == 2 and "no user named 'nobody'" in err
+    for _ in range(2):
+        run_cli(capsys, "users", "create", "twin", "--data-dir", data)
+    code, out, err = run_cli(capsys, "users", "rotate-key", "twin", "--data-dir", data)
+    assert code == 2 and "2 users named 'twin'" in err and "qk_" not in out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -24,8 +25,18 @@ def sessions_of(request: Request) -> Sessions:
     return sessions
 
 
-def current_session(request: Request) -> Session | None:
-    return sessions_of(request).read(request.cookies.get(COOKIE))
+async def current_session(request: Request) -> Session | None:
+    """The signed-in session: a valid cookie whose session the user's record still accepts
+    (not signed out, key neither replaced nor revoked; checked in the event log, so a sign-out
+    in any API process counts in all of them)."""
+    session = sessions_of(request).read(request.cookies.get(COOKIE))
+    if session is None:
+        return None
+    app = service_of(request).app
+    user = await anyio.to_thread.run_sync(
+        app.session_user, session.user_id, session.session_id, session.key_generation
+    )
+    return session if user is not None else None
 
 
 def to_sign_in() -> RedirectResponse:

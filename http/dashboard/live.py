@@ -19,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from qorch.http.dashboard.auth import current_session, service_of
+from qorch.http.errors import ApiError
+from qorch.http.schemas import MAX_OFFSET
 from qorch.projections import dashboard
 from qorch.service import Service
 
@@ -27,11 +29,15 @@ KEEPALIVE_SECONDS = 10.0
 RETRY_MILLISECONDS = 1000
 
 
-def _position(text: str | None) -> int | None:
+def _position(text: str | None, name: str) -> int | None:
+    """A log position sent back by the browser; past the store's range is refused (400)."""
     try:
-        return max(0, int(text)) if text else None
+        position = max(0, int(text)) if text else None
     except ValueError:
         return None
+    if position is not None and position > MAX_OFFSET:
+        raise ApiError(400, "invalid_request", f"must be at most {MAX_OFFSET}", name)
+    return position
 
 
 def _changed(service: Service, user_id: str, after: int) -> list[tuple[int, dict[str, Any]]]:
@@ -56,13 +62,13 @@ async def job_changes(service: Service, user_id: str, after: int) -> AsyncIterat
 
 
 async def events(request: Request) -> Response:
-    session = current_session(request)
+    session = await current_session(request)
     if session is None:
         return Response("sign in first", status_code=401)
     service = service_of(request)
-    after = _position(request.headers.get("last-event-id"))
+    after = _position(request.headers.get("last-event-id"), "Last-Event-ID")
     if after is None:
-        after = _position(request.query_params.get("after"))
+        after = _position(request.query_params.get("after"), "after")
     if after is None:
         after = service.projector.position
     return StreamingResponse(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -22,10 +23,12 @@ from qorch.http.dashboard.auth import (
     set_session_cookie,
     to_sign_in,
 )
-from qorch.http.dashboard.drawing import draw_circuit
+from qorch.http.dashboard.drawing import DRAWINGS_AT_ONCE, DrawingLimits, drawing_for
 from qorch.http.dashboard.rendering import render
 from qorch.http.dashboard.results import charts_for
 from qorch.http.dashboard.session import Session
+from qorch.http.errors import ApiError
+from qorch.http.schemas import MAX_OFFSET
 from qorch.projections import circuits, dashboard, experiments, jobs
 
 PAGE_SIZE = 50
@@ -41,11 +44,18 @@ def _context(request: Request, session: Session, **more: Any) -> dict[str, Any]:
     }
 
 
+MAX_PAGE_NUMBER = MAX_OFFSET // PAGE_SIZE
+
+
 def _page_number(request: Request) -> int:
+    """The page asked for: below 1 or not a number reads as 1; past the store's range is 422."""
     try:
-        return max(1, int(request.query_params.get("page", "1")))
+        page = int(request.query_params.get("page", "1"))
     except ValueError:
         return 1
+    if page > MAX_PAGE_NUMBER:
+        raise ApiError(422, "invalid_request", f"must be at most {MAX_PAGE_NUMBER}", "page")
+    return max(1, page)
 
 
 def _page_url(path: str, params: dict[str, str], page: int) -> str:
@@ -56,12 +66,12 @@ def _page_url(path: str, params: dict[str, str], page: int) -> str:
 
 
 async def home(request: Request) -> Response:
-    target = "/dashboard/jobs" if current_session(request) else "/dashboard/sign-in"
+    target = "/dashboard/jobs" if await current_session(request) else "/dashboard/sign-in"
     return RedirectResponse(target, status_code=303)
 
 
 async def sign_in_form(request: Request) -> Response:
-    if current_session(request):
+    if await current_session(request):
         return RedirectResponse("/dashboard/jobs", status_code=303)
     return render("sign_in.html", session=None)
 
@@ -74,7 +84,7 @@ async def sign_in(request: Request) -> Response:
     user = await anyio.to_thread.run_sync(service.app.authenticate, key) if key else None
     if user is None:
         return render("sign_in.html", 401, session=None, error="That API key is not valid.")
-    token = sessions_of(request).issue(str(user.id), user.name)
+    token = sessions_of(request).issue(str(user.id), user.name, key_generation=user.key_generation)
     response = RedirectResponse("/dashboard/jobs", status_code=303)
     set_session_cookie(request, response, token)
     return response
@@ -82,7 +92,7 @@ async def sign_in(request: Request) -> Response:
 
 async def _checked_form(request: Request) -> tuple[Session | None, dict[str, str]]:
     """The session of a state-changing POST, None unless its origin and CSRF token check out."""
-    session = current_session(request)
+    session = await current_session(request)
     fields = await form_fields(request)
     if session is None or not same_origin(request):
         return None, fields
@@ -95,13 +105,22 @@ async def sign_out(request: Request) -> Response:
     session, _ = await _checked_form(request)
     if session is None:
         return Response("CSRF check failed", status_code=403)
+    # Ended in the user's record, not only in this browser: a copy of the cookie is dead too.
+    expires_at = session.issued + sessions_of(request).max_age
+    await anyio.to_thread.run_sync(
+        service_of(request).app.end_session,
+        UUID(session.user_id),
+        session.session_id,
+        float(expires_at),
+        time.time(),
+    )
     response = to_sign_in()
     clear_session_cookie(request, response)
     return response
 
 
 async def jobs_page(request: Request) -> Response:
-    session = current_session(request)
+    session = await current_session(request)
     if session is None:
         return to_sign_in()
     params = request.query_params
@@ -145,7 +164,7 @@ def _not_found(request: Request, session: Session, kind: str) -> Response:
 
 
 async def job_page(request: Request) -> Response:
-    session = current_session(request)
+    session = await current_session(request)
     if session is None:
         return to_sign_in()
     job_id = request.path_params["job_id"]
@@ -188,8 +207,22 @@ async def cancel_job(request: Request) -> Response:
     return RedirectResponse(f"/dashboard/jobs/{job_id}", status_code=303)
 
 
+def _drawing_limits(request: Request) -> tuple[DrawingLimits, anyio.CapacityLimiter]:
+    """The settings' drawing limits, and this app's limiter of drawings made at once."""
+    state = request.app.state
+    if getattr(state, "drawing_limits", None) is None:
+        settings = service_of(request).settings
+        state.drawing_limits = DrawingLimits(
+            max_qubits=settings.draw_max_qubits,
+            max_operations=settings.draw_max_gates,
+            timeout=settings.draw_timeout,
+        )
+        state.drawing_limiter = anyio.CapacityLimiter(DRAWINGS_AT_ONCE)
+    return state.drawing_limits, state.drawing_limiter
+
+
 async def circuit_page(request: Request) -> Response:
-    session = current_session(request)
+    session = await current_session(request)
     if session is None:
         return to_sign_in()
     circuit_id = request.path_params["circuit_id"]
@@ -198,7 +231,7 @@ async def circuit_page(request: Request) -> Response:
     circuit = circuits.get_circuit(db, session.user_id, circuit_id)
     if circuit is None:
         return _not_found(request, session, "circuit")
-    drawing = await anyio.to_thread.run_sync(draw_circuit, circuit["qasm"])
+    drawing = await drawing_for(circuit, *_drawing_limits(request))
     experiment = experiments.get_experiment(db, session.user_id, circuit["experiment_id"])
     return render(
         "circuit.html",
@@ -214,7 +247,7 @@ async def circuit_page(request: Request) -> Response:
 
 
 async def experiments_page(request: Request) -> Response:
-    session = current_session(request)
+    session = await current_session(request)
     if session is None:
         return to_sign_in()
     page = _page_number(request)
@@ -238,7 +271,7 @@ async def experiments_page(request: Request) -> Response:
 
 
 async def experiment_page(request: Request) -> Response:
-    session = current_session(request)
+    session = await current_session(request)
     if session is None:
         return to_sign_in()
     experiment_id = request.path_params["experiment_id"]

@@ -1,8 +1,11 @@
 """Browser sessions: a signed, HttpOnly cookie naming the user, and CSRF tokens derived from it.
 
-The cookie never holds the API key: it holds the user's id and name, when it was issued and a
-nonce, signed with HMAC-SHA256 under a secret kept in the data directory (mode 0600), so that
-sessions survive a restart and every API process on the same data directory accepts them.
+The cookie never holds the API key: it holds the user's id and name, when it was issued, the
+session's id and the user's key generation at sign-in, signed with HMAC-SHA256 under a secret
+kept in the data directory (mode 0600), so that sessions survive a restart and every API process
+on the same data directory accepts them. A valid signature is not enough: the user's record in
+the event log must still accept the session (not signed out, key neither replaced nor revoked),
+see `domain.user.User.session_is_live`.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ class Session:
     name: str
     issued: int
     token: str
+    session_id: str = ""
+    key_generation: int = 0
 
 
 def load_secret(data_dir: Path) -> bytes:
@@ -66,9 +71,17 @@ class Sessions:
         mac = hmac.new(self._secret, f"{purpose}:{payload}".encode(), hashlib.sha256)
         return _b64(mac.digest())
 
-    def issue(self, user_id: str, name: str, now: float | None = None) -> str:
+    def issue(
+        self, user_id: str, name: str, now: float | None = None, key_generation: int = 0
+    ) -> str:
         issued = int(time.time() if now is None else now)
-        body = {"u": user_id, "n": name, "t": issued, "r": secrets.token_hex(8)}
+        body = {
+            "u": user_id,
+            "n": name,
+            "t": issued,
+            "r": secrets.token_hex(16),
+            "g": key_generation,
+        }
         payload = _b64(json.dumps(body, separators=(",", ":")).encode())
         return f"{payload}.{self._sign('session', payload)}"
 
@@ -81,11 +94,12 @@ class Sessions:
         try:
             body = json.loads(_unb64(payload))
             user_id, name, issued = str(body["u"]), str(body["n"]), int(body["t"])
-        except (ValueError, KeyError, TypeError):
+            session_id, generation = str(body.get("r", "")), int(body.get("g", 0))
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
         if (time.time() if now is None else now) - issued > self.max_age:
             return None
-        return Session(user_id, name, issued, token)
+        return Session(user_id, name, issued, token, session_id, generation)
 
     def csrf_token(self, session: Session) -> str:
         return self._sign("csrf", session.token)

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 import pickle
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
 from qiskit import qasm3
 from qiskit.circuit.library import efficient_su2
 from starlette.testclient import TestClient
 
 from qorch.adapters import providers
-from qorch.adapters.executor import run_in_process
+from qorch.adapters.executor import Executor, run_in_process
 from qorch.domain.execution import CircuitTask, ExecutionTask, ProviderError
+from qorch.domain.job import Job
+from qorch.domain.requests import RunRequest
 from qorch.http.app import create_app
+from qorch.service import open_application
+from qorch.settings import Settings
 from tests.conftest import BELL_QASM2, Account, new_account, settings_for
 
 
@@ -76,3 +87,51 @@ def test_an_error_found_while_running_reaches_the_user_with_its_code(alice: Acco
     assert job["status"] == "Error"
     assert job["error"]["code"] == "unsupported_circuit"
     assert "TypeError" not in job["error"]["message"]
+
+
+@pytest.mark.anyio
+async def test_a_job_with_an_unreadable_event_is_set_aside_and_the_others_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    """A poisoned stored event (one the store cannot decode) never stops the executor: its job
+    is set aside and logged with its log position, and every other job runs."""
+    app = open_application(Settings(data_dir=tmp_path))
+    user_id, _ = app.register_user("ada")
+    experiment = str(app.create_experiment(user_id, "exp").id)
+    request = RunRequest(experiment_id=experiment, circuits_qasm=[BELL_QASM2], shots=10)
+    bad = b'{"worker_id":{"_type_":"nope","_data_":1},"lease_until":{"_type_":"nope","_data_":1}}'
+    poisoned_submit = uuid.uuid4()
+    released_badly = app.submit_job(user_id, request).id  # decoded when claimed
+    renewed_badly = app.submit_job(user_id, request).id  # decoded by the log follower
+    app.recorder.insert_events(
+        [
+            StoredEvent(poisoned_submit, 1, get_topic(Job.Submitted), bad),  # type: ignore[attr-defined]
+            StoredEvent(released_badly, 2, get_topic(Job.Released), bad),  # type: ignore[attr-defined]
+            StoredEvent(renewed_badly, 2, get_topic(Job.LeaseRenewed), bad),  # type: ignore[attr-defined]
+        ]
+    )
+    good = app.submit_job(user_id, request).id
+
+    async def worker(function: Any, *args: Any) -> Any:
+        if any(hasattr(arg, "job_id") for arg in args):
+            raise ProviderError("fake", "a fake worker runs nothing")
+
+    executor = Executor(
+        app, concurrency=1, lease_seconds=5, poll_interval=0.02, run_in_worker=worker
+    )
+    try:
+        with caplog.at_level(logging.ERROR, logger="qorch.executor"):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(executor.run)
+                with anyio.move_on_after(20):
+                    while not app.find_job(good).status.is_final:  # type: ignore[union-attr]
+                        await anyio.sleep(0.02)
+                tg.cancel_scope.cancel()
+        assert app.find_job(good).status.is_final  # type: ignore[union-attr]
+        assert set(executor.set_aside) == {poisoned_submit, released_badly, renewed_badly}
+        logged = "\n".join(r.getMessage() for r in caplog.records if "set aside" in r.getMessage())
+        for job_id in (poisoned_submit, released_badly, renewed_badly):
+            assert str(job_id) in logged
+        assert "log position" in logged
+    finally:
+        app.close()

@@ -24,6 +24,7 @@ from starlette.testclient import TestClient
 from qorch.http.app import create_app
 from qorch.http.openapi import openapi_document
 from tests.conftest import Account, new_account, settings_for
+from tests.fuzz.test_recorded_json_properties import every_route_answers
 
 MAX_EXAMPLES = 25
 # Built from the same function the endpoint serves; test_document_is_what_the_app_serves checks it.
@@ -99,3 +100,12 @@ def test_no_server_errors(app_client: TestClient, account: Account, operation: A
         case.validate_response(response, checks=[not_a_server_error])
 
     check()
+
+
+def test_the_server_starts_again_on_the_fuzzed_data(app_client: TestClient, account: Account):
+    """Runs after the fuzzing above (file order): whatever it recorded is read back by a new
+    server on the same data, and every route of the user still answers."""
+    settings_ = app_client.app.state.service.settings  # type: ignore[attr-defined]
+    with TestClient(create_app(settings_), raise_server_exceptions=False) as again:
+        assert again.get("/health").json()["status"] == "ok"
+        every_route_answers(Account(again, account.user_id, account.key, account.experiment_id))

@@ -42,8 +42,9 @@ def test_another_users_job_events_are_not_found(alice: Account, bob: Account):
 
 
 def test_a_version_1_submitted_event_is_upcast(tmp_path: Path):
-    """A Submitted event written before `priority` existed (class version 1) still loads."""
-    assert Job.Submitted.class_version == 2
+    """A Submitted event written before `priority` existed (class version 1, options as an
+    object) still loads: upcast through version 2 to 3 (options as opaque JSON text)."""
+    assert Job.Submitted.class_version == 3
     app = open_application(Settings(data_dir=tmp_path))
     try:
         job = Job(
@@ -58,7 +59,7 @@ def test_a_version_1_submitted_event_is_upcast(tmp_path: Path):
             inputs_json=Job.encode_inputs(None, None),
             has_parameters=False,
             has_observables=False,
-            options={},
+            options_json='{"seed_simulator": 7}',
             credentials_supplied=[],
             use_mitigation=False,
             dry_run=False,
@@ -66,7 +67,8 @@ def test_a_version_1_submitted_event_is_upcast(tmp_path: Path):
         [event] = job.collect_events()
         stored = app.mapper.to_stored_event(event)
         state = json.loads(stored.state)
-        assert state.pop("class_version") == 2 and state.pop("priority") == 0
+        assert state.pop("class_version") == 3 and state.pop("priority") == 0
+        state["options"] = json.loads(state.pop("options_json"))
         old = type(stored)(
             originator_id=stored.originator_id,
             originator_version=stored.originator_version,
@@ -76,5 +78,6 @@ def test_a_version_1_submitted_event_is_upcast(tmp_path: Path):
         app.recorder.insert_events([old])
         loaded: Job = app.repository.get(job.id)
         assert isinstance(loaded, Job) and loaded.priority == 0 and loaded.name == "old"
+        assert loaded.options == {"seed_simulator": 7}
     finally:
         app.close()

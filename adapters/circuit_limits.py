@@ -1,0 +1,363 @@
+"""Circuit size limits, checked where they cannot be dodged: on the parsed program and circuit.
+
+Checking the text with a regex is easy to bypass (`qubit[10000*1000] q;`, a declaration that
+does not start a line), and a few hundred bytes can ask a parser for 2^60 gates (gate
+definitions calling the one before twice). So:
+
+- `check_source_sizes` refuses literal register sizes anywhere in the text before a parser
+  allocates them (OpenQASM 2 sizes can only be literals, so for QASM 2 this is complete);
+- `check_qasm3_program` walks the OpenQASM 3 syntax tree before qiskit-qasm3-import converts it
+  (that converter copies every gate definition into every call, so its cost is the expanded
+  size): register sizes are evaluated, gate counts are computed per definition, memoised, and
+  multiplied by loop iterations, and integer powers/shifts that would build huge numbers are
+  refused;
+- `check_circuit` checks the parsed circuit: qubits, clbits and the operation count after
+  expanding custom gate definitions (memoised per gate, so 2^60 gates cost 60 steps), with
+  control-flow bodies counted once per iteration where the iteration count is known.
+
+All counts stop growing past the limit: nothing here builds or walks the expanded circuit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from qiskit import QuantumCircuit
+from qiskit.circuit import ControlFlowOp, ForLoopOp, Instruction, WhileLoopOp
+
+from qorch.domain.requests import Limits
+
+
+class CircuitLimitError(ValueError):
+    """The circuit is well-formed but larger than this server accepts."""
+
+    def __init__(self, detail: str, line: int | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.line = line
+
+
+# --- the text: literal register sizes, wherever they are -------------------------------------
+
+_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
+_QASM2_REGISTER = re.compile(r"\b(qreg|creg)\s+[A-Za-z_]\w*\s*\[\s*(\d+)\s*\]")
+_QASM3_REGISTER = re.compile(r"\b(qubit|bit)\s*\[\s*(\d+)\s*\]")
+_PHYSICAL_QUBIT = re.compile(r"\$(\d+)")
+
+
+def check_source_sizes(source: str, limits: Limits) -> None:
+    """Refuses literal register sizes (alone or summed) over the limits, before any parser
+    allocates them. Comments are blanked first (keeping line numbers), so a declaration inside a
+    comment is not counted and one after a comment on the same line is."""
+    text = _COMMENT.sub(lambda match: re.sub(r"[^\n]", " ", match[0]), source)
+    totals = {"qubits": 0, "clbits": 0}
+    for pattern in (_QASM2_REGISTER, _QASM3_REGISTER):
+        for match in pattern.finditer(text):
+            kind = "qubits" if match[1] in ("qreg", "qubit") else "clbits"
+            totals[kind] += int(match[2])
+            limit = limits.max_qubits if kind == "qubits" else limits.max_clbits
+            if totals[kind] > limit:
+                raise CircuitLimitError(
+                    _over(kind, totals[kind], limit), text.count("\n", 0, match.start()) + 1
+                )
+    for match in _PHYSICAL_QUBIT.finditer(text):
+        if int(match[1]) >= limits.max_qubits:
+            raise CircuitLimitError(
+                f"physical qubit ${match[1]} exceeds the limit of {limits.max_qubits} qubits "
+                "(QORCH_MAX_QUBITS)",
+                text.count("\n", 0, match.start()) + 1,
+            )
+
+
+def _over(kind: str, count: int, limit: int) -> str:
+    env = {"qubits": "QORCH_MAX_QUBITS", "clbits": "QORCH_MAX_CLBITS"}[kind]
+    return f"declares {count:,} {kind}, which exceeds the limit of {limit:,} ({env})"
+
+
+def _too_many_gates(limits: Limits) -> str:
+    return (
+        f"has more than {limits.max_gates:,} operations once gate definitions and loops are "
+        "expanded, which exceeds the limit (QORCH_MAX_GATES)"
+    )
+
+
+# --- the OpenQASM 3 syntax tree, before conversion -------------------------------------------
+
+_MAX_INTEGER_BITS = 4096
+"""Integer constants (sizes, indices, angles) bigger than this are refused, not computed."""
+
+
+class _Qasm3Budget:
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.cap = limits.max_gates + 1
+        self.gates: dict[str, int] = {}
+        self.registers: dict[str, int] = {}
+        self.constants: dict[str, int] = {}
+        self.qubits = 0
+        self.clbits = 0
+
+    def statements(self, statements: Iterable[Any]) -> int:
+        total = 0
+        for statement in statements:
+            total = min(self.cap, total + self.statement(statement))
+        return total
+
+    def statement(self, node: Any) -> int:  # noqa: PLR0911, PLR0912 (one branch per statement)
+        from openqasm3 import ast
+
+        if isinstance(node, ast.QubitDeclaration):
+            size = 1 if node.size is None else self.integer(node.size)
+            if size is not None:
+                self.registers[node.qubit.name] = size
+                self.qubits += size
+                if self.qubits > self.limits.max_qubits:
+                    raise CircuitLimitError(
+                        _over("qubits", self.qubits, self.limits.max_qubits), _line(node)
+                    )
+            return 0
+        if isinstance(node, ast.ClassicalDeclaration):
+            if isinstance(node.type, ast.BitType):
+                size = 1 if node.type.size is None else self.integer(node.type.size)
+                if size is not None:
+                    self.registers[node.identifier.name] = size
+                    self.clbits += size
+                    if self.clbits > self.limits.max_clbits:
+                        raise CircuitLimitError(
+                            _over("clbits", self.clbits, self.limits.max_clbits), _line(node)
+                        )
+            return 0 if node.init_expression is None else self.width([node.identifier])
+        if isinstance(node, ast.ConstantDeclaration):
+            value = self.integer(node.init_expression)
+            if value is not None:
+                self.constants[node.identifier.name] = value
+            return 0
+        if isinstance(node, ast.QuantumGateDefinition):
+            # Inside the body, the gate's own qubit names shadow registers of the same name.
+            registers = self.registers
+            self.registers = {k: v for k, v in registers.items() if k not in _names(node.qubits)}
+            try:
+                self.gates[node.name.name] = max(1, self.statements(node.body))
+            finally:
+                self.registers = registers
+            return 0
+        if isinstance(node, ast.QuantumGate):
+            cost = self.gates.get(node.name.name, 1)
+            return min(self.cap, cost * self.width(node.qubits))
+        if isinstance(node, ast.QuantumMeasurementStatement):
+            return self.width([node.measure.qubit])
+        if isinstance(node, ast.QuantumReset):
+            return self.width([node.qubits])
+        if isinstance(node, ast.QuantumBarrier | ast.QuantumPhase | ast.DelayInstruction):
+            return 1
+        if isinstance(node, ast.ForInLoop):
+            body = self.statements(node.block)
+            return min(self.cap, body * self.iterations(node.set_declaration))
+        if isinstance(node, ast.WhileLoop):
+            # The iteration count is unknown: the executor's wall-clock limit bounds it.
+            return self.statements(node.block)
+        if isinstance(node, ast.BranchingStatement):
+            return max(self.statements(node.if_block), self.statements(node.else_block))
+        if isinstance(node, ast.Box):
+            return self.statements(node.body)
+        return 0
+
+    def width(self, operands: Iterable[Any]) -> int:
+        """How many times a statement is applied: registers given whole broadcast it."""
+        from openqasm3 import ast
+
+        width = 1
+        for operand in operands:
+            if isinstance(operand, ast.Identifier):
+                width = max(width, self.registers.get(operand.name, 1))
+            elif isinstance(operand, ast.IndexedIdentifier) and any(
+                isinstance(index, ast.RangeDefinition | ast.DiscreteSet)
+                for indices in operand.indices
+                for index in (indices if isinstance(indices, list) else [indices])
+            ):  # a slice, q[0:99]: at most the whole register
+                width = max(width, self.registers.get(operand.name.name, 1))
+        return width
+
+    def iterations(self, node: Any) -> int:
+        from openqasm3 import ast
+
+        if isinstance(node, ast.DiscreteSet):
+            return max(1, len(node.values))
+        if isinstance(node, ast.RangeDefinition):
+            start = 0 if node.start is None else self.integer(node.start)
+            end = None if node.end is None else self.integer(node.end)
+            step = 1 if node.step is None else self.integer(node.step)
+            if start is None or end is None or step is None or step == 0:
+                return 1
+            return max(1, (end - start) // step + 1)
+        return 1
+
+    def integer(self, node: Any) -> int | None:
+        """The value of a constant integer expression; None when it is not one."""
+        return _integer(node, self.constants)
+
+
+def _integer(node: Any, constants: dict[str, int]) -> int | None:  # noqa: PLR0911
+    from openqasm3 import ast
+
+    if isinstance(node, ast.IntegerLiteral):
+        return _bounded(node.value, node)
+    if isinstance(node, ast.Identifier):
+        return constants.get(node.name)
+    if isinstance(node, ast.UnaryExpression):
+        value = _integer(node.expression, constants)
+        if value is None:
+            return None
+        return {"-": -value, "~": ~value}.get(node.op.name)
+    if not isinstance(node, ast.BinaryExpression):
+        return None
+    left = _integer(node.lhs, constants)
+    right = _integer(node.rhs, constants)
+    if left is None or right is None:
+        return None
+    op = node.op.name
+    if op == "**":
+        if right < 0:
+            return None
+        if abs(left) > 1 and right * left.bit_length() > _MAX_INTEGER_BITS:
+            raise _huge(node)
+        return _bounded(left**right, node)
+    if op == "<<":
+        if right < 0:
+            return None
+        if right + left.bit_length() > _MAX_INTEGER_BITS:
+            raise _huge(node)
+        return left << right
+    if op == ">>":
+        return left >> right if right >= 0 else None
+    if op == "+":
+        return _bounded(left + right, node)
+    if op == "-":
+        return _bounded(left - right, node)
+    if op == "*":
+        return _bounded(left * right, node)
+    if op == "/":
+        return left // right if right else None
+    if op == "%":
+        return left % right if right else None
+    return None
+
+
+def _bounded(value: int, node: Any) -> int:
+    if value.bit_length() > _MAX_INTEGER_BITS:
+        raise _huge(node)
+    return value
+
+
+def _huge(node: Any) -> CircuitLimitError:
+    return CircuitLimitError(f"an integer expression exceeds {_MAX_INTEGER_BITS} bits", _line(node))
+
+
+def _names(identifiers: Iterable[Any]) -> set[str]:
+    return {identifier.name for identifier in identifiers}
+
+
+def _line(node: Any) -> int | None:
+    span = getattr(node, "span", None)
+    return getattr(span, "start_line", None)
+
+
+def check_qasm3_program(program: Any, limits: Limits) -> None:
+    """Checks an OpenQASM 3 syntax tree (openqasm3.ast.Program) before it is converted."""
+    _refuse_huge_integers(program)
+    budget = _Qasm3Budget(limits)
+    if budget.statements(program.statements) > limits.max_gates:
+        raise CircuitLimitError(_too_many_gates(limits))
+
+
+def _refuse_huge_integers(program: Any) -> None:
+    """Every `a ** b` and `a << b` of constants, anywhere (angles too): Python would compute
+    10**10**10 as asked, for as long as it takes."""
+    from openqasm3 import ast
+
+    stack: list[Any] = [program]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list | tuple):
+            stack.extend(node)
+            continue
+        if not isinstance(node, ast.QASMNode):
+            continue
+        if isinstance(node, ast.BinaryExpression) and node.op.name in ("**", "<<"):
+            _integer(node, {})
+        stack.extend(
+            value for value in vars(node).values() if isinstance(value, list | tuple | ast.QASMNode)
+        )
+
+
+# --- the parsed circuit --------------------------------------------------------------------
+
+_LEAVES = frozenset({"measure", "reset", "barrier", "delay", "store"})
+
+
+def check_circuit(circuit: QuantumCircuit, limits: Limits) -> None:
+    if circuit.num_qubits > limits.max_qubits:
+        raise CircuitLimitError(_over("qubits", circuit.num_qubits, limits.max_qubits))
+    if circuit.num_clbits > limits.max_clbits:
+        raise CircuitLimitError(_over("clbits", circuit.num_clbits, limits.max_clbits))
+    if count_operations(circuit, limits.max_gates) > limits.max_gates:
+        raise CircuitLimitError(_too_many_gates(limits))
+
+
+def count_operations(circuit: QuantumCircuit, limit: int) -> int:
+    """Operations once custom gate definitions and loops are expanded; stops at `limit + 1`.
+
+    Gates are memoised by name and width: a definition is walked once however often it is
+    called (OpenQASM 2 builds a definition per call site on demand, so walking each would be
+    exponential). Standard-library gates count as one."""
+    cap = limit + 1
+    memo: dict[tuple[str, str, int, int], int] = {}
+
+    def circuit_cost(body: QuantumCircuit) -> int:
+        total = 0
+        for instruction in body.data:
+            total += operation_cost(instruction.operation)
+            if total >= cap:
+                return cap
+        return total
+
+    def operation_cost(operation: Instruction) -> int:
+        if isinstance(operation, ControlFlowOp):
+            bodies = [circuit_cost(block) for block in operation.blocks]
+            body = max(bodies, default=0)
+            if isinstance(operation, ForLoopOp):
+                return min(cap, body * _iterations(operation.params[0]))
+            if isinstance(operation, WhileLoopOp):
+                return body
+            return body
+        if operation.name in _LEAVES or getattr(operation, "_standard_gate", None) is not None:
+            return 1
+        key = (
+            type(operation).__qualname__,
+            operation.name,
+            operation.num_qubits,
+            operation.num_clbits,
+        )
+        if key in memo:
+            return memo[key]
+        memo[key] = cap  # a definition that calls itself is refused, not walked forever
+        try:
+            definition = operation.definition
+        except Exception:  # opaque gates, gates whose definition needs bound parameters
+            definition = None
+        cost = 1 if definition is None else max(1, circuit_cost(definition))
+        memo[key] = cost
+        return cost
+
+    return circuit_cost(circuit)
+
+
+def _iterations(indexset: Any) -> int:
+    try:
+        return max(1, len(indexset))
+    except OverflowError:  # range(0, 10**30)
+        return 2**62
+    except TypeError:
+        return 1

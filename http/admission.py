@@ -1,0 +1,111 @@
+"""Whether a user may submit one more job now: a per-user submit rate and a cap on open jobs.
+
+Both answer 429 with the usual error body and a Retry-After header. The rate is counted in each
+API process (a token bucket in memory: with N API processes a user may submit up to N times the
+rate). The open-job cap counts the user's not-final jobs in the read models, which every API
+process projects from the one shared log, after catching up with the log's head: it holds across
+processes, give or take the submits in flight at the same moment.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from uuid import UUID
+from weakref import WeakKeyDictionary
+
+import anyio
+
+from qorch.adapters.quotas import Quotas
+from qorch.http.errors import ApiError
+from qorch.http.reads import await_recorded
+from qorch.projections import jobs
+from qorch.service import Service
+
+OPEN_JOBS_SQL = "SELECT COUNT(*) FROM jobs WHERE user_id = ? AND status NOT IN ({})".format(
+    ", ".join("?" * len(jobs.FINAL))
+)
+
+
+class TooManyRequests(ApiError):
+    def __init__(self, code: str, message: str, retry_after: float) -> None:
+        super().__init__(429, code, message)
+        self.retry_after = max(1, math.ceil(retry_after))
+        self.headers = {"Retry-After": str(self.retry_after)}
+
+
+@dataclass
+class SubmitRate:
+    """A token bucket per user: `burst` submits at once, then `rate` per second."""
+
+    rate: float
+    burst: int
+    buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def take(self, user: str, now: float) -> float:
+        """Takes one submit; answers 0, or the seconds until one is allowed (nothing taken)."""
+        if self.rate <= 0:
+            return 0.0
+        capacity = float(max(1, self.burst))
+        with self.lock:
+            tokens, then = self.buckets.get(user, (capacity, now))
+            tokens = min(capacity, tokens + (now - then) * self.rate)
+            if tokens < 1.0:
+                self.buckets[user] = (tokens, now)
+                return (1.0 - tokens) / self.rate
+            self.buckets[user] = (tokens - 1.0, now)
+            if len(self.buckets) > 100_000:  # forget users whose buckets are full again
+                full = [
+                    u
+                    for u, (t, at) in self.buckets.items()
+                    if t + (now - at) * self.rate >= capacity
+                ]
+                for gone in full:
+                    del self.buckets[gone]
+            return 0.0
+
+
+_rates: WeakKeyDictionary[object, SubmitRate] = WeakKeyDictionary()
+
+
+def _rate_of(service: Service) -> SubmitRate:
+    quotas: Quotas = service.settings.quotas
+    rate = _rates.get(service.app)
+    if rate is None:
+        rate = _rates[service.app] = SubmitRate(quotas.submit_rate, quotas.submit_burst)
+    return rate
+
+
+async def admit_submit(service: Service, user_id: UUID) -> None:
+    """Raises TooManyRequests (429) when `user_id` may not submit another job now."""
+    quotas: Quotas = service.settings.quotas
+    wait = _rate_of(service).take(str(user_id), time.monotonic())
+    if wait > 0:
+        raise TooManyRequests(
+            "rate_limited",
+            f"too many submits: at most {quotas.submit_rate:g} per second (bursts of "
+            f"{quotas.submit_burst}) per user; retry in {math.ceil(wait)} s",
+            wait,
+        )
+    cap = quotas.max_queued_per_user
+    if cap <= 0:
+        return
+    # Jobs submitted through any API process are in the views once they reach the log's head.
+    head = await anyio.to_thread.run_sync(service.app.recorder.max_notification_id)
+    await await_recorded(service, head or 0)
+    open_jobs = await anyio.to_thread.run_sync(_open_jobs, service, str(user_id))
+    if open_jobs >= cap:
+        raise TooManyRequests(
+            "too_many_open_jobs",
+            f"you have {open_jobs} jobs queued or running, the most one user may have; submit "
+            "more when some have finished (or cancel some)",
+            max(1.0, service.settings.poll_interval * 10),
+        )
+
+
+def _open_jobs(service: Service, user_id: str) -> int:
+    row = service.views.connection().execute(OPEN_JOBS_SQL, (user_id, *sorted(jobs.FINAL)))
+    return int(row.fetchone()[0])

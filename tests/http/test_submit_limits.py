@@ -1,0 +1,103 @@
+"""Submit caps (issue 11, finding 4): a user past their open-job cap or submit rate is answered
+429 with the usual error body (and Retry-After), on /ai, on the haiqu routes and on MCP's path;
+nothing is recorded, and other users are not affected."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from starlette.testclient import TestClient
+
+from qorch.adapters.quotas import Quotas
+from qorch.http import operations
+from qorch.http.admission import TooManyRequests
+from qorch.http.app import create_app
+from qorch.http.schemas import RunCircuitsRequest
+from tests.conftest import BELL_QASM2, Account, new_account, settings_for
+from tests.sdk.test_sdk_wire import PROGRAM, sdk_post, upload_bell
+
+
+def server_with(tmp_path: Path, quotas: Quotas) -> TestClient:
+    # No executor: submitted jobs stay open.
+    settings = settings_for(tmp_path).with_overrides(run_worker=False, quotas=quotas)
+    return TestClient(create_app(settings))
+
+
+@pytest.fixture
+def capped(tmp_path: Path) -> Iterator[TestClient]:
+    with server_with(tmp_path, Quotas(max_queued_per_user=3, submit_rate=0)) as client:
+        yield client
+
+
+def submit(account: Account) -> Any:
+    return account.post(
+        "/ai/run_circuits_on_qpu_or_simulator",
+        {"experiment_id": account.experiment_id, "circuits_qasm": [BELL_QASM2], "shots": 10},
+    )
+
+
+def assert_429(answer: Any, code: str) -> dict:
+    assert answer.status_code == 429, answer.text
+    body = answer.json()
+    assert body["error"]["code"] == code and body["error"]["field"] is None
+    assert body["detail"] == body["error"]["message"]
+    assert int(answer.headers["Retry-After"]) >= 1
+    return body
+
+
+def test_a_user_past_the_open_job_cap_is_refused_and_others_are_not(capped: TestClient):
+    ada, bob = new_account(capped), new_account(capped)
+    for _ in range(3):
+        assert submit(ada).status_code == 201
+    body = assert_429(submit(ada), "too_many_open_jobs")
+    assert "3 jobs queued or running" in body["error"]["message"]
+    assert len(ada.get("/jobs").json()["jobs"]) == 3  # nothing recorded
+    # The haiqu routes count the same jobs.
+    circuit_id = upload_bell(ada)
+    flow = {"experiment_id": ada.experiment_id, "program": PROGRAM, "circuit_ids": [circuit_id]}
+    assert_429(sdk_post(ada, "/flow", {**flow, "shots": 10}), "too_many_open_jobs")
+    assert submit(bob).status_code == 201
+    # A finished (here: cancelled) job frees its place.
+    first = ada.get("/jobs").json()["jobs"][0]["id"]
+    assert ada.post(f"/jobs/{first}/cancel", {}).status_code == 200
+    assert submit(ada).status_code == 201
+    # Restarting the cancelled job would open a fourth.
+    assert_429(ada.post(f"/jobs/{first}/restart", {}), "too_many_open_jobs")
+
+
+def test_a_user_past_the_submit_rate_is_told_when_to_retry(tmp_path: Path):
+    quotas = Quotas(submit_rate=0.2, submit_burst=2, max_queued_per_user=0)
+    with server_with(tmp_path, quotas) as client:
+        ada, bob = new_account(client), new_account(client)
+        assert submit(ada).status_code == 201
+        assert submit(ada).status_code == 201
+        answer = submit(ada)
+        body = assert_429(answer, "rate_limited")
+        assert 1 <= int(answer.headers["Retry-After"]) <= 5
+        assert "per second" in body["error"]["message"]
+        assert submit(bob).status_code == 201
+        assert len(ada.get("/jobs").json()["jobs"]) == 2
+
+
+def test_the_operation_behind_mcp_and_ai_refuses_past_the_cap(capped: TestClient):
+    """MCP's run tool calls operations.submit_run, like /ai: the same refusal (an ApiError,
+    which MCP answers as a tool error with the same code)."""
+    ada = new_account(capped)
+    service = capped.app.state.service  # type: ignore[attr-defined]
+    body = RunCircuitsRequest.model_validate(
+        {"experiment_id": ada.experiment_id, "circuits_qasm": [BELL_QASM2], "shots": 10}
+    )
+
+    async def submit_four() -> None:
+        for _ in range(3):
+            await operations.submit_run(service, UUID(ada.user_id), body)
+        with pytest.raises(TooManyRequests) as raised:
+            await operations.submit_run(service, UUID(ada.user_id), body)
+        assert raised.value.code == "too_many_open_jobs"
+
+    assert capped.portal is not None
+    capped.portal.call(submit_four)
