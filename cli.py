@@ -32,7 +32,7 @@ class RedactKeys(logging.Filter):
         return True
 
 
-QUERY_STRING = re.compile(r"\?([^\s\"']*)")
+QUERY_STRING = re.compile(r"\?(\S*)")
 KEY_NAME = re.compile(r"HAIQU_API_KEY", re.I)
 
 

@@ -10,7 +10,10 @@ definitions calling the one before twice). So:
   (that converter copies every gate definition into every call, so its cost is the expanded
   size): register sizes are evaluated, gate counts are computed per definition, memoised, and
   multiplied by loop iterations, and integer powers/shifts that would build huge numbers are
-  refused;
+  refused. The converter also builds each definition where it is *defined* (copying the gates
+  it calls), so the definitions' expanded sizes have a budget of their own, used or not; and
+  gate modifiers are costed for what they build (`ctrl @` decomposes the gate per control,
+  `pow(k) @` computes the gate's matrix);
 - `check_circuit` checks the parsed circuit: qubits, clbits and the operation count after
   expanding custom gate definitions (memoised per gate, so 2^60 gates cost 60 steps), with
   control-flow bodies counted once per iteration where the iteration count is known.
@@ -76,6 +79,20 @@ def _over(kind: str, count: int, limit: int) -> str:
     return f"declares {count:,} {kind}, which exceeds the limit of {limit:,} ({env})"
 
 
+def _too_many_defined(limits: Limits) -> str:
+    return (
+        f"defines gates holding more than {limits.max_gates:,} operations once expanded "
+        "(called or not, each definition is built), which exceeds the limit (QORCH_MAX_GATES)"
+    )
+
+
+def _too_many_built(limits: Limits) -> str:
+    return (
+        f"builds more than {limits.max_gates:,} copies of nested gate definitions while it is "
+        "read, which exceeds the limit (QORCH_MAX_GATES)"
+    )
+
+
 def _too_many_gates(limits: Limits) -> str:
     return (
         f"has more than {limits.max_gates:,} operations once gate definitions and loops are "
@@ -88,12 +105,31 @@ def _too_many_gates(limits: Limits) -> str:
 _MAX_INTEGER_BITS = 4096
 """Integer constants (sizes, indices, angles) bigger than this are refused, not computed."""
 
+_MAX_POWER_QUBITS = 4
+"""`pow(k) @ g` becomes a matrix of g (4^n entries, built by walking g's expanded definition),
+which is synthesised back into gates when counted: 4 qubits is 256 entries and some 300 gates,
+7 qubits already takes seconds."""
+
+_MAX_FRACTIONAL_POWER_BASE = 1000
+"""`pow(k) @ g` with k not a small integer is accepted only for gates this small (expanded)."""
+
+
+def _control_factor(controls: int) -> int:
+    """An upper bound on the operations one operation becomes under `ctrl(n) @` (measured with
+    Qiskit 2: 1 control: up to 7 (h, ...); 2: 7; 3: 37; 4: 75; 8: 121; 24: 1113 per gate)."""
+    return 1 + 6 * controls * controls
+
 
 class _Qasm3Budget:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.cap = limits.max_gates + 1
         self.gates: dict[str, int] = {}
+        self.defined = 0  # what the converter builds for the definitions themselves
+        # Gate objects (with a definition of their own) that the converter builds: one per call
+        # of a defined gate and one per defined gate nested in the definition it copies.
+        self.instances: dict[str, int] = {}
+        self.built = 0
         self.registers: dict[str, int] = {}
         self.constants: dict[str, int] = {}
         self.qubits = 0
@@ -138,14 +174,26 @@ class _Qasm3Budget:
             # Inside the body, the gate's own qubit names shadow registers of the same name.
             registers = self.registers
             self.registers = {k: v for k, v in registers.items() if k not in _names(node.qubits)}
+            built = self.built
             try:
-                self.gates[node.name.name] = max(1, self.statements(node.body))
+                cost = max(1, self.statements(node.body))
             finally:
                 self.registers = registers
+            self.gates[node.name.name] = cost
+            self.instances[node.name.name] = 1 + self.built - built
+            # qiskit-qasm3-import builds the body here, a copy of each called gate's definition
+            # included: a chain of definitions costs what it would cost called, even if unused.
+            self.defined = min(self.cap, self.defined + cost)
+            if self.defined > self.limits.max_gates:
+                raise CircuitLimitError(_too_many_defined(self.limits), _line(node))
             return 0
         if isinstance(node, ast.QuantumGate):
-            cost = self.gates.get(node.name.name, 1)
-            return min(self.cap, cost * self.width(node.qubits))
+            width = self.width(node.qubits)
+            self.build(node, width)
+            cost = self.modified(self.gates.get(node.name.name, 1), node)
+            return min(self.cap, cost * width)
+        if isinstance(node, ast.QuantumPhase) and node.modifiers:
+            return min(self.cap, self.modified(1, node) * self.width(node.qubits))
         if isinstance(node, ast.QuantumMeasurementStatement):
             return self.width([node.measure.qubit])
         if isinstance(node, ast.QuantumReset):
@@ -160,9 +208,92 @@ class _Qasm3Budget:
             return self.statements(node.block)
         if isinstance(node, ast.BranchingStatement):
             return max(self.statements(node.if_block), self.statements(node.else_block))
+        if isinstance(node, ast.SwitchStatement):
+            bodies = [block for _, block in node.cases]
+            if node.default is not None:
+                bodies.append(node.default)
+            return max((self.statements(body.statements) for body in bodies), default=0)
+        if isinstance(node, ast.CompoundStatement):
+            return self.statements(node.statements)
         if isinstance(node, ast.Box):
             return self.statements(node.body)
         return 0
+
+    def build(self, node: Any, width: int) -> None:
+        """Counts the gate objects the converter builds for a call: it deep-copies the called
+        definition (every defined gate nested in it too) once per qubit it is broadcast over,
+        about 50 µs each; modifiers build as much again (`inv @` inverts each nested gate)."""
+        instances = self.instances.get(node.name.name, 0)
+        if not instances:
+            return
+        copies = width * (2 if node.modifiers else 1)
+        self.built = min(self.cap, self.built + instances * copies)
+        if self.built > self.limits.max_gates:
+            raise CircuitLimitError(_too_many_built(self.limits), _line(node))
+
+    def modified(self, cost: int, node: Any) -> int:
+        """The cost of a gate of `cost` operations under the statement's modifiers, applied
+        innermost (last) first, as the converter does."""
+        from openqasm3 import ast
+
+        arity = len(node.qubits)  # of the modified gate: controls included
+        for modifier in reversed(node.modifiers):
+            if cost >= self.cap:
+                return self.cap
+            kind = modifier.modifier
+            if kind is ast.GateModifierName.inv:
+                continue  # the inverse of each operation: as many
+            if kind is ast.GateModifierName.pow:
+                cost = self.power(cost, arity, modifier)
+                continue
+            # ctrl / negctrl: Qiskit unrolls the gate and decomposes each operation controlled
+            controls = 1 if modifier.argument is None else self.integer(modifier.argument)
+            if controls is None or controls > self.limits.max_qubits:
+                raise CircuitLimitError(
+                    "the number of control qubits of a ctrl @ modifier must be a constant of at "
+                    f"most {self.limits.max_qubits:,} (QORCH_MAX_QUBITS)",
+                    _line(modifier),
+                )
+            cost = min(self.cap, cost * _control_factor(max(1, controls)))
+        return cost
+
+    def power(self, cost: int, arity: int, modifier: Any) -> int:
+        """`pow(k) @ g`: Qiskit computes g's matrix (walking its expanded definition), raises it
+        to k and synthesises that matrix back into gates. Counted as k copies of g for a whole k;
+        other powers only for small gates."""
+        if arity > _MAX_POWER_QUBITS:
+            raise CircuitLimitError(
+                f"pow(k) @ is only accepted on gates of at most {_MAX_POWER_QUBITS} qubits "
+                f"(its matrix has 4^n entries); this one has {arity}",
+                _line(modifier),
+            )
+        exponent = self.number(modifier.argument)
+        if exponent is not None and float(exponent).is_integer() and abs(exponent) < self.cap:
+            return min(self.cap, cost * max(1, abs(int(exponent))))
+        if cost > _MAX_FRACTIONAL_POWER_BASE:
+            raise CircuitLimitError(
+                "pow(k) @ with k not a whole number (or a huge one) is only accepted on gates of "
+                f"at most {_MAX_FRACTIONAL_POWER_BASE:,} operations once expanded; this one has "
+                f"{cost:,} (QORCH_MAX_GATES)",
+                _line(modifier),
+            )
+        return cost
+
+    def number(self, node: Any) -> int | float | None:
+        """A constant integer or float literal (optionally negated); None otherwise."""
+        from openqasm3 import ast
+
+        if node is None:
+            return None
+        value = self.integer(node)
+        if value is not None:
+            return value
+        if isinstance(node, ast.FloatLiteral):
+            return node.value
+        if isinstance(node, ast.UnaryExpression) and node.op.name == "-":
+            inner = self.number(node.expression)
+            return None if inner is None else -inner
+        return None
 
     def width(self, operands: Iterable[Any]) -> int:
         """How many times a statement is applied: registers given whole broadcast it."""

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
+from qorch.domain.errors import Busy
 from qorch.domain.requests import Limits
 
 log = logging.getLogger("qorch.parsing")
@@ -109,6 +110,9 @@ class _Worker:
 PARSING_FOR: ContextVar[str | None] = ContextVar("qorch_parsing_for", default=None)
 """Whose circuit is being parsed (set by the entrypoints): each one holds one parser at a time,
 so a user sending slow circuits waits for their own parses and never holds the whole pool."""
+WAITING_PER_OWNER = 1
+"""Parses one owner may have waiting behind their running one; more are refused at once (Busy),
+so one user's flood never ties up the API's threads either."""
 
 
 class ParserPool:
@@ -120,17 +124,24 @@ class ParserPool:
         self._closed = False
         self._owners: dict[str, tuple[threading.Lock, int]] = {}
 
-    def call(self, function: Callable[..., T], *args: Any) -> T:
+    def call(self, function: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
+        """`function(*args)` in a parser process, within `timeout` (default: the pool's)."""
         owner = PARSING_FOR.get()
         if owner is None:
-            return self._call(function, *args)
+            return self._call(function, args, timeout or self.config.timeout)
         with self._owners_lock(owner):
-            return self._call(function, *args)
+            return self._call(function, args, timeout or self.config.timeout)
 
     @contextlib.contextmanager
     def _owners_lock(self, owner: str) -> Iterator[None]:
         with self._lock:
             lock, users = self._owners.get(owner, (threading.Lock(), 0))
+            if users > WAITING_PER_OWNER:
+                raise Busy(
+                    "your earlier circuits are still being parsed; send this one when they are "
+                    "done",
+                    retry_after=self.config.timeout,
+                )
             self._owners[owner] = (lock, users + 1)
         try:
             with lock:
@@ -143,14 +154,14 @@ class ParserPool:
                 else:
                     self._owners[owner] = (lock, users - 1)
 
-    def _call(self, function: Callable[..., T], *args: Any) -> T:
+    def _call(self, function: Callable[..., T], args: tuple[Any, ...], timeout: float) -> T:
         worker = self._acquire()
         healthy = False
         try:
             worker.requests.send((function, args))
-            if not worker.answers.poll(self.config.timeout):
+            if not worker.answers.poll(timeout):
                 raise SandboxFailure(
-                    f"parsing took longer than {self.config.timeout:g} s, the limit "
+                    f"parsing took longer than {timeout:g} s, the limit "
                     "(QORCH_PARSE_TIMEOUT_SECONDS)"
                 )
             try:
@@ -338,8 +349,8 @@ def pool() -> ParserPool:
         return _pool
 
 
-def call(function: Callable[..., T], *args: Any) -> T:
-    return pool().call(function, *args)
+def call(function: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
+    return pool().call(function, *args, timeout=timeout)
 
 
 @atexit.register

@@ -1,5 +1,6 @@
 """What one user may take of a qorch: per-job time and memory limits, a fair share of the local
-worker slots, and how many jobs they may have open and submit per second.
+worker slots, how many jobs they may have open and submit per second, and how much they may
+store.
 
 Read from QORCH_* variables (see `quotas_from_env`); imports nothing from qorch, so settings.py
 can hold a `Quotas`.
@@ -36,6 +37,9 @@ class Quotas:
     """Submits per second one user may sustain, per API process (QORCH_SUBMIT_RATE; 0: none)."""
     submit_burst: int = 50
     """Submits one user may make at once before the rate applies (QORCH_SUBMIT_BURST)."""
+    max_stored_mb: int = 2048
+    """MiB of circuits, job inputs and results one user may have stored; past it submits and
+    circuit uploads answer 429 (QORCH_MAX_STORED_MB_PER_USER; 0: no quota)."""
 
     def time_limit_for(self, device_id: str) -> float:
         return dict(self.time_limits).get(device_id, self.time_limit)
@@ -84,4 +88,5 @@ def quotas_from_env(env: Mapping[str, str] | None = None) -> Quotas:
         max_queued_per_user=int(env.get("QORCH_MAX_QUEUED_PER_USER", d.max_queued_per_user)),
         submit_rate=float(env.get("QORCH_SUBMIT_RATE", d.submit_rate)),
         submit_burst=int(env.get("QORCH_SUBMIT_BURST", d.submit_burst)),
+        max_stored_mb=int(env.get("QORCH_MAX_STORED_MB_PER_USER", d.max_stored_mb)),
     )

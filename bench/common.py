@@ -44,6 +44,7 @@ SINGLE_USER_ENV = {
     "QORCH_SUBMIT_RATE": "0",
     "QORCH_MAX_QUEUED_PER_USER": "0",
     "QORCH_MAX_RUNNING_PER_USER": "1000",
+    "QORCH_MAX_STORED_MB_PER_USER": "0",
 }
 """The benchmarks measure the engine with one user flooding it: the per-user fair-share limits
 (rate, open jobs, running slots), which exist to protect other users, are lifted."""

@@ -7,6 +7,7 @@ leaves all its events behind or none.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
@@ -41,7 +42,14 @@ from qorch.domain.requests import (
 )
 from qorch.domain.results import nest_results
 from qorch.domain.submission import SubmitKey
-from qorch.domain.user import ApiKey, User, hash_api_key, new_api_key, user_id_for_key
+from qorch.domain.user import (
+    ApiKey,
+    EndedSession,
+    User,
+    hash_api_key,
+    new_api_key,
+    user_id_for_key,
+)
 
 DescribeCircuit = Callable[[str], CircuitFacts]
 FindDevice = Callable[[str], Device | None]
@@ -153,37 +161,38 @@ class Qorch(Application[UUID]):
         everything they own stay the same."""
         key = new_api_key()
         key_hash = hash_api_key(key)
-        for _ in range(3):
-            user = self._user(user_id)
-            user.rotate_key(key_hash)
-            try:
-                self.save(user, ApiKey(key_hash=key_hash, user_id=user.id))
-            except IntegrityError:
-                continue  # the user changed concurrently (e.g. a sign-out): again
-            return key
-        raise Conflict(f"user {user_id} kept changing concurrently; retry")
+        self._change_user(
+            user_id,
+            lambda user: user.rotate_key(key_hash),
+            lambda user: [ApiKey(key_hash=key_hash, user_id=user.id)],
+        )
+        return key
 
     def revoke_key(self, user_id: UUID) -> None:
         """The user's key stops working everywhere; harmless to repeat."""
-        for _ in range(3):
-            user = self._user(user_id)
-            if user.revoked:
-                return
-            user.revoke_key()
-            try:
-                self.save(user)
-            except IntegrityError:
-                continue
-            return
-        raise Conflict(f"user {user_id} kept changing concurrently; retry")
+        self._change_user(user_id, lambda user: None if user.revoked else user.revoke_key())
 
-    def end_session(self, user_id: UUID, session_id: str, expires_at: float, now: float) -> None:
-        """Signs a dashboard session out, for every API process on this store."""
+    def end_session(self, user_id: UUID, session_id: str) -> None:
+        """Signs a dashboard session out, for every API process on this store; harmless to
+        repeat."""
+        if not session_id:
+            raise Conflict("a session to end needs its id")
+        with contextlib.suppress(IntegrityError):  # ended already: a second sign-out
+            self.save(EndedSession(user_id=user_id, session_id=session_id))
+
+    def _change_user(
+        self,
+        user_id: UUID,
+        change: Callable[[User], None],
+        companions: Callable[[User], list[Aggregate]] = lambda user: [],
+    ) -> None:
+        """Applies a change to a user and saves it, again on the reloaded user when it changed
+        concurrently (e.g. a sign-out while the key rotates)."""
         for _ in range(3):
             user = self._user(user_id)
-            user.end_session(session_id, expires_at, now)
+            change(user)
             try:
-                self.save(user)
+                self.save(user, *companions(user))
             except IntegrityError:
                 continue
             return
@@ -192,7 +201,9 @@ class Qorch(Application[UUID]):
     def session_user(self, user_id: str, session_id: str, key_generation: int) -> User | None:
         """The user of a dashboard session that is still live (not signed out, key unchanged)."""
         user = self._find(User, user_id)
-        if user is None or not user.session_is_live(session_id, key_generation):
+        if user is None or not user.accepts_sessions_of(key_generation):
+            return None
+        if self._find(EndedSession, EndedSession.create_id(session_id)) is not None:
             return None
         return user
 
@@ -324,6 +335,16 @@ class Qorch(Application[UUID]):
         )
         return job, new_circuits, credentials
 
+    def is_repeat(self, user_id: UUID, submit: Submit) -> bool:
+        """Whether `submit` repeats an earlier one that `submit_job_once` will answer with the
+        first job (a client's retry: it opens no new job, so no quota applies to it)."""
+        used = self._find(SubmitKey, SubmitKey.create_id(user_id, submit.key))
+        return (
+            used is not None
+            and used.fingerprint == submit.fingerprint
+            and (submit.window is None or submit.now - used.used_at < submit.window)
+        )
+
     def submit_job_once(
         self,
         user_id: UUID,
@@ -337,7 +358,7 @@ class Qorch(Application[UUID]):
         (`submit.window` set) only holds for that many seconds. The key is saved with the job,
         so of two concurrent submits with one key exactly one records a job.
         """
-        checked_text("Idempotency-Key", submit.key, self.limits.text.max_key + len("explicit:"))
+        checked_text("Idempotency-Key", submit.key.partition(":")[2], self.limits.text.max_key)
         for _ in range(3):
             key_id = SubmitKey.create_id(user_id, submit.key)
             used = self._find(SubmitKey, key_id)

@@ -45,3 +45,12 @@ class Unreadable(Conflict):
             f"the stored history of {object_id} cannot be read; it was set aside for an operator"
         )
         self.object_id = object_id
+
+
+class Busy(RuntimeError):
+    """The caller already has as much work under way as one user may (answered 429): retry
+    after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

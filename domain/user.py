@@ -6,8 +6,8 @@ user: the user, and everything they own, stays the same. Only the user's current
 revoked user has none until a new one is issued.
 
 Dashboard sessions are checked against the user on every request: a session ends when it is
-signed out (`SessionEnded`, kept until the session would have expired anyway) and when the key
-it was signed in with is replaced or revoked (the key generation changes).
+signed out (an `EndedSession` record) and when the key it was signed in with is replaced or
+revoked (the key generation changes).
 """
 
 from __future__ import annotations
@@ -50,8 +50,6 @@ class User(Aggregate):
         self.key_generation = 0
         """Counts the keys replaced or revoked: a dashboard session signed in under an earlier
         generation is over."""
-        self.ended_sessions: dict[str, float] = {}
-        """Signed-out sessions, by session id, until they would have expired anyway."""
 
     def holds_key(self, key: str) -> bool:
         return bool(self.key_hash) and secrets.compare_digest(self.key_hash, hash_api_key(key))
@@ -82,23 +80,23 @@ class User(Aggregate):
         self.key_hash = ""
         self.key_generation += 1
 
-    def end_session(self, session_id: str, expires_at: float, now: float) -> None:
-        if not session_id:
-            raise Conflict("a session to end needs its id")
-        self._session_ended(session_id=session_id, expires_at=expires_at, now=now)
+    def accepts_sessions_of(self, key_generation: int) -> bool:
+        """A dashboard session signed in under this key generation may go on."""
+        return not self.revoked and key_generation == self.key_generation
 
-    @event("SessionEnded")
-    def _session_ended(self, session_id: str, expires_at: float, now: float) -> None:
-        # Sessions past their expiry are refused anyway: forget them, so the record stays small.
-        self.ended_sessions = {s: t for s, t in self.ended_sessions.items() if t > now}
-        self.ended_sessions[session_id] = expires_at
 
-    def session_is_live(self, session_id: str, key_generation: int) -> bool:
-        return (
-            not self.revoked
-            and key_generation == self.key_generation
-            and session_id not in self.ended_sessions
-        )
+class EndedSession(Aggregate):
+    """A signed-out dashboard session, one record each (never an ever-growing list on the
+    user, which every request replays): its id is derived from the session's id."""
+
+    @staticmethod
+    def create_id(session_id: str) -> UUID:
+        return uuid5(NAMESPACE_URL, "qorch:ended-session:" + session_id)
+
+    @event("Ended")
+    def __init__(self, user_id: UUID, session_id: str) -> None:
+        self.user_id = user_id
+        self.session_id = session_id
 
 
 class ApiKey(Aggregate):

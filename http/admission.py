@@ -22,6 +22,7 @@ from qorch.adapters.quotas import Quotas
 from qorch.http.errors import ApiError
 from qorch.http.reads import await_recorded
 from qorch.projections import jobs
+from qorch.projections.database import stored_bytes
 from qorch.service import Service
 
 OPEN_JOBS_SQL = "SELECT COUNT(*) FROM jobs WHERE user_id = ? AND status NOT IN ({})".format(
@@ -79,8 +80,9 @@ def _rate_of(service: Service) -> SubmitRate:
     return rate
 
 
-async def admit_submit(service: Service, user_id: UUID) -> None:
-    """Raises TooManyRequests (429) when `user_id` may not submit another job now."""
+async def admit_upload(service: Service, user_id: UUID) -> None:
+    """Raises TooManyRequests (429) when `user_id` may not store another circuit now: past the
+    submit rate, or past their storage quota."""
     quotas: Quotas = service.settings.quotas
     wait = _rate_of(service).take(str(user_id), time.monotonic())
     if wait > 0:
@@ -90,12 +92,30 @@ async def admit_submit(service: Service, user_id: UUID) -> None:
             f"{quotas.submit_burst}) per user; retry in {math.ceil(wait)} s",
             wait,
         )
+    # What any API process recorded is in the views once they reach the log's head.
+    head = await anyio.to_thread.run_sync(service.app.recorder.max_notification_id)
+    await await_recorded(service, head or 0)
+    if quotas.max_stored_mb > 0:
+        stored = await anyio.to_thread.run_sync(
+            lambda: stored_bytes(service.views.connection(), str(user_id))
+        )
+        if stored >= quotas.max_stored_mb * 1024 * 1024:
+            raise ApiError(
+                429,
+                "storage_quota_exceeded",
+                f"you have stored {stored / 2**20:,.0f} MiB of circuits, inputs and results, "
+                f"the most one user may (QORCH_MAX_STORED_MB_PER_USER = {quotas.max_stored_mb})",
+            )
+
+
+async def admit_submit(service: Service, user_id: UUID) -> None:
+    """Raises TooManyRequests (429) when `user_id` may not submit another job now: the checks
+    of `admit_upload`, and the cap on open jobs."""
+    await admit_upload(service, user_id)
+    quotas: Quotas = service.settings.quotas
     cap = quotas.max_queued_per_user
     if cap <= 0:
         return
-    # Jobs submitted through any API process are in the views once they reach the log's head.
-    head = await anyio.to_thread.run_sync(service.app.recorder.max_notification_id)
-    await await_recorded(service, head or 0)
     open_jobs = await anyio.to_thread.run_sync(_open_jobs, service, str(user_id))
     if open_jobs >= cap:
         raise TooManyRequests(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any, TypeVar
 
 import anyio
@@ -13,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from qorch.domain.errors import Conflict, NotFound, RequestError
+from qorch.domain.errors import Busy, Conflict, NotFound, RequestError
 
 log = logging.getLogger("qorch.http")
 M = TypeVar("M", bound=BaseModel)
@@ -23,6 +24,8 @@ WRITE_CONFLICT = "the object was changed by a concurrent request; nothing was re
 
 
 class ApiError(Exception):
+    headers: dict[str, str] | None = None
+
     def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
@@ -66,6 +69,10 @@ def as_api_error(exc: Exception) -> ApiError | None:
         return ApiError(409, "conflict", str(exc))
     if isinstance(exc, IntegrityError):
         return ApiError(409, "conflict", WRITE_CONFLICT)
+    if isinstance(exc, Busy):
+        busy = ApiError(429, "busy", str(exc))
+        busy.headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+        return busy
     return None
 
 
@@ -120,6 +127,12 @@ async def conflict(request: Request, exc: Exception) -> JSONResponse:
     return error_response(409, "conflict", str(exc))
 
 
+async def busy(request: Request, exc: Exception) -> JSONResponse:
+    error = as_api_error(exc)
+    assert error is not None
+    return await api_error(request, error)
+
+
 async def write_conflict(request: Request, exc: Exception) -> JSONResponse:
     """Two requests changed one object at once (the store's optimistic concurrency): the loser
     recorded nothing and may retry."""
@@ -142,6 +155,7 @@ EXCEPTION_HANDLERS = {
     NotFound: not_found,
     Conflict: conflict,
     IntegrityError: write_conflict,
+    Busy: busy,
     HTTPException: http_exception,
     Exception: unexpected,
 }

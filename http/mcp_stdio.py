@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 
 import anyio
-from eventsourcing.utils import get_topic
 from mcp.server.stdio import stdio_server
 
 from qorch.domain.application import Qorch
@@ -53,20 +52,8 @@ def local_user(app: Qorch, key: str | None, name: str | None) -> User:
 
 
 def find_user(app: Qorch, name: str) -> User | None:
-    topic = get_topic(User.Registered)  # type: ignore[attr-defined]
-    position = None
-    while True:
-        page = app.recorder.select_notifications(
-            start=position, limit=1000, topics=[topic], inclusive_of_start=position is None
-        )
-        for notification in page:
-            event = app.mapper.to_domain_event(notification)
-            if getattr(event, "name", None) == name:
-                user: User = app.repository.get(event.originator_id)
-                return user
-        if len(page) < 1000:
-            return None
-        position = page[-1].id
+    """The first user registered under `name`."""
+    return next(iter(app.users_named(name)), None)
 
 
 async def serve_stdio(settings: Settings, key: str | None, name: str | None) -> None:

@@ -21,7 +21,7 @@ from qorch.domain.devices import Device
 from qorch.domain.errors import NotFound
 from qorch.domain.execution import ProviderError
 from qorch.domain.requests import RunRequest, check_credential_values, split_credentials
-from qorch.http.admission import admit_submit
+from qorch.http.admission import admit_submit, admit_upload
 from qorch.http.presenters import page_results
 from qorch.http.reads import await_recorded, read_job
 from qorch.http.schemas import (
@@ -45,7 +45,6 @@ async def submit_run(
 ) -> dict[str, Any]:
     """Submits a run; with an idempotency key, the same key and body answer the first job.
     Refused with 429 past the user's submit rate or open-job cap (http/admission.py)."""
-    await admit_submit(service, user_id)
     # Fields as they are (no model_dump): a sweep's values are not copied once more.
     run = RunRequest(**{name: getattr(body, name) for name in RunCircuitsRequest.model_fields})
     if idempotency_key:
@@ -54,10 +53,13 @@ async def submit_run(
             fingerprint=hashlib.sha256(body.model_dump_json().encode()).hexdigest(),
             now=time.time(),
         )
+        if not await anyio.to_thread.run_sync(service.app.is_repeat, user_id, submit):
+            await admit_submit(service, user_id)
         recorded, _ = await anyio.to_thread.run_sync(
             service.app.submit_job_once, user_id, run, submit
         )
     else:
+        await admit_submit(service, user_id)
         recorded = await anyio.to_thread.run_sync(service.app.submit_job, user_id, run)
     if not await await_recorded(service, recorded.position):
         return recorded_but_not_yet_visible(str(recorded.id), run)
@@ -172,6 +174,7 @@ async def live_status(
 async def analyse_circuit(
     service: Service, user_id: UUID, body: AnalyticsRequest
 ) -> dict[str, Any]:
+    await admit_upload(service, user_id)
     circuit, recorded = await anyio.to_thread.run_sync(
         service.app.store_circuit, user_id, body.experiment_id, body.circuit_qasm, body.name
     )

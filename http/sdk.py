@@ -37,7 +37,7 @@ from qorch.domain.requests import RunRequest, split_credentials
 from qorch.domain.submission import SdkJob
 from qorch.domain.user import User
 from qorch.http import rest
-from qorch.http.admission import admit_submit
+from qorch.http.admission import admit_submit, admit_upload
 from qorch.http.auth import current_user, presented_key
 from qorch.http.errors import ApiError, json_response, parse_body, read_json
 from qorch.http.reads import await_recorded, read_job
@@ -206,6 +206,7 @@ async def get_device(request: Request) -> JSONResponse:
 
 async def submit_circuit(request: Request) -> JSONResponse:
     user = await current_user(request)
+    await admit_upload(_service(request), user.id)
     body = await _json_object(request)
     for field in ("experiment_id", "qpy_dump", "hash"):
         if not isinstance(body.get(field), str) or not body[field]:
@@ -387,8 +388,9 @@ async def _submit(
     bases: list[str] | None,
 ) -> JSONResponse:
     service = _service(request)
-    await admit_submit(service, user.id)
     submit = submit_of(request, await request.body())
+    if not await anyio.to_thread.run_sync(service.app.is_repeat, user.id, submit):
+        await admit_submit(service, user.id)  # a retry of a recorded submit opens no job
     (recorded, repeated) = await anyio.to_thread.run_sync(
         service.app.submit_job_once,
         user.id,

@@ -8,7 +8,7 @@ from typing import Any
 
 from qorch.domain.circuit import Circuit
 from qorch.projections import experiments
-from qorch.projections.database import dumps
+from qorch.projections.database import add_usage, dumps
 
 
 def stored(event: Any, db: sqlite3.Connection) -> None:
@@ -33,6 +33,7 @@ def stored(event: Any, db: sqlite3.Connection) -> None:
         (doc["id"], doc["user_id"], doc["experiment_id"], doc["hash"], when, dumps(doc)),
     )
     experiments.count(db, doc["experiment_id"], "circuits_count", when)
+    add_usage(db, doc["user_id"], len(event.source))
 
 
 HANDLERS = {Circuit.Stored: stored}  # type: ignore[attr-defined]

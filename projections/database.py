@@ -42,6 +42,7 @@ CREATE INDEX IF NOT EXISTS jobs_by_user_device ON jobs (user_id, device_id, crea
 CREATE TABLE IF NOT EXISTS job_changes (
     job_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, position INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS job_changes_by_user ON job_changes (user_id, position);
+CREATE TABLE IF NOT EXISTS usage (user_id TEXT PRIMARY KEY, stored_bytes INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS set_aside (
     position INTEGER PRIMARY KEY, originator_id TEXT NOT NULL, topic TEXT NOT NULL,
     error TEXT NOT NULL);
@@ -57,6 +58,7 @@ VIEW_TABLES = (
     "sdk_jobs",
     "job_changes",
     "set_aside",
+    "usage",
 )
 
 
@@ -113,3 +115,17 @@ class ViewDatabase:
         if connection is not None:
             connection.close()
             self._local.connection = None
+
+
+def add_usage(db: sqlite3.Connection, user_id: str, stored_bytes: int) -> None:
+    """Counts what a user's events stored (circuit texts, job inputs, results), for the quota."""
+    db.execute(
+        "INSERT INTO usage (user_id, stored_bytes) VALUES (?, ?) ON CONFLICT (user_id)"
+        " DO UPDATE SET stored_bytes = stored_bytes + excluded.stored_bytes",
+        (user_id, stored_bytes),
+    )
+
+
+def stored_bytes(db: sqlite3.Connection, user_id: str) -> int:
+    row = db.execute("SELECT stored_bytes FROM usage WHERE user_id = ?", (user_id,)).fetchone()
+    return int(row[0]) if row else 0

@@ -11,7 +11,7 @@ from pydantic_core import from_json
 
 from qorch.domain.job import FINAL_STATUSES, Job, JobStatus
 from qorch.projections import experiments
-from qorch.projections.database import dumps
+from qorch.projections.database import add_usage, dumps
 
 FINAL = {status.value for status in FINAL_STATUSES}
 
@@ -66,6 +66,7 @@ def submitted(event: Any, db: sqlite3.Connection) -> None:
         [(job_id, circuit_id, i) for i, circuit_id in enumerate(doc["circuit_ids"])],
     )
     experiments.count(db, doc["experiment_id"], "jobs_count", when)
+    add_usage(db, doc["user_id"], len(event.inputs_json))
 
 
 def claimed(event: Any, db: sqlite3.Connection) -> None:
@@ -108,6 +109,8 @@ def executed(event: Any, db: sqlite3.Connection) -> None:
         "INSERT OR REPLACE INTO job_results (job_id, doc) VALUES (?, ?)",
         (str(event.originator_id), event.results_json),
     )
+    owner = db.execute("SELECT user_id FROM jobs WHERE id = ?", (str(event.originator_id),))
+    add_usage(db, owner.fetchone()[0], len(event.results_json))
 
 
 def failed(event: Any, db: sqlite3.Connection) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -42,6 +43,8 @@ class Projector:
                 db.execute("SAVEPOINT event")
                 try:
                     self._apply_one(notification, db)
+                except sqlite3.OperationalError:
+                    raise  # the views' database itself (locked, full): retried, never set aside
                 except Exception as error:
                     # One event that cannot be read or applied must not stop every view.
                     db.execute("ROLLBACK TO event")

@@ -49,6 +49,8 @@ def test_the_access_log_filter_redacts_the_arguments_it_formats():
         "/jobs?x=1&HAIQU+API+KEY=1&HAIQU_API_KEY=secret-123",
         "/jobs?other=%71k_secret-123",
         "/jobs?other=qk%255Fsecret-123",  # encoded twice
+        "/jobs?x='&HAIQU_%41PI_KEY=qk%5Fsecret-123",  # a quote before the key
+        '/jobs?x="&HAIQU_API_KEY=secret-123',
     ],
 )
 def test_keys_in_percent_encoded_query_strings_are_redacted(path: str):

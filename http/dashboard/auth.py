@@ -8,6 +8,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from qorch.http.auth import acting_as
 from qorch.http.dashboard.session import COOKIE, Session, Sessions, load_secret
 from qorch.service import Service
 
@@ -36,7 +37,10 @@ async def current_session(request: Request) -> Session | None:
     user = await anyio.to_thread.run_sync(
         app.session_user, session.user_id, session.session_id, session.key_generation
     )
-    return session if user is not None else None
+    if user is None:
+        return None
+    acting_as(user)
+    return session
 
 
 def to_sign_in() -> RedirectResponse:

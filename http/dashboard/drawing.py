@@ -3,20 +3,22 @@
 Drawing is CPU work that grows with the circuit (a 64-qubit, 30,000-gate circuit takes tens of
 seconds), so a page draws a circuit only below a size limit, judged from the circuit's recorded
 metrics before anything is parsed; above it the page shows a plain notice at once. Below it the
-drawing is made in a worker thread, a few at a time, and the page waits at most `timeout`
-seconds for it (a drawing still under way then finishes in the background, bounded by the size
-limit, and is cached for the next visit).
+drawing is made in the parser processes (a few at a time, each user one at a time), where one
+that takes longer than `timeout` seconds is stopped with its process; drawings are cached by the
+circuit's content hash.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import anyio
 
+from qorch.adapters import circuit_sandbox
+from qorch.adapters.circuit_sandbox import SandboxFailure
 from qorch.adapters.qasm import QasmError, parse_circuit
+from qorch.domain.errors import Busy
 
 MAX_DRAWN_QUBITS = 64
 DRAWINGS_AT_ONCE = 2
@@ -29,15 +31,24 @@ class DrawingLimits:
     timeout: float = 5.0
 
 
-@lru_cache(maxsize=256)
-def draw_circuit(source: str) -> str:
+def draw_here(source: str) -> str:
+    """In a parser process (the circuit was checked when it was stored): Qiskit's text drawing."""
     try:
-        circuit = parse_circuit(source).circuit
+        circuit = parse_circuit(source, limits=None).circuit
     except (QasmError, ValueError) as exc:
         return f"(cannot draw this circuit: {exc})"
     if circuit.num_qubits > MAX_DRAWN_QUBITS:
         return f"(too wide to draw: {circuit.num_qubits} qubits)"
     return str(circuit.draw("text", fold=120, idle_wires=False))
+
+
+def draw_circuit(source: str, timeout: float) -> str:
+    """Drawn in the parser processes, like any parse of a user's circuit: a drawing that takes
+    longer than `timeout` costs its process (killed and replaced), never the API process."""
+    try:
+        return circuit_sandbox.call(draw_here, source, timeout=timeout)
+    except SandboxFailure:
+        return f"(this circuit took too long to draw: more than {timeout:g} s)"
 
 
 def too_large(circuit: dict[str, Any], limits: DrawingLimits) -> str | None:
@@ -62,9 +73,21 @@ async def drawing_for(
     notice = too_large(circuit, limits)
     if notice is not None:
         return notice
-    source = circuit["qasm"]
-    with anyio.move_on_after(limits.timeout):
-        return await anyio.to_thread.run_sync(
-            draw_circuit, source, limiter=limiter, abandon_on_cancel=True
-        )
-    return f"(this circuit took too long to draw: more than {limits.timeout:g} s)"
+    key = str(circuit.get("hash") or circuit["id"])
+    drawn = _drawn.get(key)
+    if drawn is None:
+        try:
+            drawn = await anyio.to_thread.run_sync(
+                draw_circuit, circuit["qasm"], limits.timeout, limiter=limiter
+            )
+        except Busy:
+            return "(your other circuits are being drawn or parsed right now: reload in a moment)"
+        _drawn[key] = drawn
+        while len(_drawn) > CACHED_DRAWINGS:
+            _drawn.pop(next(iter(_drawn)))
+    return drawn
+
+
+CACHED_DRAWINGS = 256
+_drawn: dict[str, str] = {}
+"""Drawings by circuit content hash (the event loop's alone: no lock)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
@@ -105,14 +104,9 @@ async def sign_out(request: Request) -> Response:
     session, _ = await _checked_form(request)
     if session is None:
         return Response("CSRF check failed", status_code=403)
-    # Ended in the user's record, not only in this browser: a copy of the cookie is dead too.
-    expires_at = session.issued + sessions_of(request).max_age
+    # Ended in the event log, not only in this browser: a copy of the cookie is dead too.
     await anyio.to_thread.run_sync(
-        service_of(request).app.end_session,
-        UUID(session.user_id),
-        session.session_id,
-        float(expires_at),
-        time.time(),
+        service_of(request).app.end_session, UUID(session.user_id), session.session_id
     )
     response = to_sign_in()
     clear_session_cookie(request, response)

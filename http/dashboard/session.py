@@ -5,7 +5,7 @@ session's id and the user's key generation at sign-in, signed with HMAC-SHA256 u
 kept in the data directory (mode 0600), so that sessions survive a restart and every API process
 on the same data directory accepts them. A valid signature is not enough: the user's record in
 the event log must still accept the session (not signed out, key neither replaced nor revoked),
-see `domain.user.User.session_is_live`.
+see `Qorch.session_user`.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from qorch.adapters.circuit_limits import count_operations
 from qorch.adapters.circuit_sandbox import PARSING_FOR, ParserPool, SandboxConfig, SandboxFailure
 from qorch.adapters.qasm import CircuitTooLarge, parse_circuit
 from qorch.adapters.qpy import QpyError, qasm3_from_qpy
-from qorch.domain.errors import InvalidCircuit
+from qorch.domain.errors import Busy, InvalidCircuit
 from qorch.domain.requests import Limits
 
 QASM2 = 'OPENQASM 2.0; include "qelib1.inc"; '
@@ -114,7 +114,7 @@ def test_small_circuits_still_parse_and_are_described() -> None:
     bell = QASM2 + "qreg q[2]; creg c[2]; h q[0]; cx q[0],q[1]; measure q -> c;"
     facts = describe_circuit(bell)
     assert (facts.qubits, facts.has_measurements, facts.metrics["gates_total"]) == (2, True, 2)
-    assert describe_circuit(bell) is facts  # cached per text
+    assert describe_circuit(bell) == facts  # cached per text
     with pytest.raises(InvalidCircuit, match="line 1"):
         describe_circuit(QASM2 + "qreg q[2]; hx q[0];")
 
@@ -144,31 +144,38 @@ def test_a_parse_over_the_memory_limit_fails_and_its_process_is_replaced() -> No
 
 
 def test_one_user_with_slow_parses_holds_one_parser_and_others_are_served() -> None:
-    """Two parser processes; Mallory keeps sending circuits that take the whole time bound.
-    She holds one parser at a time, so Bob's parse still goes through at once."""
+    """Two parser processes; Mallory keeps sending circuits that take seconds each. She holds
+    one parser at a time with one more parse waiting, and anything beyond is refused at once
+    (so her flood ties up neither the parsers nor the API's threads): Bob is served at once."""
     pool = ParserPool(SandboxConfig(workers=2, timeout=10.0))
+    took: dict[str, float] = {}
+    refused: list[Busy] = []
 
-    def parse_as(user: str, seconds: float, took: dict[str, float]) -> None:
+    def parse_as(user: str, seconds: float, name: str) -> None:
         PARSING_FOR.set(user)
         started = time.monotonic()
-        pool.call(time.sleep, seconds)
-        took[f"{user}-{seconds}-{started}"] = time.monotonic() - started
+        try:
+            pool.call(time.sleep, seconds)
+        except Busy as busy:
+            refused.append(busy)
+        took[name] = time.monotonic() - started
 
     try:
         pool.call(len, "warm"), pool.call(len, "warm")
-        took: dict[str, float] = {}
-        mallory = [threading.Thread(target=parse_as, args=("mallory", 2.0, took)) for _ in range(3)]
+        mallory = [
+            threading.Thread(target=parse_as, args=("mallory", 2.0, f"mallory-{i}"))
+            for i in range(3)
+        ]
         for thread in mallory:
             thread.start()
-        time.sleep(0.3)
-        bob: dict[str, float] = {}
-        parse_as("bob", 0.0, bob)
-        [bob_wait] = bob.values()
-        assert bob_wait < 1.0, bob_wait  # without the per-user share: ~2 s behind Mallory
+            time.sleep(0.1)
+        parse_as("bob", 0.0, "bob")
+        assert took["bob"] < 1.0, took  # without the per-user share: ~2 s behind Mallory
         for thread in mallory:
             thread.join()
-        # Mallory's own parses ran one after another.
-        assert sorted(took.values())[-1] > 4.0
+        assert len(refused) == 1 and took["mallory-2"] < 0.5, took  # refused at once
+        assert refused[0].retry_after > 0
+        assert took["mallory-1"] > 3.5, took  # waited for her first parse
     finally:
         pool.close()
 
@@ -201,3 +208,91 @@ def test_qasm3_slices_and_broadcasts_count_every_qubit() -> None:
     # a gate's own qubit argument is not the register of the same name
     source = QASM3 + "qubit[100] q; gate g q { h q; x q; } g q[0]; g q[1];"
     assert parse_circuit(source, Limits(max_gates=4)).metrics.qubits == 100
+
+
+# Review of issue 11: what qiskit-qasm3-import builds that the syntax-tree budget did not count.
+
+
+def nested_definitions(levels: int, name: str = "g") -> str:
+    """`levels` binary-nested gate definitions (2^levels operations for the last), no call."""
+    return f"gate {name}0 a {{h a;}} " + " ".join(
+        f"gate {name}{i} a {{{name}{i - 1} a; {name}{i - 1} a;}}" for i in range(1, levels + 1)
+    )
+
+
+def _refused_fast(source: str, limits: Limits, match: str = "QORCH_MAX_GATES") -> None:
+    started = time.monotonic()
+    with pytest.raises(CircuitTooLarge, match=match):
+        parse_circuit(source, limits)
+    assert time.monotonic() - started < 2.0
+
+
+def test_qasm3_gate_definitions_count_when_defined_even_if_never_called() -> None:
+    """The converter builds each definition where it is defined, copying every gate it calls:
+    17 nested levels, never called, took 7-8 s before; a few more reached the parse timeout."""
+    for levels in (16, 17, 40):
+        _refused_fast(QASM3 + nested_definitions(levels) + " qubit[1] q; h q[0];", Limits())
+    # the definitions' own expanded size has the limit too: 600 + 1200 + 2400 operations
+    wide = (
+        "gate big a {"
+        + " h a;" * 600
+        + "} gate big2 a {big a; big a;} gate big4 a {big2 a; big2 a;}"
+    )
+    _refused_fast(QASM3 + wide + " qubit[1] q; h q[0];", Limits(max_gates=3000))
+    assert parse_circuit(QASM3 + wide + " qubit[1] q; h q[0];", Limits(max_gates=5000))
+    # and the same through the parser processes
+    started = time.monotonic()
+    status, (message, _, _) = describe_here(
+        QASM3 + nested_definitions(17) + " qubit[1] q; h q[0];", Limits()
+    )
+    assert (status, "QORCH_MAX_GATES" in message) == ("refused", True)
+    assert time.monotonic() - started < 2.0
+
+
+def test_qasm3_switch_bodies_are_counted() -> None:
+    source = (
+        QASM3 + nested_definitions(12) + " qubit[1] q; const int i = 1;"
+        " switch (i) { case 0 { h q[0]; } case 1 { g12 q[0]; g12 q[0]; g12 q[0]; } default { } }"
+    )
+    _refused_fast(source, Limits(max_gates=10_000))
+    broadcast = QASM3 + "qubit[600] q; const int i = 1; switch (i) { default { h q; h q; } }"
+    _refused_fast(broadcast, Limits(max_gates=1000))
+
+
+def test_qasm3_powers_and_controls_of_deep_gates_are_refused_at_once() -> None:
+    """`pow(4) @ g16` was accepted after 13.9 s as one UnitaryGate built from g16's matrix."""
+    deep = QASM3 + nested_definitions(12) + " qubit[4] q; "  # g12: 4,096 operations
+    _refused_fast(deep + "pow(30) @ g12 q[0];", Limits())
+    _refused_fast(deep + "pow(0.5) @ g12 q[0];", Limits())
+    _refused_fast(deep + "pow(-0.5) @ g12 q[0];", Limits())
+    _refused_fast(deep + "ctrl(2) @ g12 q[0], q[1], q[2];", Limits())
+    _refused_fast(deep + "negctrl(3) @ g12 q[0], q[1], q[2], q[3];", Limits())
+    _refused_fast(deep + "inv @ ctrl @ pow(10) @ g12 q[0], q[1];", Limits())
+    _refused_fast(deep + "ctrl @ g12 q[0], q[1];" * 4, Limits())
+    # a matrix of a 5-qubit gate, and more controls than qubits anywhere
+    wide = (
+        QASM3 + "gate w a, b, c, d, e { h a; } qubit[5] q; pow(2) @ w q[0], q[1], q[2], q[3], q[4];"
+    )
+    _refused_fast(wide, Limits(), match="at most 4 qubits")
+    _refused_fast(QASM3 + "qubit[2] q; ctrl(5000) @ x q[0], q[1];", Limits(), "QORCH_MAX_QUBITS")
+
+
+def test_qasm3_small_modifier_uses_still_parse_and_are_costed_by_modifier() -> None:
+    small = (
+        QASM3 + "gate g a, b { cx a, b; h b; } qubit[3] q; bit[3] c;"
+        " ctrl @ x q[0], q[1]; negctrl @ h q[0], q[1]; inv @ s q[0]; pow(2) @ x q[0];"
+        " pow(0.5) @ x q[1]; pow(-1) @ t q[2]; ctrl(2) @ x q[0], q[1], q[2];"
+        " ctrl @ gphase(0.1) q[0];"
+        " pow(3) @ g q[0], q[1]; inv @ g q[1], q[2]; ctrl @ g q[0], q[1], q[2]; c = measure q;"
+    )
+    parsed = parse_circuit(small, Limits())
+    assert (parsed.metrics.qubits, parsed.metrics.clbits, parsed.has_measurements) == (3, 3, True)
+    assert parsed.metrics.gates_total == 11
+    status, facts = describe_here(small, Limits())
+    assert (status, facts["qubits"]) == ("ok", 3)
+    # the modifier decides the cost: 5 operations under ctrl(2) are more than 100
+    five = QASM3 + "gate f a {h a; t a; h a; s a; h a;} qubit[3] q; "
+    assert parse_circuit(five + "ctrl @ f q[0], q[1];", Limits(max_gates=100))
+    assert parse_circuit(five + "pow(4) @ f q[0];", Limits(max_gates=100))
+    _refused_fast(five + "ctrl(2) @ f q[0], q[1], q[2];", Limits(max_gates=100))
+    _refused_fast(five + "pow(30) @ f q[0];", Limits(max_gates=100))

@@ -18,6 +18,7 @@ import pytest
 
 from tests.adapters.test_job_limits import ENDLESS_QASM3, dense
 from tests.conftest import BELL_QASM2
+from tests.dashboard.test_drawing_limits import wide_circuit
 from tests.e2e.servers import TEST_ENV, Server, free_port
 
 pytestmark = pytest.mark.slow
@@ -45,16 +46,6 @@ def create_user(data_dir: Path, name: str) -> str:
         check=True,
     )
     return done.stdout.strip().splitlines()[-1]
-
-
-def wide_circuit(qubits: int, gates: int) -> str:
-    chooser = random.Random(11)
-    lines = ["OPENQASM 2.0;", 'include "qelib1.inc";', f"qreg q[{qubits}];"]
-    for index in range(gates):
-        a = chooser.randrange(qubits)
-        b = (a + 1 + chooser.randrange(qubits - 1)) % qubits
-        lines.append(f"cx q[{a}],q[{b}];" if index % 2 else f"h q[{a}];")
-    return "\n".join(lines) + "\n"
 
 
 def streamed(megabytes: int) -> Iterator[bytes]:

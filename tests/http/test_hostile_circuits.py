@@ -8,13 +8,21 @@ import base64
 import io
 import time
 import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 from qiskit import QuantumCircuit, qpy
+from starlette.testclient import TestClient
 
+from qorch.adapters import circuit_sandbox
+from qorch.adapters.circuit_facts import configure_parsing
+from qorch.adapters.circuit_sandbox import SandboxConfig
+from qorch.http.app import create_app
 from tests.adapters.test_circuit_limits import BOMBS
-from tests.conftest import Account
+from tests.conftest import BELL_QASM2, Account, new_account, settings_for
 
 
 def log_position(account: Account) -> int:
@@ -131,3 +139,42 @@ def test_bombs_leave_the_api_process_memory_where_it_was(alice: Account) -> None
             assert limit in answer.json()["error"]["message"]
     grown = resident_mb() - idle
     assert grown < 100, f"the API process grew by {grown:.0f} MB"
+
+
+def slow_to_parse(definitions: int) -> str:
+    """Within every size limit, but seconds of parsing (each definition is built)."""
+    gates = "".join(f"gate g{i} a {{ x a; }}\n" for i in range(definitions))
+    return f'OPENQASM 3.0;\ninclude "stdgates.inc";\nqubit[1] q;\n{gates}g0 q[0];\n'
+
+
+def test_a_flood_of_slow_circuits_from_one_user_does_not_stall_another(tmp_path: Path):
+    """Mallory sends 30 circuits at once that each take the parser's whole time bound: she holds
+    one parser (and one more waiting), the rest are refused with 429 at once, and Bob's reads
+    and his own circuit go through meanwhile."""
+    settings = settings_for(tmp_path).with_overrides(
+        run_worker=False, parser=SandboxConfig(workers=2, timeout=2.0)
+    )
+    with TestClient(create_app(settings)) as client:
+        mallory, bob = new_account(client), new_account(client)
+        sources = [slow_to_parse(15_000 + i) for i in range(30)]  # distinct: no cache hits
+        with ThreadPoolExecutor(2) as warm:  # both parser processes started, as in service
+            list(warm.map(lambda _: circuit_sandbox.pool().call(time.sleep, 0.5), range(2)))
+
+        def analyse(source: str) -> int:
+            body = {"experiment_id": mallory.experiment_id, "circuit_qasm": source}
+            return mallory.post("/ai/submit_circuit_for_analytics", body).status_code
+
+        with ThreadPoolExecutor(30) as pool:
+            flood = [pool.submit(analyse, source) for source in sources]
+            time.sleep(1.0)
+            started = time.monotonic()
+            assert bob.get("/jobs").status_code == 200
+            body = {"experiment_id": bob.experiment_id, "circuit_qasm": BELL_QASM2}
+            assert bob.post("/ai/submit_circuit_for_analytics", body).status_code == 200
+            bob_took = time.monotonic() - started
+            statuses = Counter(answer.result() for answer in flood)
+    configure_parsing(settings_for(tmp_path).limits, SandboxConfig())  # the process-wide pool
+    print(f"\nBob served in {bob_took:.2f} s during Mallory's flood; Mallory got {dict(statuses)}")
+    assert bob_took < 1.5, bob_took
+    assert statuses[429] >= 25, statuses  # refused at once, holding no thread
+    assert set(statuses) <= {422, 429}, statuses  # the rest stopped at the time bound

@@ -8,6 +8,7 @@ starts again on the data, and `/health` says it is degraded.
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from starlette.testclient import TestClient
 
 from qorch.adapters.store import MisreadableValue
 from qorch.domain.experiment import Experiment
+from qorch.domain.submission import SdkJob
 from qorch.http.app import create_app
 from qorch.service import open_application
 from qorch.settings import Settings
@@ -141,3 +143,32 @@ def _wait_for_position(client: TestClient, position: int) -> dict:
 
         time.sleep(0.05)
     raise AssertionError("the projector did not reach the head of the log")
+
+
+def test_a_version_1_sdk_job_with_its_program_as_an_object_still_loads(tmp_path: Path):
+    """SdkJob.Recorded v1 kept the program as an object; v2 reads it as opaque JSON text."""
+    app = open_application(Settings(data_dir=tmp_path))
+    try:
+        job_id = uuid.uuid4()
+        sdk_job = SdkJob(job_id=job_id, job_type="Hybrid", program_json="{}", readout_bases=None)
+        [event] = sdk_job.collect_events()
+        stored = app.mapper.to_stored_event(event)
+        state = json.loads(stored.state)
+        assert state.pop("class_version") == 2
+        state.pop("program_json")
+        state["program"] = PROGRAM
+        app.recorder.insert_events(
+            [
+                StoredEvent(
+                    originator_id=stored.originator_id,
+                    originator_version=stored.originator_version,
+                    topic=stored.topic,
+                    state=json.dumps(state).encode(),
+                )
+            ]
+        )
+        loaded: SdkJob = app.repository.get(sdk_job.id)
+        assert isinstance(loaded, SdkJob) and loaded.program == PROGRAM
+        assert loaded.job_id == job_id
+    finally:
+        app.close()

@@ -101,3 +101,40 @@ def test_the_operation_behind_mcp_and_ai_refuses_past_the_cap(capped: TestClient
 
     assert capped.portal is not None
     capped.portal.call(submit_four)
+
+
+def test_a_retry_of_a_recorded_submit_is_answered_even_at_the_cap(capped: TestClient):
+    """A client that lost the answer to its submit retries with the same Idempotency-Key: it
+    opens no new job, so it gets the first job back, not a 429."""
+    ada = new_account(capped)
+    body = {"experiment_id": ada.experiment_id, "circuits_qasm": [BELL_QASM2], "shots": 10}
+    keyed = {**ada.headers, "Idempotency-Key": "retry-me"}
+    first = capped.post("/ai/run_circuits_on_qpu_or_simulator", json=body, headers=keyed)
+    assert first.status_code == 201, first.text
+    for _ in range(2):
+        assert submit(ada).status_code == 201
+    assert_429(submit(ada), "too_many_open_jobs")
+    again = capped.post("/ai/run_circuits_on_qpu_or_simulator", json=body, headers=keyed)
+    assert again.status_code in (200, 201), again.text
+    assert again.json()["job"]["id"] == first.json()["job"]["id"]
+    # The haiqu routes: an identical submit within the retry window is the same job.
+    circuit_id = upload_bell(ada)
+    flow = {"experiment_id": ada.experiment_id, "program": PROGRAM, "circuit_ids": [circuit_id]}
+    assert_429(sdk_post(ada, "/flow", flow), "too_many_open_jobs")
+
+
+def test_circuit_uploads_count_against_a_storage_quota(tmp_path: Path):
+    quotas = Quotas(submit_rate=0, max_stored_mb=1)
+    with server_with(tmp_path, quotas) as client:
+        ada, bob = new_account(client), new_account(client)
+        padded = BELL_QASM2 + "// " + "x" * 600_000 + "\n"
+        body = {"experiment_id": ada.experiment_id, "circuit_qasm": padded}
+        assert ada.post("/ai/submit_circuit_for_analytics", body).status_code == 200
+        body["circuit_qasm"] = padded + "// another\n"
+        assert ada.post("/ai/submit_circuit_for_analytics", body).status_code == 200
+        refused = ada.post("/ai/submit_circuit_for_analytics", {**body, "circuit_qasm": BELL_QASM2})
+        assert refused.status_code == 429 and refused.json()["error"]["code"] == (
+            "storage_quota_exceeded"
+        )
+        assert submit(ada).status_code == 429  # submits too
+        assert submit(bob).status_code == 201  # Bob's own quota is untouched

@@ -7,19 +7,9 @@ from uuid import UUID
 import httpx
 
 from tests.mcp.conftest import LiveServer, new_agent
+from tests.mcp.test_mcp_security import INITIALIZE, MCP_HEADERS
 
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "test", "version": "0"},
-    },
-}
 LIST_TOOLS = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
-MCP_HEADERS = {"Accept": "application/json, text/event-stream"}
 
 
 def open_session(server: LiveServer, key: str) -> dict[str, str]:

@@ -30,21 +30,21 @@ def sdk_post(account: Account, path: str, body: Any, **headers: str) -> Any:
     return account.client.post(path, json=body, headers={**account.headers, **SDK, **headers})
 
 
-def upload_bell(account: Account) -> str:
+def bell_qpy() -> str:
     qc = QuantumCircuit(2)
     qc.h(0)
     qc.cx(0, 1)
     qc.measure_all()
     buffer = io.BytesIO()
     qpy.dump(qc, buffer)  # written by qorch's own qiskit
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def upload_bell(account: Account) -> str:
     answer = sdk_post(
         account,
         "/circuits",
-        {
-            "experiment_id": account.experiment_id,
-            "qpy_dump": base64.b64encode(buffer.getvalue()).decode(),
-            "hash": "12345",
-        },
+        {"experiment_id": account.experiment_id, "qpy_dump": bell_qpy(), "hash": "12345"},
     )
     assert answer.status_code == 201, answer.text
     assert answer.json()["hash"] == "12345"
