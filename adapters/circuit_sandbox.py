@@ -110,9 +110,10 @@ class _Worker:
 PARSING_FOR: ContextVar[str | None] = ContextVar("qorch_parsing_for", default=None)
 """Whose circuit is being parsed (set by the entrypoints): each one holds one parser at a time,
 so a user sending slow circuits waits for their own parses and never holds the whole pool."""
-WAITING_PER_OWNER = 1
-"""Parses one owner may have waiting behind their running one; more are refused at once (Busy),
-so one user's flood never ties up the API's threads either."""
+WAITING_PER_OWNER = 8
+"""Parses one owner may have waiting behind their running one (a client submitting from several
+threads at once); more are refused at once (Busy, 429), so one user's flood never ties up the
+API's threads (anyio's 40) either."""
 
 
 class ParserPool:
@@ -140,7 +141,7 @@ class ParserPool:
                 raise Busy(
                     "your earlier circuits are still being parsed; send this one when they are "
                     "done",
-                    retry_after=self.config.timeout,
+                    retry_after=1.0,
                 )
             self._owners[owner] = (lock, users + 1)
         try:

@@ -1,10 +1,11 @@
-"""Whether a user may submit one more job now: a per-user submit rate and a cap on open jobs.
+"""Whether a user may submit one more job (or store one more circuit) now: a per-user submit
+rate, a cap on open jobs and a storage quota.
 
-Both answer 429 with the usual error body and a Retry-After header. The rate is counted in each
-API process (a token bucket in memory: with N API processes a user may submit up to N times the
-rate). The open-job cap counts the user's not-final jobs in the read models, which every API
-process projects from the one shared log, after catching up with the log's head: it holds across
-processes, give or take the submits in flight at the same moment.
+Each answers 429 with the usual error body (the first two with Retry-After). The rate is counted
+in each API process (a token bucket in memory: with N API processes a user may submit up to N
+times the rate). The open-job cap and the quota count the user's jobs and stored bytes in the
+read models, which every API process projects from the one shared log: they hold across
+processes, give or take the submits of the last poll interval.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import anyio
 
 from qorch.adapters.quotas import Quotas
 from qorch.http.errors import ApiError
-from qorch.http.reads import await_recorded
 from qorch.projections import jobs
 from qorch.projections.database import stored_bytes
 from qorch.service import Service
@@ -83,6 +83,16 @@ def _rate_of(service: Service) -> SubmitRate:
 async def admit_upload(service: Service, user_id: UUID) -> None:
     """Raises TooManyRequests (429) when `user_id` may not store another circuit now: past the
     submit rate, or past their storage quota."""
+    await _admit(service, user_id, count_open_jobs=False)
+
+
+async def admit_submit(service: Service, user_id: UUID) -> None:
+    """Raises TooManyRequests (429) when `user_id` may not submit another job now: the checks
+    of `admit_upload`, and the cap on open jobs."""
+    await _admit(service, user_id, count_open_jobs=True)
+
+
+async def _admit(service: Service, user_id: UUID, count_open_jobs: bool) -> None:
     quotas: Quotas = service.settings.quotas
     wait = _rate_of(service).take(str(user_id), time.monotonic())
     if wait > 0:
@@ -92,38 +102,32 @@ async def admit_upload(service: Service, user_id: UUID) -> None:
             f"{quotas.submit_burst}) per user; retry in {math.ceil(wait)} s",
             wait,
         )
-    # What any API process recorded is in the views once they reach the log's head.
-    head = await anyio.to_thread.run_sync(service.app.recorder.max_notification_id)
-    await await_recorded(service, head or 0)
-    if quotas.max_stored_mb > 0:
-        stored = await anyio.to_thread.run_sync(
-            lambda: stored_bytes(service.views.connection(), str(user_id))
-        )
-        if stored >= quotas.max_stored_mb * 1024 * 1024:
-            raise ApiError(
-                429,
-                "storage_quota_exceeded",
-                f"you have stored {stored / 2**20:,.0f} MiB of circuits, inputs and results, "
-                f"the most one user may (QORCH_MAX_STORED_MB_PER_USER = {quotas.max_stored_mb})",
-            )
-
-
-async def admit_submit(service: Service, user_id: UUID) -> None:
-    """Raises TooManyRequests (429) when `user_id` may not submit another job now: the checks
-    of `admit_upload`, and the cap on open jobs."""
-    await admit_upload(service, user_id)
-    quotas: Quotas = service.settings.quotas
-    cap = quotas.max_queued_per_user
-    if cap <= 0:
+    cap = quotas.max_queued_per_user if count_open_jobs else 0
+    if quotas.max_stored_mb <= 0 and cap <= 0:
         return
-    open_jobs = await anyio.to_thread.run_sync(_open_jobs, service, str(user_id))
-    if open_jobs >= cap:
+    # Counted in the views as they stand (every API process projects the one shared log, a
+    # poll interval behind at most): waiting for the log's head would serialise all submits.
+    stored, open_jobs = await anyio.to_thread.run_sync(_usage, service, str(user_id), cap > 0)
+    if quotas.max_stored_mb > 0 and stored >= quotas.max_stored_mb * 1024 * 1024:
+        raise ApiError(
+            429,
+            "storage_quota_exceeded",
+            f"you have stored {stored / 2**20:,.0f} MiB of circuits, inputs and results, "
+            f"the most one user may (QORCH_MAX_STORED_MB_PER_USER = {quotas.max_stored_mb})",
+        )
+    if cap > 0 and open_jobs >= cap:
         raise TooManyRequests(
             "too_many_open_jobs",
             f"you have {open_jobs} jobs queued or running, the most one user may have; submit "
             "more when some have finished (or cancel some)",
             max(1.0, service.settings.poll_interval * 10),
         )
+
+
+def _usage(service: Service, user_id: str, with_open_jobs: bool) -> tuple[int, int]:
+    db = service.views.connection()
+    open_jobs = _open_jobs(service, user_id) if with_open_jobs else 0
+    return stored_bytes(db, user_id), open_jobs
 
 
 def _open_jobs(service: Service, user_id: str) -> int:
