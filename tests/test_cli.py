@@ -15,34 +15,10 @@ from qorch.settings import Settings
 @pytest.mark.parametrize(
     "path",
     [
-        "/jobs?HAIQU_API_KEY=qk_abc-DEF_123&limit=5",
-        "/jobs?haiqu_api_key=qk_abc-DEF_123",
-        "/jobs?HAIQU%5FAPI%5FKEY=qk_abc-DEF_123",
-        "/jobs?other=qk_abc-DEF_123",
-    ],
-)
-def test_keys_in_query_strings_are_redacted(path: str):
-    assert "abc-DEF_123" not in redact(path)
-    assert "[redacted]" in redact(path)
-
-
-def test_the_access_log_filter_redacts_the_arguments_it_formats():
-    record = logging.LogRecord(
-        "uvicorn.access",
-        logging.INFO,
-        __file__,
-        1,
-        '%s - "%s %s HTTP/%s" %d',
-        ("127.0.0.1:5", "GET", "/jobs?HAIQU_API_KEY=qk_secret", "1.1", 200),
-        None,
-    )
-    assert RedactKeys().filter(record)
-    assert "qk_secret" not in record.getMessage()
-
-
-@pytest.mark.parametrize(
-    "path",
-    [
+        "/jobs?HAIQU_API_KEY=qk_secret-123&limit=5",
+        "/jobs?haiqu_api_key=qk_secret-123",
+        "/jobs?HAIQU%5FAPI%5FKEY=qk_secret-123",
+        "/jobs?other=qk_secret-123",
         "/jobs?HAIQU_%41PI_KEY=qk%5Fsecret-123",
         "/jobs?%48AIQU_API_KEY=secret-123",
         "/jobs?haiqu_api_key=%71%6B%5Fsecret-123",
@@ -53,19 +29,23 @@ def test_the_access_log_filter_redacts_the_arguments_it_formats():
         '/jobs?x="&HAIQU_API_KEY=secret-123',
     ],
 )
-def test_keys_in_percent_encoded_query_strings_are_redacted(path: str):
+def test_keys_in_query_strings_are_redacted_even_percent_encoded(path: str):
     assert "secret-123" not in redact(path)
     assert "[redacted]" in redact(path)
 
 
-def test_the_access_log_filter_redacts_percent_encoded_keys():
+@pytest.mark.parametrize(
+    "path",
+    ["/jobs?HAIQU_API_KEY=qk_secret-123&limit=5", "/jobs?HAIQU_%41PI_KEY=qk%5Fsecret-123&limit=5"],
+)
+def test_the_access_log_filter_redacts_the_arguments_it_formats(path: str):
     record = logging.LogRecord(
         "uvicorn.access",
         logging.INFO,
         __file__,
         1,
         '%s - "%s %s HTTP/%s" %d',
-        ("127.0.0.1:5", "GET", "/jobs?HAIQU_%41PI_KEY=qk%5Fsecret-123&limit=5", "1.1", 200),
+        ("127.0.0.1:5", "GET", path, "1.1", 200),
         None,
     )
     assert RedactKeys().filter(record)
