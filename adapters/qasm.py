@@ -13,12 +13,8 @@ from qiskit import QuantumCircuit, qasm2, qasm3
 from qiskit.circuit import ControlFlowOp, Gate
 from qiskit.exceptions import ExperimentalWarning
 
-from qorch.adapters.circuit_limits import (
-    CircuitLimitError,
-    check_circuit,
-    check_qasm3_program,
-    check_source_sizes,
-)
+from qorch.adapters.circuit_limits import CircuitLimitError, check_circuit, check_source_sizes
+from qorch.adapters.qasm3_budget import check_qasm3_program
 from qorch.domain.requests import Limits
 
 QasmFormat = Literal["qasm2", "qasm3"]
