@@ -14,7 +14,7 @@ from qorch.http import operations
 from qorch.http.auth import current_user
 from qorch.http.errors import ApiError, json_response, parse_body
 from qorch.http.reads import read_job
-from qorch.http.schemas import CreateExperimentRequest
+from qorch.http.schemas import MAX_OFFSET, CreateExperimentRequest
 from qorch.projections import circuits, experiments, jobs
 from qorch.projections.projector import set_aside_events
 from qorch.service import Service
@@ -24,9 +24,6 @@ MAX_PAGE = 500
 
 def _service(request: Request) -> Service:
     return request.app.state.service
-
-
-MAX_OFFSET = 2**62
 
 
 def _number(request: Request, name: str, default: float, minimum: float = 0) -> float:

@@ -32,13 +32,12 @@ class DrawingLimits:
 
 
 def draw_here(source: str) -> str:
-    """In a parser process (the circuit was checked when it was stored): Qiskit's text drawing."""
+    """In a parser process (the circuit was checked when it was stored, and its size against
+    the drawing limits by `too_large`): Qiskit's text drawing."""
     try:
         circuit = parse_circuit(source, limits=None).circuit
     except (QasmError, ValueError) as exc:
         return f"(cannot draw this circuit: {exc})"
-    if circuit.num_qubits > MAX_DRAWN_QUBITS:
-        return f"(too wide to draw: {circuit.num_qubits} qubits)"
     return str(circuit.draw("text", fold=120, idle_wires=False))
 
 
