@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from qorch.adapters import providers
 from qorch.adapters.circuit_facts import configure_parsing, describe_circuit, warm_parsers
 from qorch.adapters.devices import DeviceCatalogue
-from qorch.adapters.executor import Executor
+from qorch.adapters.executor.executor import Executor
 from qorch.adapters.private_files import keep_private
+from qorch.adapters.providers import Registry
 from qorch.adapters.store import event_store_env
 from qorch.adapters.vault import CredentialVault
 from qorch.domain.application import Qorch
@@ -18,11 +18,11 @@ from qorch.settings import Settings, provider_config
 
 
 def open_catalogue(settings: Settings) -> DeviceCatalogue:
-    return DeviceCatalogue(
-        max_dense_qubits=settings.max_dense_qubits,
-        providers=settings.providers,
-        quotas=settings.quotas,
-    )
+    return DeviceCatalogue(open_registry(settings), quotas=settings.quotas)
+
+
+def open_registry(settings: Settings) -> Registry:
+    return Registry(provider_config(settings), names=settings.providers)
 
 
 def open_application(settings: Settings, catalogue: DeviceCatalogue | None = None) -> Qorch:
@@ -33,7 +33,7 @@ def open_application(settings: Settings, catalogue: DeviceCatalogue | None = Non
         event_store_env(settings),
         describe_circuit=describe_circuit,
         find_device=catalogue.find,
-        check_options=providers.check_request,
+        check_options=catalogue.registry.check_request,
         limits=settings.limits,
         credentials=CredentialVault(settings),
     )
@@ -51,6 +51,7 @@ def open_executor(settings: Settings, app: Qorch) -> Executor:
         vault=vault,
         provider_config=provider_config(settings),
         quotas=settings.quotas,
+        registry=open_registry(settings),
     )
 
 

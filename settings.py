@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from qorch.adapters.circuit_sandbox import SandboxConfig
-from qorch.adapters.provider_config import ProviderConfig
+from qorch.adapters.providers.config import ProviderConfig
 from qorch.adapters.quotas import Quotas, quotas_from_env
 from qorch.domain.fields import TextLimits
 from qorch.domain.requests import Limits
@@ -158,4 +158,5 @@ def provider_config(settings: Settings) -> ProviderConfig:
         call_timeout=settings.provider_call_timeout,
         poll_interval=settings.provider_poll_interval,
         max_retries=settings.provider_max_retries,
+        max_dense_qubits=settings.max_dense_qubits,
     )

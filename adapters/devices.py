@@ -5,26 +5,19 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import cached_property
 
-from qorch.adapters import providers
+from qorch.adapters.providers import Registry
 from qorch.adapters.quotas import Quotas
 from qorch.domain.devices import Device
 
 
 class DeviceCatalogue:
-    def __init__(
-        self,
-        *,
-        max_dense_qubits: int,
-        providers: tuple[str, ...] = ("local", "ibm", "braket", "ionq"),
-        quotas: Quotas | None = None,
-    ) -> None:
-        self.max_dense_qubits = max_dense_qubits
-        self.providers = providers
+    def __init__(self, registry: Registry, quotas: Quotas | None = None) -> None:
+        self.registry = registry
         self.quotas = quotas or Quotas()
 
     @cached_property
     def _devices(self) -> dict[str, Device]:
-        listed = providers.catalogue(self.providers, self.max_dense_qubits)
+        listed = self.registry.devices()
         # Each device says what one job may take on it (`limits`: time_seconds, memory_mb).
         limits = self.quotas.device_limits
         return {

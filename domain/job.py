@@ -256,3 +256,19 @@ class Job(Aggregate):
 
     def is_owned_by(self, user_id: UUID) -> bool:
         return self.user_id == user_id
+
+
+# --- the status rules, once: executor, projections, audit and dashboard import these ---
+
+OPENING: tuple[type[Aggregate.Event], ...] = (Job.Submitted, Job.Restarted, Job.Released)  # type: ignore[attr-defined]
+"""After these a job waits for a worker to claim it."""
+CLOSING: tuple[type[Aggregate.Event], ...] = (Job.DryRunEstimated, Job.Executed, Job.Failed, Job.Cancelled)  # type: ignore[attr-defined]
+"""These end a job: its status is final."""
+LEASING: tuple[type[Aggregate.Event], ...] = (Job.Claimed, Job.LeaseRenewed)  # type: ignore[attr-defined]
+"""These give a worker its hold on a job, or extend it."""
+QUIET: tuple[type[Aggregate.Event], ...] = (Job.LeaseRenewed,)  # type: ignore[attr-defined]
+"""These change nothing a person sees: not streamed to the dashboard."""
+BY_USER: tuple[type[Aggregate.Event], ...] = (Job.Submitted, Job.Cancelled, Job.Restarted)  # type: ignore[attr-defined]
+"""Recorded on the job owner's behalf (the audit log names the user as the actor)."""
+BY_WORKER: tuple[type[Aggregate.Event], ...] = (Job.Claimed, Job.LeaseRenewed, Job.Executed, Job.Failed, Job.DryRunEstimated)  # type: ignore[attr-defined]
+"""Recorded by the worker holding the claim (the audit log names that worker)."""

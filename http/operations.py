@@ -15,7 +15,6 @@ from uuid import UUID
 
 import anyio
 
-from qorch.adapters import providers
 from qorch.domain.application import Submit
 from qorch.domain.devices import Device
 from qorch.domain.errors import NotFound
@@ -147,11 +146,9 @@ async def live_status(
         try:
             with anyio.fail_after(config.call_timeout):
                 status = await anyio.to_thread.run_sync(
-                    providers.live_status,
-                    provider,
+                    service.catalogue.registry.provider(provider).live_status,
                     chosen,
                     credentials,
-                    config,
                     abandon_on_cancel=True,
                 )
         except TimeoutError:

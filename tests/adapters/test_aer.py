@@ -13,7 +13,8 @@ from qiskit.quantum_info import SparsePauliOp, Statevector
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import EstimatorV2, SamplerV2
 
-from qorch.adapters import aer, simulators
+from qorch.adapters.providers.local import catalogue as simulators
+from qorch.adapters.providers.local import provider as aer
 from qorch.domain.execution import (
     CircuitTask,
     ExecutionOutcome,

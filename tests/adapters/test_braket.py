@@ -16,8 +16,8 @@ from qiskit.circuit import Parameter
 from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
-from qorch.adapters import braket
-from qorch.adapters.provider_config import ProviderConfig
+from qorch.adapters.providers.braket import provider as braket
+from qorch.adapters.providers.config import ProviderConfig
 from qorch.domain.devices import Device
 from qorch.domain.execution import (
     CircuitTask,

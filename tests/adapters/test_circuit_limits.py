@@ -7,6 +7,7 @@ import base64
 import io
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from qiskit import QuantumCircuit, qpy
@@ -163,7 +164,8 @@ def test_one_user_with_slow_parses_holds_one_parser_and_others_are_served() -> N
         took[name] = time.monotonic() - started
 
     try:
-        pool.call(len, "warm"), pool.call(len, "warm")
+        with ThreadPoolExecutor(2) as warm:  # both parser processes started before the flood
+            list(warm.map(lambda _: pool.call(time.sleep, 0.3), range(2)))
         mallory = [
             threading.Thread(target=parse_as, args=("mallory", 0.5, f"mallory-{i}"))
             for i in range(waiting + 4)

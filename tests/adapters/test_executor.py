@@ -6,6 +6,7 @@ import logging
 import pickle
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from qiskit.circuit.library import efficient_su2
 from starlette.testclient import TestClient
 
 from qorch.adapters import providers
-from qorch.adapters.executor import Executor, run_in_process
+from qorch.adapters.executor.executor import Executor, run_in_process
 from qorch.domain.execution import CircuitTask, ExecutionTask, ProviderError
 from qorch.domain.job import Job
 from qorch.domain.requests import RunRequest
@@ -42,8 +43,10 @@ def test_a_provider_error_survives_the_trip_from_a_worker_process():
 @pytest.mark.anyio
 async def test_run_in_process_re_raises_the_provider_error_itself():
     task = ExecutionTask("job", "no_such_device", "Run", 10, (CircuitTask(BELL_QASM2),))
+    local = providers.Registry().provider("local")
+    device = replace(local.devices()[0], id="no_such_device")
     with pytest.raises(ProviderError) as raised:
-        await run_in_process(providers.run_task, task)
+        await run_in_process(providers.in_worker, local, "run", task, device, {})
     assert raised.value.code == "unknown_device"
 
 

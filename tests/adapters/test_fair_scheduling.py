@@ -13,7 +13,7 @@ from uuid import UUID
 import anyio
 import pytest
 
-from qorch.adapters.executor import Executor
+from qorch.adapters.executor.executor import Executor
 from qorch.adapters.quotas import Quotas, quotas_from_env
 from qorch.adapters.scheduling import Candidate, fair_pick
 from qorch.domain.application import Qorch

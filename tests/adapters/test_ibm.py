@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from qorch.adapters import ibm
-from qorch.adapters.prices import load_prices
-from qorch.adapters.provider_config import ProviderConfig
+from qorch.adapters.providers.ibm import provider as ibm
+from qorch.adapters.providers.pipeline.prices import load_prices
+from qorch.adapters.providers.config import ProviderConfig
 from qorch.domain.execution import (
     CircuitTask,
     ExecutionTask,

@@ -16,9 +16,9 @@ import pytest
 from qiskit import QuantumCircuit, qasm3, transpile
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
-from qorch.adapters import ionq
-from qorch.adapters.prices import load_prices
-from qorch.adapters.provider_config import ProviderConfig
+from qorch.adapters.providers.ionq import provider as ionq
+from qorch.adapters.providers.pipeline.prices import load_prices
+from qorch.adapters.providers.config import ProviderConfig
 from qorch.domain.devices import Device
 from qorch.domain.execution import (
     CircuitTask,

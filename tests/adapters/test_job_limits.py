@@ -18,7 +18,7 @@ import anyio
 import pytest
 from starlette.testclient import TestClient
 
-from qorch.adapters.executor import Executor, run_in_process
+from qorch.adapters.executor.executor import Executor, run_in_process
 from qorch.adapters.quotas import Quotas
 from qorch.adapters.worker_limits import call_with_memory_limit
 from qorch.domain.execution import ProviderError

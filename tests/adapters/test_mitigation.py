@@ -14,7 +14,9 @@ from qiskit import QuantumCircuit
 from qiskit.quantum_info import Operator
 from qiskit.transpiler import generate_preset_pass_manager
 
-from qorch.adapters import aer, mitigation, simulators
+from qorch.adapters.providers.local import catalogue as simulators
+from qorch.adapters.providers.local import provider as aer
+from qorch.adapters.providers.pipeline import mitigation
 from qorch.domain.execution import (
     CircuitTask,
     ExecutionOutcome,
@@ -295,12 +297,12 @@ def test_unmitigated_runs_never_import_the_mitigation_libraries() -> None:
     script = textwrap.dedent(
         f"""
         import sys
-        from qorch.adapters import aer
+        from qorch.adapters.providers.local import provider as aer
         from qorch.domain.execution import CircuitTask, ExecutionTask
         task = ExecutionTask("j", "{NOISY}", "Run", 100, (CircuitTask({GHZ_5!r}),))
         aer.check_request(aer.find_local_device("{NOISY}"), "Run", {{}}, False)
         aer.run_task(task)
-        print(sorted(m for m in ("mthree", "mitiq", "qorch.adapters.mitigation")
+        print(sorted(m for m in ("mthree", "mitiq", "qorch.adapters.providers.pipeline.mitigation")
                      if m in sys.modules))
         """
     )

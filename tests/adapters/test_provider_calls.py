@@ -11,8 +11,8 @@ from typing import Any
 import anyio
 import pytest
 
-from qorch.adapters.executor import Executor
-from qorch.adapters.provider_config import ProviderConfig
+from qorch.adapters.executor.executor import Executor
+from qorch.adapters.providers.config import ProviderConfig
 from qorch.domain.application import Qorch
 from qorch.domain.execution import ProviderError
 from qorch.service import open_application
@@ -176,7 +176,7 @@ async def test_a_provider_down_while_a_job_waits_there_does_not_end_the_job(app:
 
 
 def test_credentials_are_masked_however_an_error_quotes_them():
-    from qorch.adapters.executor import without_secrets
+    from qorch.adapters.executor.executor import without_secrets
 
     secret = "FwoGZXIvYXdzEJr\n"
     quoted = f"Invalid header value {secret.encode()!r} and {secret!r} and {secret.strip()}"

@@ -22,3 +22,5 @@ class ProviderConfig:
     max_retries: int = 4
     """Retries of a retryable provider failure (429, 5xx, timeout) before the job fails."""
     retry_base_delay: float = 0.5
+    max_dense_qubits: int = 26
+    """Qubits of the local dense-statevector simulators (QORCH_MAX_DENSE_QUBITS)."""

@@ -29,10 +29,11 @@ from eventsourcing.persistence import MapperDeserialisationError, Notification
 from eventsourcing.utils import get_topic
 
 from qorch.adapters import providers
-from qorch.adapters.provider_config import ProviderConfig
+from qorch.adapters.providers import Registry, in_worker
+from qorch.adapters.providers.config import ProviderConfig
+from qorch.adapters.providers.pipeline.secrets import without_secrets
 from qorch.adapters.quotas import Quotas
 from qorch.adapters.scheduling import Candidate, fair_pick
-from qorch.adapters.secrets import without_secrets
 from qorch.adapters.vault import CredentialVault
 from qorch.adapters.worker_limits import call_with_memory_limit, memory_limit_error
 from qorch.domain.application import Claim, Qorch
@@ -127,8 +128,10 @@ class Executor:
         vault: CredentialVault | None = None,
         provider_config: ProviderConfig | None = None,
         quotas: Quotas | None = None,
+        registry: Registry | None = None,
     ) -> None:
         self.app = app
+        self.registry = registry or Registry(provider_config)
         self.quotas = quotas or Quotas()
         self.per_user = self.quotas.running_cap(concurrency)
         self.last_served: str | None = None
@@ -178,7 +181,7 @@ class Executor:
 
     async def _warm_up(self) -> None:
         try:
-            await self.run_in_worker(providers.warm_up)
+            await self.run_in_worker(providers.warm_up, self.provider_config)
         except Exception:  # a cold worker is slower, not broken
             log.exception("warming up a worker process failed")
 
@@ -376,21 +379,22 @@ class Executor:
         """Runs the claimed task; answers the command that records its outcome, and the value."""
         credentials: dict[str, str] = {}
         try:
-            if claim.dry_run:
-                estimate = await self._run_local(
-                    claim.task.device_id, providers.estimate_task, claim.task
-                )
-                return self.app.record_estimate, estimate
             device = self.app.find_device(claim.task.device_id)
             if device is None:
                 raise ProviderError(
                     "unknown_device", f"device {claim.task.device_id!r} left the catalogue"
                 )
+            provider = self.registry.provider_of(device)
+            if claim.dry_run:
+                estimate = await self._run_local(
+                    device.id, in_worker, provider, "estimate", claim.task, device
+                )
+                return self.app.record_estimate, estimate
             credentials = await self._credentials(claim, device)
             if device.remote:
                 return await self._run_remote(claim, device, credentials)
             outcome = await self._run_local(
-                device.id, providers.run_task, claim.task, credentials, self.provider_config
+                device.id, in_worker, provider, "run", claim.task, device, credentials
             )
             return self.app.record_results, outcome
         except ProviderError as error:
@@ -470,7 +474,8 @@ class Executor:
         self, claim: Claim, device: Device, credentials: dict[str, str]
     ) -> tuple[Callable[[UUID, str, Any], bool], Any]:
         """Submits once (or re-attaches to the recorded provider job), then polls until done."""
-        task, config = claim.task, self.provider_config
+        task = claim.task
+        provider = self.registry.provider_of(device)
         handle: ProviderJob | None = claim.provider_job
         if handle is None and claim.job_id in self.cancelled:
             return _nothing, None
@@ -479,7 +484,7 @@ class Executor:
             # the provider; it is cancelled there as soon as the submit has answered.
             with anyio.CancelScope(shield=True):
                 submitted: ProviderJob = await self._call_provider(
-                    providers.submit_task, task, credentials, config, secrets=credentials
+                    in_worker, provider, "submit", task, device, credentials, secrets=credentials
                 )
                 handle = submitted
                 recorded = await anyio.to_thread.run_sync(
@@ -516,10 +521,21 @@ class Executor:
         does not end the job (it is still queued there): polling goes on, ever less often."""
         config = self.provider_config
         interval = config.poll_interval
+        device = self.app.find_device(task.device_id)
+        if device is None:
+            raise ProviderError("unknown_device", f"device {task.device_id!r} left the catalogue")
+        provider = self.registry.provider_of(device)
         while True:
             try:
                 outcome = await self._call_provider(
-                    providers.poll_task, task, handle, credentials, config, secrets=credentials
+                    in_worker,
+                    provider,
+                    "poll",
+                    task,
+                    device,
+                    handle,
+                    credentials,
+                    secrets=credentials,
                 )
             except ProviderError as error:
                 if not error.retryable:
@@ -536,11 +552,12 @@ class Executor:
     ) -> None:
         try:
             await self._call_provider(
-                providers.cancel_task,
-                device.id,
+                in_worker,
+                self.registry.provider_of(device),
+                "cancel",
+                device,
                 handle,
                 credentials,
-                self.provider_config,
                 secrets=credentials,
             )
             log.info("job cancelled at %s: %s", device.provider, handle.ids)

@@ -13,7 +13,7 @@ the standard error of a Pauli estimate from `shots` samples in the worst case.
 
 Error mitigation (`use_mitigation`) applies only to a Run on a noisy device: readout-error
 mitigation (mthree) of the distributions and zero-noise extrapolation (folding + mitiq) of the
-expectation values, see `qorch.adapters.mitigation`, imported only then. `metadata["mitigation"]`
+expectation values, see `qorch.adapters.providers.pipeline.mitigation`, imported only then. `metadata["mitigation"]`
 says what was applied: a dict per technique, or a string saying why nothing was ("none",
 "none (noiseless simulator)", "none (exact statevector)").
 """
@@ -28,9 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qorch.adapters.bit_counts import counts_per_set
-from qorch.adapters.circuit_shape import transpiled_shape
-from qorch.adapters.simulators import (
+from qorch.adapters.providers.local.catalogue import (
     DEFAULT_MAX_DENSE_QUBITS,
     FAKE_BACKENDS,
     aer_method,
@@ -38,7 +36,7 @@ from qorch.adapters.simulators import (
     find_local_device,
     ideal_simulator,
 )
-from qorch.adapters.task_inputs import (
+from qorch.adapters.providers.pipeline.circuits import (
     has_measurements,
     load_circuit,
     option_integer,
@@ -46,6 +44,8 @@ from qorch.adapters.task_inputs import (
     pauli_operators,
     values_kept_by,
 )
+from qorch.adapters.providers.pipeline.counts import counts_per_set
+from qorch.adapters.providers.pipeline.shape import transpiled_shape
 from qorch.domain.devices import Device
 from qorch.domain.execution import (
     CircuitOutcome,
@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from qiskit_aer import AerSimulator
     from qiskit_aer.primitives import EstimatorV2
 
-    from qorch.adapters.mitigation import ReadoutReport, ZneSettings
+    from qorch.adapters.providers.pipeline.mitigation import ReadoutReport, ZneSettings
 
 SUPPORTED_OPTIONS = ("seed_simulator", "optimization_level", "seed_transpiler")
 DEFAULT_OPTIMIZATION_LEVEL = 1
@@ -308,7 +308,7 @@ def check_request(device: Device, run_type: str, options: dict[str, Any], mitiga
 
 
 def _mitigation_options() -> tuple[str, ...]:
-    from qorch.adapters.mitigation import ZNE_OPTIONS
+    from qorch.adapters.providers.pipeline.mitigation import ZNE_OPTIONS
 
     return ZNE_OPTIONS
 
@@ -317,7 +317,7 @@ def _mitigation_for(
     device: Device, run_type: str, mitigate: bool, options: dict[str, Any]
 ) -> _Mitigation:
     if mitigate and device.noisy and run_type == "Run":
-        from qorch.adapters.mitigation import zne_settings
+        from qorch.adapters.providers.pipeline.mitigation import zne_settings
 
         return _Mitigation("applied", zne_settings(options))
     if not mitigate:
@@ -402,7 +402,11 @@ def _mitigate_readout(
     plan: _Plan, indices: list[int], outcomes: list[CircuitOutcome]
 ) -> ReadoutReport:
     """Replaces the distributions by readout-mitigated ones; counts stay as measured."""
-    from qorch.adapters.mitigation import ReadoutReport, correct_readout, measured_qubits
+    from qorch.adapters.providers.pipeline.mitigation import (
+        ReadoutReport,
+        correct_readout,
+        measured_qubits,
+    )
 
     report = ReadoutReport(circuits=[], skipped={}, qubits={})
     simulator = _simulator(plan.executor_id)
@@ -472,7 +476,11 @@ def _estimate_zne(
 ) -> None:
     """Zero-noise extrapolation: every scale factor of every circuit in one Estimator call,
     exact noisy values (precision 0) plus our own independent shot noise per scale factor."""
-    from qorch.adapters.mitigation import extrapolate, folded_circuits, zne_metadata
+    from qorch.adapters.providers.pipeline.mitigation import (
+        extrapolate,
+        folded_circuits,
+        zne_metadata,
+    )
 
     # Level 0 on the same device: trivial layout on the physical qubits, nothing cancelled.
     translate = _pass_manager(plan.executor_id, 0, None).run

@@ -10,7 +10,7 @@ bound through the program's `inputs`. Every qubit is measured at the end (`b = m
 the job's classical bits are rebuilt from the measured qubits in Qiskit bit order.
 
 One Braket task per circuit x parameter set x measurement group (observables are estimated from
-shots with `qorch.adapters.sampled_observables`). Task i carries the idempotency token
+shots with `qorch.adapters.providers.pipeline.observables`). Task i carries the idempotency token
 `client_token` (i = 0) or `f"{client_token}-{i}"` as Braket's clientToken, so a create retried
 after a lost answer never makes a second paid task.
 
@@ -39,18 +39,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from qorch.adapters.circuit_shape import transpiled_shape
-from qorch.adapters.prices import load_prices
-from qorch.adapters.provider_config import ProviderConfig
-from qorch.adapters.retry_after import retry_after_seconds
-from qorch.adapters.secrets import without_secrets
-from qorch.adapters.task_inputs import (
+from qorch.adapters.providers.config import ProviderConfig
+from qorch.adapters.providers.pipeline.circuits import (
     check_observables,
     has_measurements,
     load_circuit,
     option_integer,
     parameter_sets,
 )
+from qorch.adapters.providers.pipeline.prices import load_prices
+from qorch.adapters.providers.pipeline.retry_after import retry_after_seconds
+from qorch.adapters.providers.pipeline.secrets import without_secrets
+from qorch.adapters.providers.pipeline.shape import transpiled_shape
 from qorch.domain.devices import Device
 from qorch.domain.execution import (
     CircuitOutcome,
@@ -69,7 +69,7 @@ if TYPE_CHECKING:
     from qiskit import QuantumCircuit
     from qiskit.transpiler import StagedPassManager
 
-    from qorch.adapters.sampled_observables import MeasurementPlan
+    from qorch.adapters.providers.pipeline.observables import MeasurementPlan
 
 PROVIDER = "braket"
 _T = TypeVar("_T")
@@ -449,7 +449,7 @@ class _Circuit:
 
 
 def _load_task(task: ExecutionTask, spec: _Spec) -> list[_Circuit]:
-    from qorch.adapters.sampled_observables import measurement_circuits
+    from qorch.adapters.providers.pipeline.observables import measurement_circuits
 
     if not task.circuits:
         raise ProviderError("invalid_task", "a task needs at least one circuit")
@@ -666,7 +666,7 @@ def _qiskit_counts(
 def _collect(
     layouts: list[_Layout], results: Iterator[GateModelQuantumTaskResult]
 ) -> list[CircuitOutcome]:
-    from qorch.adapters.sampled_observables import expectation_values
+    from qorch.adapters.providers.pipeline.observables import expectation_values
 
     outcomes: list[CircuitOutcome] = []
     for layout in layouts:

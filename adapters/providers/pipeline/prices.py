@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-PRICES_PATH = Path(__file__).parent / "data" / "prices.json"
+PRICES_PATH = Path(__file__).parent.parent / "data" / "prices.json"
 
 
 @cache

@@ -5,7 +5,7 @@ Called inside worker processes; qiskit-ionq is imported lazily. What this adapte
 - Circuits are transpiled here, to IonQ's "qis" gateset in Qiskit terms (no coupling map: the
   machines are all-to-all), and parameters are bound locally: one IonQ job per circuit x
   parameter set x measurement group (observables are estimated from shots with
-  `qorch.adapters.sampled_observables`). A dry run does exactly this and prices the gate counts
+  `qorch.adapters.providers.pipeline.observables`). A dry run does exactly this and prices the gate counts
   with the versioned price table; it never calls IonQ.
 - Every call to IonQ is bounded: qiskit-ionq's client retries some calls forever (its `retry`
   decorator with `tries=-1` on job and result GETs; five immediate attempts on submit, which
@@ -44,16 +44,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from qorch.adapters.circuit_shape import transpiled_shape
-from qorch.adapters.provider_config import ProviderConfig
-from qorch.adapters.retry_after import retry_after_seconds
-from qorch.adapters.task_inputs import (
+from qorch.adapters.providers.config import ProviderConfig
+from qorch.adapters.providers.pipeline.circuits import (
     check_observables,
     has_measurements,
     load_circuit,
     option_integer,
     parameter_sets,
 )
+from qorch.adapters.providers.pipeline.retry_after import retry_after_seconds
+from qorch.adapters.providers.pipeline.shape import transpiled_shape
 from qorch.domain.devices import Device
 from qorch.domain.execution import (
     CircuitOutcome,
@@ -71,7 +71,7 @@ if TYPE_CHECKING:
     from qiskit_ionq.ionq_backend import IonQBackend
     from qiskit_ionq.ionq_client import IonQClient
 
-    from qorch.adapters.sampled_observables import MeasurementPlan
+    from qorch.adapters.providers.pipeline.observables import MeasurementPlan
 
 PROVIDER = "ionq"
 
@@ -300,7 +300,7 @@ class _Circuit:
 
 
 def _prepare(task: ExecutionTask, device: Device, options: _Options) -> list[_Circuit]:
-    from qorch.adapters.sampled_observables import measurement_circuits
+    from qorch.adapters.providers.pipeline.observables import measurement_circuits
 
     _check_run_type(task.run_type)
     if isinstance(task.shots, bool) or not 1 <= task.shots <= MAX_SHOTS:
@@ -413,7 +413,7 @@ def _executions(circuits: list[_Circuit]) -> Iterator[tuple[int, int, int]]:
 
 def estimate_task(task: ExecutionTask, device: Device) -> CostEstimate:
     """Transpiles like a run would and prices it from the price table; never calls IonQ."""
-    from qorch.adapters.prices import load_prices
+    from qorch.adapters.providers.pipeline.prices import load_prices
     from qorch.domain.pricing import CircuitCost, estimate_cost
 
     spec = _spec(device)
@@ -863,7 +863,10 @@ def _outcome(
     answers: dict[str, dict[str, Any]],
     probabilities: list[dict[str, float]],
 ) -> ExecutionOutcome:
-    from qorch.adapters.sampled_observables import expectation_values, measurement_circuits
+    from qorch.adapters.providers.pipeline.observables import (
+        expectation_values,
+        measurement_circuits,
+    )
 
     data = job.data
     shots = int(data.get("shots") or task.shots)

@@ -79,19 +79,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from qorch.adapters.bit_counts import counts_per_set
-from qorch.adapters.circuit_shape import transpiled_shape
-from qorch.adapters.prices import load_prices
-from qorch.adapters.provider_config import ProviderConfig
-from qorch.adapters.retry_after import retry_after_seconds
-from qorch.adapters.secrets import without_secrets
-from qorch.adapters.task_inputs import (
+from qorch.adapters.providers.config import ProviderConfig
+from qorch.adapters.providers.pipeline.circuits import (
     has_measurements,
     load_circuit,
     parameter_array,
     pauli_operators,
     values_kept_by,
 )
+from qorch.adapters.providers.pipeline.counts import counts_per_set
+from qorch.adapters.providers.pipeline.prices import load_prices
+from qorch.adapters.providers.pipeline.retry_after import retry_after_seconds
+from qorch.adapters.providers.pipeline.secrets import without_secrets
+from qorch.adapters.providers.pipeline.shape import transpiled_shape
 from qorch.domain.devices import Device
 from qorch.domain.execution import (
     CircuitOutcome,
@@ -668,7 +668,7 @@ def _measurement_bases(labels: Sequence[str]) -> int:
 
 
 def _measured_qubits(circuit: QuantumCircuit) -> list[int] | str:
-    from qorch.adapters.mitigation import measured_qubits
+    from qorch.adapters.providers.pipeline.mitigation import measured_qubits
 
     return measured_qubits(circuit)
 

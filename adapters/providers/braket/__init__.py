@@ -1,0 +1,10 @@
+"""The braket provider."""
+
+from __future__ import annotations
+
+from qorch.adapters.providers._legacy import ModuleProvider
+from qorch.adapters.providers.config import ProviderConfig
+
+
+def build(config: ProviderConfig) -> ModuleProvider:
+    return ModuleProvider("braket", "qorch.adapters.providers.braket.provider", config)
