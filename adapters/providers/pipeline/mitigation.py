@@ -1,6 +1,6 @@
 """Error mitigation for the noisy local simulators (Aer with a fake IBM device's noise model).
 
-Used by `qorch.adapters.providers.local.provider` only for a Run on a noisy device with `use_mitigation`; nothing here
+Used by the local provider only for a Run on a noisy device with `use_mitigation`; nothing here
 is imported otherwise, and mthree and mitiq are imported lazily inside the functions that use
 them (mitiq pulls in Cirq and Braket: about 3 s the first time in a process).
 
