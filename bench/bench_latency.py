@@ -11,7 +11,6 @@ over the same N. Both are reported as p50/p99, and the ratios qorch/direct.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections import defaultdict
@@ -27,11 +26,13 @@ from common import (  # noqa: E402
     Server,
     Summary,
     bell_body,
+    bench_main,
     machine_note,
     ms,
     percentile,
     poll_label,
     ratio,
+    summary,
     transpiled_bell,
 )
 
@@ -126,16 +127,14 @@ def run(quick: bool = False, n: int | None = None, poll_interval: str | None = N
     for phase, values in measured.phases.items():
         p50, p99 = percentile(values, 50), percentile(values, 99)
         print(f"      {phase:<19} p50 {ms(p50):>10}  p99 {ms(p99):>10}")
-    for problem in problems[:10]:
-        print(f"    PROBLEM: {problem}")
-    return Summary(
-        name="latency",
-        headline=(
+    return summary(
+        "latency",
+        (
             f"Bell submit->Done p50 {ms(q50)} / p99 {ms(q99)} vs direct Aer "
             f"p50 {ms(d50)} / p99 {ms(d99)} (ratio p50 {ratio(q50, d50)}, "
             f"p99 {ratio(q99, d99)}; N={len(latencies)})"
         ),
-        numbers={
+        {
             "qorch_p50_s": q50,
             "qorch_p99_s": q99,
             "direct_p50_s": d50,
@@ -144,19 +143,11 @@ def run(quick: bool = False, n: int | None = None, poll_interval: str | None = N
             "submit_p50_s": s50,
             "submit_p99_s": s99,
         },
-        problems=problems,
+        problems,
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="N=50 instead of 200")
-    parser.add_argument("-n", type=int, help="number of measured jobs")
-    parser.add_argument("--poll-interval", help="QORCH_POLL_INTERVAL for the server")
-    args = parser.parse_args(argv)
-    summary = run(args.quick, args.n, args.poll_interval)
-    return 1 if summary.problems else 0
-
+main = bench_main(__doc__, run, "N=50 instead of 200", {"-n": "number of measured jobs"}, poll=True)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -12,7 +12,6 @@ same server's worker, and the ratio busy/idle of the two, measured in the same r
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 import time
@@ -24,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_throughput  # noqa: E402
 from bench_throughput import statuses, submit_all, wait_until_settled, warm_up  # noqa: E402
-from common import RUN_PATH, Server, Summary, machine_note, ms, percentile  # noqa: E402
+from common import RUN_PATH, Server, Summary, bench_main, machine_note, ms, percentile, summary  # noqa: E402
 
 CLIENTS = 16
 HEAVY_QUBITS = 24
@@ -156,28 +155,22 @@ def run(quick: bool = False, jobs: int | None = None) -> Summary:
         f" {heavy.get('status')}, values {values})"
     )
     print(f"    busy/idle            p50 {b50 / i50:.2f}x  p99 {b99 / i99:.2f}x")
-    for problem in problems[:10]:
-        print(f"    PROBLEM: {problem}")
-    return Summary(
-        name="load",
-        headline=(
+    return summary(
+        "load",
+        (
             f"{jobs} jobs / {CLIENTS} clients: lost {len(lost)}, 5xx {len(five_xx)}, accepted "
             f"{len(s.job_ids) / submit_seconds:.1f}/s, completed {jobs / total_seconds:.1f}/s; "
             f"status read p50 idle {ms(i50)} busy {ms(b50)} ({b50 / i50:.2f}x), p99 "
             f"{ms(i99)} / {ms(b99)} ({b99 / i99:.2f}x)"
         ),
-        numbers={"idle_p50_s": i50, "busy_p50_s": b50, "idle_p99_s": i99, "busy_p99_s": b99},
-        problems=problems,
+        {"idle_p50_s": i50, "busy_p50_s": b50, "idle_p99_s": i99, "busy_p99_s": b99},
+        problems,
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="400 jobs instead of 2000")
-    parser.add_argument("--jobs", type=int, help="number of jobs (a multiple of 16)")
-    args = parser.parse_args(argv)
-    return 1 if run(args.quick, args.jobs).problems else 0
-
+main = bench_main(
+    __doc__, run, "400 jobs instead of 2000", {"--jobs": "number of jobs (a multiple of 16)"}
+)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -16,7 +16,6 @@ which the same events were recorded.
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from uuid import UUID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BELL_QASM, ROOT, Summary, machine_note  # noqa: E402
+from common import BELL_QASM, ROOT, Summary, bench_main, machine_note, summary  # noqa: E402
 
 JOBS_PER_EXPERIMENT = 500
 BATCH = 200
@@ -136,27 +135,21 @@ def run(quick: bool = False, events: int | None = None) -> Summary:
     if replayed != recorded:
         problems.append(f"replayed {replayed} events, the log holds {recorded}")
     print(f"    rebuilt views equal live views: {'yes' if done.returncode == 0 else 'NO'}")
-    for problem in problems:
-        print(f"    PROBLEM: {problem}")
-    return Summary(
-        name="replay",
-        headline=(
+    return summary(
+        "replay",
+        (
             f"{recorded} events: replay {rate:,.0f} events/s "
             f"({rate / (recorded / record_seconds):.1f}x recording); views equal "
             f"{'yes' if done.returncode == 0 else 'NO'}"
         ),
-        numbers={"replay_events_per_s": rate, "events": float(recorded)},
-        problems=problems,
+        {"replay_events_per_s": rate, "events": float(recorded)},
+        problems,
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="20 000 events instead of 100 000")
-    parser.add_argument("--events", type=int, help="events to record")
-    args = parser.parse_args(argv)
-    return 1 if run(args.quick, args.events).problems else 0
-
+main = bench_main(
+    __doc__, run, "20 000 events instead of 100 000", {"--events": "events to record"}
+)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -19,7 +19,6 @@ ParameterVector elements θ[i] become plain parameters `_θ_i_`, which Qiskit so
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
@@ -36,10 +35,12 @@ from common import (  # noqa: E402
     RUN_PATH,
     Server,
     Summary,
+    bench_main,
     machine_note,
     median,
     poll_label,
     ratio,
+    summary,
 )
 
 QUBITS = 10
@@ -185,16 +186,14 @@ def run(
     print(f"    ratio qorch/direct (medians) {ratio(q, d)}  ({verdict} the 1.3x target)")
     if not problems:
         print(f"    results shape [1][{OBSERVABLES}][{sets}] checked; values agree with direct Aer")
-    for problem in problems[:10]:
-        print(f"    PROBLEM: {problem}")
-    return Summary(
-        name="sweep",
-        headline=(
+    return summary(
+        "sweep",
+        (
             f"1 job of {sets} sets x {OBSERVABLES} observables: qorch median {q_s(q)} vs "
             f"direct EstimatorV2 {q_s(d)} (ratio {ratio(q, d)}, target <= 1.30x)"
         ),
-        numbers={"qorch_median_s": q, "direct_median_s": d, "ratio": q / d},
-        problems=problems,
+        {"qorch_median_s": q, "direct_median_s": d, "ratio": q / d},
+        problems,
     )
 
 
@@ -206,15 +205,13 @@ def fmt(values: list[float]) -> str:
     return "[" + ", ".join(f"{v:.3f}" for v in values) + "]"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="3 repeats instead of 5")
-    parser.add_argument("--repeats", type=int, help="interleaved repeats of each side")
-    parser.add_argument("--poll-interval", help="QORCH_POLL_INTERVAL for the server")
-    args = parser.parse_args(argv)
-    summary = run(args.quick, args.repeats, args.poll_interval)
-    return 1 if summary.problems else 0
-
+main = bench_main(
+    __doc__,
+    run,
+    "3 repeats instead of 5",
+    {"--repeats": "interleaved repeats of each side"},
+    poll=True,
+)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,7 +13,6 @@ a fraction of it.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 import time
@@ -30,10 +29,12 @@ from common import (  # noqa: E402
     Server,
     Summary,
     bell_body,
+    bench_main,
     machine_note,
     ms,
     percentile,
     poll_label,
+    summary,
     transpiled_bell,
 )
 
@@ -177,17 +178,15 @@ def run(quick: bool = False, jobs: int | None = None, poll_interval: str | None 
     )
     print(f"    submit latency                    p50 {ms(p50)}  p99 {ms(p99)}")
     print(f"    non-2xx/failed submits {len(submissions.failures)}, jobs not Done {len(not_done)}")
-    for problem in problems[:10]:
-        print(f"    PROBLEM: {problem}")
-    return Summary(
-        name="throughput",
-        headline=(
+    return summary(
+        "throughput",
+        (
             f"{jobs} Bell jobs / {CLIENTS} clients: accepted {accepted:.1f}/s, completed "
             f"{completed:.1f}/s = {completed / baseline:.2f} of direct Aer {baseline:.1f}/s; "
             f"submit p50 {ms(p50)} p99 {ms(p99)}; non-2xx {len(submissions.failures)}, "
             f"not Done {len(not_done)}"
         ),
-        numbers={
+        {
             "accepted_per_s": accepted,
             "completed_per_s": completed,
             "direct_per_s": baseline,
@@ -197,19 +196,17 @@ def run(quick: bool = False, jobs: int | None = None, poll_interval: str | None 
             "failures": float(len(submissions.failures)),
             "not_done": float(len(not_done)),
         },
-        problems=problems,
+        problems,
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="200 jobs instead of 1000")
-    parser.add_argument("--jobs", type=int, help="number of jobs (a multiple of 8)")
-    parser.add_argument("--poll-interval", help="QORCH_POLL_INTERVAL for the server")
-    args = parser.parse_args(argv)
-    summary = run(args.quick, args.jobs, args.poll_interval)
-    return 1 if summary.problems else 0
-
+main = bench_main(
+    __doc__,
+    run,
+    "200 jobs instead of 1000",
+    {"--jobs": "number of jobs (a multiple of 8)"},
+    poll=True,
+)
 
 if __name__ == "__main__":
     sys.exit(main())

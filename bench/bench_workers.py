@@ -47,6 +47,8 @@ from common import (  # noqa: E402
     Summary,
     machine_note,
     median,
+    stop_group,
+    summary,
 )
 
 WORKERS = 3
@@ -66,16 +68,14 @@ def start_worker(data_dir: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     return process
 
 
-def stop_group(process: subprocess.Popen[str], sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+def init_database(data_dir: Path, env: dict[str, str]) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "qorch", "db", "init", "--data-dir", str(data_dir)],
+        check=True,
+        env={**os.environ, **SINGLE_USER_ENV, **env},
+        cwd=ROOT,
+        capture_output=True,
+    )
 
 
 def executed_per_job(
@@ -173,13 +173,7 @@ def one_run(label: str, jobs: int, database_url: str, kill_one: bool) -> Outcome
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
         if database_url:
-            subprocess.run(
-                [sys.executable, "-m", "qorch", "db", "init", "--data-dir", str(data_dir)],
-                check=True,
-                env={**os.environ, **SINGLE_USER_ENV, **env},
-                cwd=ROOT,
-                capture_output=True,
-            )
+            init_database(data_dir, env)
         server = Server(extra_args=["--no-worker"], env=env, data_dir=data_dir)
         workers: list[subprocess.Popen[str]] = []
         try:
@@ -261,16 +255,14 @@ def run(quick: bool = False, jobs: int | None = None, database_url: str | None =
             f"re-claimed after a lease expired {o.reclaimed}, {o.events} events"
         )
     problems = [f"{o.label}: {p}" for o in outcomes for p in o.problems]
-    for problem in problems[:10]:
-        print(f"    PROBLEM: {problem}")
-    return Summary(
-        name="workers",
-        headline="; ".join(
+    return summary(
+        "workers",
+        "; ".join(
             f"{o.label}: {o.rate:.1f} jobs/s, not Done {o.not_done}, not once {o.not_once}"
             for o in outcomes
         ),
-        numbers={f"{o.label} jobs_per_s": o.rate for o in outcomes},
-        problems=problems,
+        {f"{o.label} jobs_per_s": o.rate for o in outcomes},
+        problems,
     )
 
 
@@ -395,13 +387,7 @@ def scaling_run(
     with tempfile.TemporaryDirectory(prefix="qorch-bench-scaling-") as tmp:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
-        subprocess.run(
-            [sys.executable, "-m", "qorch", "db", "init", "--data-dir", str(data_dir)],
-            check=True,
-            env={**os.environ, **SINGLE_USER_ENV, **env},
-            cwd=ROOT,
-            capture_output=True,
-        )
+        init_database(data_dir, env)
         server = Server(extra_args=["--no-worker"], env=env, data_dir=data_dir)
         processes: list[subprocess.Popen[str]] = []
         try:
@@ -508,21 +494,19 @@ def run_scaling(
         f" at most ~{min(cpus, high)}x one (expect <= {min(cpus, high)}x); {threads}."
     )
     problems = [f"{o.workers} worker(s): {p}" for o in outcomes for p in o.problems]
-    for problem in problems[:10]:
-        print(f"    PROBLEM: {problem}")
-    return Summary(
-        name="scaling",
-        headline=(
+    return summary(
+        "scaling",
+        (
             f"PostgreSQL, {jobs} CPU-bound jobs: {low} worker {rates[low]:.2f} jobs/s, {high}"
             f" workers {rates[high]:.2f} jobs/s = {speedup:.2f}x ({cpus} CPUs)"
         ),
-        numbers={
+        {
             f"{low}_worker_jobs_per_s": rates[low],
             f"{high}_workers_jobs_per_s": rates[high],
             "speedup": speedup,
             "direct_job_s": direct,
         },
-        problems=problems,
+        problems,
     )
 
 

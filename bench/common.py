@@ -7,6 +7,7 @@ and stops the whole process group (server and its worker processes) at the end.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
@@ -17,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -148,16 +149,8 @@ class Server:
         raise RuntimeError("qorch server did not become healthy within 60 s")
 
     def stop(self) -> None:
-        process = self.process
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        if self.process is not None:
+            stop_group(self.process, wait=10)
         self._tmp.cleanup()
 
     def _drain(self, stream: IO[str]) -> None:
@@ -252,6 +245,44 @@ def timed() -> Iterator[list[float]]:
         yield box
     finally:
         box.append(time.perf_counter() - started)
+
+
+def stop_group(process: subprocess.Popen[str], sig: int = signal.SIGTERM, wait: float = 15) -> None:
+    """Stops a process started in its own session, with its children (worker processes)."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(wait)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def summary(name: str, headline: str, numbers: dict[str, float], problems: list[str]) -> Summary:
+    """Prints the problems under the benchmark's table and hands run_all its summary."""
+    for problem in problems[:10]:
+        print(f"    PROBLEM: {problem}")
+    return Summary(name=name, headline=headline, numbers=numbers, problems=problems)
+
+
+def bench_main(
+    doc: str, run: Callable[..., Summary], quick: str, counts: dict[str, str], poll: bool = False
+) -> Callable[[list[str] | None], int]:
+    """A benchmark's command line: --quick (help `quick`), integer options (flag: help) and
+    optionally --poll-interval, passed to `run` by name; exits 1 when the run saw problems."""
+
+    def main(argv: list[str] | None = None) -> int:
+        parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+        parser.add_argument("--quick", action="store_true", help=quick)
+        for flag, text in counts.items():
+            parser.add_argument(flag, type=int, help=text)
+        if poll:
+            parser.add_argument("--poll-interval", help="QORCH_POLL_INTERVAL for the server")
+        return 1 if run(**vars(parser.parse_args(argv))).problems else 0
+
+    return main
 
 
 def machine_note() -> str:
