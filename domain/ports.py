@@ -15,8 +15,10 @@ from qorch.domain.execution import CostEstimate, ExecutionOutcome, ExecutionTask
 
 
 class Provider(Protocol):
-    name: str
-    """The registry's key and every one of its devices' `provider`."""
+    @property
+    def name(self) -> str:
+        """The registry's key and every one of its devices' `provider`."""
+        ...
 
     def devices(self) -> list[Device]:
         """The static catalogue (no network, no credentials)."""
