@@ -13,10 +13,10 @@ import time
 from urllib.parse import unquote_plus
 
 import anyio
+from pydantic import ValidationError
 
-from qorch.adapters.store import TablesMissing
 from qorch.domain.user import KEY_PREFIX
-from qorch.settings import Settings, settings_from_env
+from qorch.settings import Settings
 
 # The key's name may arrive percent-encoded (HAIQU%5FAPI%5FKEY), and keys have a known prefix.
 KEY_IN_QUERY = re.compile(r"(HAIQU(?:_|%5F)API(?:_|%5F)KEY=)[^&\s]*|(qk_)[A-Za-z0-9_%-]+", re.I)
@@ -120,20 +120,25 @@ def main(argv: list[str] | None = None) -> None:
     init.add_argument("--data-dir")
 
     args = parser.parse_args(argv)
+    try:
+        settings = Settings().with_overrides(
+            data_dir=getattr(args, "data_dir", None),
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+        )
+    except ValidationError as error:
+        print(f"qorch: {error}", file=sys.stderr)
+        sys.exit(2)
     logging.basicConfig(
-        level=os.environ.get("QORCH_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    settings = settings_from_env().with_overrides(
-        data_dir=getattr(args, "data_dir", None),
-        host=getattr(args, "host", None),
-        port=getattr(args, "port", None),
-    )
+    from qorch.bootstrap import TablesMissing, check_event_store, init_event_store
+
     if args.command == "db":
-        init_database(settings)
+        print(f"event store ready: {init_event_store(settings)}")
         return
     try:
-        check_store(settings)
+        check_event_store(settings)
     except TablesMissing as error:
         print(f"qorch {args.command}: {error}", file=sys.stderr)
         sys.exit(2)
@@ -142,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "worker":
         run_worker(settings)
     elif args.command == "mcp":
-        key = None if args.user else args.key or os.environ.get("QORCH_API_KEY") or None
+        key = None if args.user else args.key or settings.api_key or None
         mcp_settings = settings.with_overrides(run_worker=not args.no_worker)
         sys.exit(run_mcp_stdio(mcp_settings, key, args.user))
     elif args.command == "replay":
@@ -153,43 +158,11 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(change_key(settings, args.name, rotate=args.user_command == "rotate-key"))
 
 
-def init_database(settings: Settings) -> None:
-    """Creates the event store's tables; on PostgreSQL under an advisory lock, so that several
-    concurrent `qorch db init` runs do not trip over each other's CREATE statements."""
-    from qorch.adapters.store import init_lock, is_postgres
-    from qorch.service import open_application
-
-    if not is_postgres(settings):
-        open_application(settings).close()  # SQLite creates its tables when opened
-        print(f"event store ready: {settings.events_path}")
-        return
-    with init_lock(settings):
-        app = open_application(settings)
-        try:
-            app.recorder.create_table()  # type: ignore[attr-defined]
-        finally:
-            app.close()
-    print("event store ready: PostgreSQL tables created (or already there)")
-
-
-def check_store(settings: Settings) -> None:
-    """Fails early, with a hint, when the PostgreSQL tables were never created."""
-    from qorch.adapters.store import check_tables, is_postgres
-    from qorch.service import open_application
-
-    if is_postgres(settings):
-        app = open_application(settings)
-        try:
-            check_tables(app)
-        finally:
-            app.close()
-
-
 def run_server(settings: Settings) -> None:
     import uvicorn
 
+    from qorch.bootstrap import open_application
     from qorch.http.app import create_app
-    from qorch.service import open_application
 
     app = open_application(settings)
     try:
@@ -208,7 +181,7 @@ def run_server(settings: Settings) -> None:
 
 
 def run_worker(settings: Settings) -> None:
-    from qorch.service import open_application, open_executor
+    from qorch.bootstrap import open_application, open_executor
 
     app = open_application(settings)
     executor = open_executor(settings, app)
@@ -245,25 +218,21 @@ def run_mcp_stdio(settings: Settings, key: str | None, user: str | None) -> int:
 
 def replay_views(settings: Settings) -> int:
     """Rebuilds the views from the whole log, checks them against the live ones, repairs."""
-    from qorch.projections.database import ViewDatabase
-    from qorch.projections.projector import Projector
-    from qorch.service import open_application
+    from qorch.bootstrap import open_application, rebuilt_views
 
     app = open_application(settings)
     rebuilt_path = settings.views_path.with_name("views.rebuilt.sqlite")
     _remove_database(rebuilt_path)
     try:
         started = time.perf_counter()
-        rebuilt = ViewDatabase(rebuilt_path)
-        position = Projector(app, rebuilt).rebuild()
+        rebuilt, position = rebuilt_views(app, rebuilt_path)
         seconds = time.perf_counter() - started
         print(
             f"replayed {position} events in {seconds:.3f} s "
             f"({position / max(seconds, 1e-9):,.0f} events/s)"
         )
         if settings.views_path.exists():
-            live = ViewDatabase(settings.views_path)
-            Projector(app, live).rebuild()  # live views catch up to the same position first
+            live, _ = rebuilt_views(app, settings.views_path)  # caught up to the same position
             equal = live.dump() == rebuilt.dump()
             live.close()
         else:
@@ -288,7 +257,7 @@ def _remove_database(path: os.PathLike[str] | str) -> None:
 
 
 def create_user(settings: Settings, name: str) -> None:
-    from qorch.service import open_application
+    from qorch.bootstrap import open_application
 
     app = open_application(settings)
     try:
@@ -304,7 +273,7 @@ def change_key(settings: Settings, who: str, rotate: bool) -> int:
     name (it must be unique) or id."""
     from uuid import UUID
 
-    from qorch.service import open_application
+    from qorch.bootstrap import open_application
 
     app = open_application(settings)
     try:

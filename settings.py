@@ -1,21 +1,91 @@
-"""Configuration, read from the environment (QORCH_*) and overridden by command-line flags."""
+"""Configuration: QORCH_* environment variables, overridden by command-line flags.
+
+Every field is read from the variable of its name (`port` from QORCH_PORT), and a validation
+error names that variable. This module imports nothing from qorch: the composition root
+(bootstrap.py) turns these values into the objects the domain and the adapters take (`Limits`,
+`Quotas`, `SandboxConfig`, `ProviderConfig`). A field of those groups left unset (None) takes
+the default of the object it configures, so each default is written once.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Annotated, Any
 
-from qorch.adapters.circuit_sandbox import SandboxConfig
-from qorch.adapters.providers.config import ProviderConfig
-from qorch.adapters.quotas import Quotas, quotas_from_env
-from qorch.domain.fields import TextLimits
-from qorch.domain.requests import Limits
+from pydantic import AliasGenerator, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, InitSettingsSource, NoDecode, SettingsConfigDict
+
+PREFIX = "QORCH_"
+
+# Settings field -> field of the object it configures (bootstrap.py builds the objects).
+LIMITS = {
+    name: name
+    for name in (
+        "max_circuits",
+        "max_shots",
+        "max_parameter_sets",
+        "max_observables",
+        "statevector_max_qubits",
+        "max_result_values",
+        "max_qubits",
+        "max_clbits",
+        "max_gates",
+        "max_pauli_terms",
+        "max_job_pauli_terms",
+    )
+}
+TEXT_LIMITS = {
+    "max_name_length": "max_name",
+    "max_description_length": "max_description",
+    "max_tags": "max_tags",
+    "max_tag_length": "max_tag",
+    "max_key_length": "max_key",
+    "max_options_bytes": "max_options",
+}
+QUOTAS = {
+    "job_time_limit": "time_limit",
+    "job_memory_limit_mb": "memory_limit_mb",
+    "job_time_limits": "time_limits",
+    "job_memory_limits_mb": "memory_limits_mb",
+    "max_running_per_user": "max_running_per_user",
+    "max_queued_per_user": "max_queued_per_user",
+    "submit_rate": "submit_rate",
+    "submit_burst": "submit_burst",
+    "max_stored_mb_per_user": "max_stored_mb",
+}
+PROVIDERS = {
+    "braket_endpoint_url": "braket_endpoint_url",
+    "braket_s3_bucket": "braket_s3_bucket",
+    "ionq_api_url": "ionq_api_url",
+    "ibm_url": "ibm_url",
+    "provider_call_timeout": "call_timeout",
+    "provider_poll_interval": "poll_interval",
+    "provider_max_retries": "max_retries",
+    "max_dense_qubits": "max_dense_qubits",
+}
+PARSER = {
+    "parse_workers": "workers",
+    "parse_timeout_seconds": "timeout",
+    "parse_memory_mb": "memory_mb",
+}
+
+Names = Annotated[tuple[str, ...], NoDecode]
+Seconds = Annotated[tuple[tuple[str, float], ...] | None, NoDecode]
+Megabytes = Annotated[tuple[tuple[str, int], ...] | None, NoDecode]
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX,
+        alias_generator=AliasGenerator(validation_alias=lambda name: PREFIX + name.upper()),
+        validate_by_name=True,
+        env_ignore_empty=True,
+        extra="forbid",
+        frozen=True,
+    )
+
     data_dir: Path = Path("qorch-data")
     database_url: str = ""
     """Empty: SQLite in data_dir. `postgresql://user:pass@host:port/db` selects PostgreSQL."""
@@ -26,10 +96,9 @@ class Settings:
     lease_seconds: float = 30.0
     poll_interval: float = 0.2
     max_dense_qubits: int = 26
-    limits: Limits = field(default_factory=Limits)
-    secret_key: str = ""
+    secret_key: str = Field(default="", repr=False)
     """Seals provider credentials held for running jobs; empty: a key file in data_dir."""
-    providers: tuple[str, ...] = ("local", "ibm", "braket", "ionq")
+    providers: Names = ("local", "ibm", "braket", "ionq")
     """Whose devices are listed and run (QORCH_PROVIDERS=local,braket to list fewer)."""
     braket_endpoint_url: str | None = None
     braket_s3_bucket: str | None = None
@@ -48,10 +117,84 @@ class Settings:
     draw_max_gates: int = 1000
     """Circuit pages draw circuits up to these sizes; larger ones get a plain notice."""
     draw_timeout: float = 5.0
-    quotas: Quotas = field(default_factory=Quotas)
-    """Per-job time and memory limits, fair shares and submit caps (adapters/quotas.py)."""
-    parser: SandboxConfig = field(default_factory=SandboxConfig)
-    """Parser processes for circuits from users: count, time and memory per parse."""
+    log_level: str = "INFO"
+    api_key: str = Field(default="", repr=False)
+    """The user `qorch mcp` acts as, unless --key or --user is given."""
+    sdk_submit_wait: float = 3.0
+    """Seconds a haiqu-sdk submit waits for its job to finish before answering."""
+    sdk_retry_window: float = 10.0
+    """Seconds in which the same haiqu-sdk submit body is a retry, not a new job."""
+
+    # Limits (domain/requests.py) and TextLimits (domain/fields.py).
+    max_circuits: int | None = None
+    max_shots: int | None = None
+    max_parameter_sets: int | None = None
+    max_observables: int | None = None
+    statevector_max_qubits: int | None = None
+    max_result_values: int | None = None
+    max_qubits: int | None = None
+    max_clbits: int | None = None
+    max_gates: int | None = None
+    max_pauli_terms: int | None = None
+    max_job_pauli_terms: int | None = None
+    max_name_length: int | None = None
+    max_description_length: int | None = None
+    max_tags: int | None = None
+    max_tag_length: int | None = None
+    max_key_length: int | None = None
+    max_options_bytes: int | None = None
+    # Quotas (adapters/quotas.py): per-job time and memory, fair shares, submit caps.
+    job_time_limit: float | None = None
+    job_memory_limit_mb: int | None = None
+    job_time_limits: Seconds = None
+    """Per-device seconds: QORCH_JOB_TIME_LIMITS="aer_simulator=1200,fake_kolkata=60"."""
+    job_memory_limits_mb: Megabytes = None
+    """Per-device MiB: QORCH_JOB_MEMORY_LIMITS_MB="aer_simulator_density_matrix=8192"."""
+    max_running_per_user: int | None = None
+    max_queued_per_user: int | None = None
+    submit_rate: float | None = None
+    submit_burst: int | None = None
+    max_stored_mb_per_user: int | None = None
+    # SandboxConfig (adapters/circuit_sandbox.py): the parser processes for users' circuits.
+    parse_workers: int | None = None
+    parse_timeout_seconds: float | None = None
+    parse_memory_mb: int | None = None
+
+    @field_validator("providers", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(name.strip() for name in value.split(",") if name.strip())
+        return value
+
+    @field_validator("job_time_limits", "job_memory_limits_mb", mode="before")
+    @classmethod
+    def _device_pairs(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        items = [item for item in value.split(",") if item.strip()]
+        pairs = [item.partition("=") for item in items]
+        for item, (device, equals, _) in zip(items, pairs, strict=True):
+            if not equals or not device.strip():
+                raise ValueError(f"expected device=value pairs separated by commas: {item!r}")
+        return tuple((device.strip(), number.strip()) for device, _, number in pairs)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unpack_objects(cls, values: Any) -> Any:
+        """Accepts `limits=Limits(...)`, `quotas=Quotas(...)`, `parser=SandboxConfig(...)` as
+        shorthands for their fields (tests configure a whole group at once)."""
+        if not isinstance(values, dict):
+            return values
+        values = dict(values)
+        for key, group in (("limits", LIMITS), ("quotas", QUOTAS), ("parser", PARSER)):
+            given = values.pop(key, None)
+            if given is None:
+                continue
+            values.update(_fields_of(given, group))
+            if key == "limits":
+                values.update(_fields_of(given.text, TEXT_LIMITS))
+        return values
 
     @property
     def views_path(self) -> Path:
@@ -61,102 +204,31 @@ class Settings:
     def events_path(self) -> Path:
         return self.data_dir / "events.sqlite"
 
+    def given(self, group: Mapping[str, str]) -> dict[str, Any]:
+        """The fields of `group` that were set, named as the object they configure names them."""
+        found = {field: getattr(self, name) for name, field in group.items()}
+        return {field: value for field, value in found.items() if value is not None}
+
     def with_overrides(self, **overrides: object) -> Settings:
+        """These settings with the given values replaced (None: keep; a flag not given)."""
         given = {key: value for key, value in overrides.items() if value is not None}
-        if "data_dir" in given:
-            given["data_dir"] = Path(str(given["data_dir"]))
-        return replace(self, **given)  # type: ignore[arg-type]
+        return only({**self.model_dump(), **given}, type(self))
 
 
-def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
-    env = os.environ if environ is None else environ
-    defaults = Settings()
-    limits = Limits(
-        max_circuits=int(env.get("QORCH_MAX_CIRCUITS", defaults.limits.max_circuits)),
-        max_shots=int(env.get("QORCH_MAX_SHOTS", defaults.limits.max_shots)),
-        max_parameter_sets=int(
-            env.get("QORCH_MAX_PARAMETER_SETS", defaults.limits.max_parameter_sets)
-        ),
-        max_observables=int(env.get("QORCH_MAX_OBSERVABLES", defaults.limits.max_observables)),
-        statevector_max_qubits=int(
-            env.get("QORCH_STATEVECTOR_MAX_QUBITS", defaults.limits.statevector_max_qubits)
-        ),
-        max_result_values=int(
-            env.get("QORCH_MAX_RESULT_VALUES", defaults.limits.max_result_values)
-        ),
-        text=text_limits_from_env(env),
-        max_qubits=int(env.get("QORCH_MAX_QUBITS", defaults.limits.max_qubits)),
-        max_clbits=int(env.get("QORCH_MAX_CLBITS", defaults.limits.max_clbits)),
-        max_gates=int(env.get("QORCH_MAX_GATES", defaults.limits.max_gates)),
-        max_pauli_terms=int(env.get("QORCH_MAX_PAULI_TERMS", defaults.limits.max_pauli_terms)),
-        max_job_pauli_terms=int(
-            env.get("QORCH_MAX_JOB_PAULI_TERMS", defaults.limits.max_job_pauli_terms)
-        ),
-    )
-    return Settings(
-        data_dir=Path(env.get("QORCH_DATA_DIR", str(defaults.data_dir))),
-        database_url=env.get("QORCH_DATABASE_URL", ""),
-        host=env.get("QORCH_HOST", defaults.host),
-        port=int(env.get("QORCH_PORT", defaults.port)),
-        worker_concurrency=int(env.get("QORCH_WORKER_CONCURRENCY", defaults.worker_concurrency)),
-        lease_seconds=float(env.get("QORCH_LEASE_SECONDS", defaults.lease_seconds)),
-        poll_interval=float(env.get("QORCH_POLL_INTERVAL", defaults.poll_interval)),
-        max_dense_qubits=int(env.get("QORCH_MAX_DENSE_QUBITS", defaults.max_dense_qubits)),
-        limits=limits,
-        secret_key=env.get("QORCH_SECRET_KEY", ""),
-        providers=tuple(
-            name.strip()
-            for name in env.get("QORCH_PROVIDERS", ",".join(defaults.providers)).split(",")
-            if name.strip()
-        ),
-        braket_endpoint_url=env.get("QORCH_BRAKET_ENDPOINT_URL") or None,
-        braket_s3_bucket=env.get("QORCH_BRAKET_S3_BUCKET") or None,
-        ionq_api_url=env.get("QORCH_IONQ_API_URL", defaults.ionq_api_url),
-        ibm_url=env.get("QORCH_IBM_URL") or None,
-        provider_call_timeout=float(
-            env.get("QORCH_PROVIDER_CALL_TIMEOUT", defaults.provider_call_timeout)
-        ),
-        provider_poll_interval=float(
-            env.get("QORCH_PROVIDER_POLL_INTERVAL", defaults.provider_poll_interval)
-        ),
-        provider_max_retries=int(
-            env.get("QORCH_PROVIDER_MAX_RETRIES", defaults.provider_max_retries)
-        ),
-        max_body_bytes=int(env.get("QORCH_MAX_BODY_BYTES", defaults.max_body_bytes)),
-        max_request_bytes=int(env.get("QORCH_MAX_REQUEST_BYTES", defaults.max_request_bytes)),
-        max_form_bytes=int(env.get("QORCH_MAX_FORM_BYTES", defaults.max_form_bytes)),
-        draw_max_qubits=int(env.get("QORCH_DRAW_MAX_QUBITS", defaults.draw_max_qubits)),
-        draw_max_gates=int(env.get("QORCH_DRAW_MAX_GATES", defaults.draw_max_gates)),
-        draw_timeout=float(env.get("QORCH_DRAW_TIMEOUT", defaults.draw_timeout)),
-        quotas=quotas_from_env(env),
-        parser=SandboxConfig(
-            workers=int(env.get("QORCH_PARSE_WORKERS", defaults.parser.workers)),
-            timeout=float(env.get("QORCH_PARSE_TIMEOUT_SECONDS", defaults.parser.timeout)),
-            memory_mb=int(env.get("QORCH_PARSE_MEMORY_MB", defaults.parser.memory_mb)),
-        ),
-    )
+def _fields_of(configured: Any, group: Mapping[str, str]) -> dict[str, Any]:
+    return {name: getattr(configured, field) for name, field in group.items()}
 
 
-def text_limits_from_env(env: Mapping[str, str]) -> TextLimits:
-    defaults = TextLimits()
-    return TextLimits(
-        max_name=int(env.get("QORCH_MAX_NAME_LENGTH", defaults.max_name)),
-        max_description=int(env.get("QORCH_MAX_DESCRIPTION_LENGTH", defaults.max_description)),
-        max_tags=int(env.get("QORCH_MAX_TAGS", defaults.max_tags)),
-        max_tag=int(env.get("QORCH_MAX_TAG_LENGTH", defaults.max_tag)),
-        max_key=int(env.get("QORCH_MAX_KEY_LENGTH", defaults.max_key)),
-        max_options=int(env.get("QORCH_MAX_OPTIONS_BYTES", defaults.max_options)),
-    )
+def only(values: Mapping[str, Any], kind: type[Settings] = Settings) -> Settings:
+    """Settings from these values alone (by field or variable name), not the environment."""
+    values = dict(values)
+    sources = ((InitSettingsSource(kind, init_kwargs=values),), values)
+    return kind(_build_sources=sources)  # type: ignore[call-arg]  # BaseSettings' own argument
 
 
-def provider_config(settings: Settings) -> ProviderConfig:
-    return ProviderConfig(
-        braket_endpoint_url=settings.braket_endpoint_url,
-        braket_s3_bucket=settings.braket_s3_bucket,
-        ionq_api_url=settings.ionq_api_url,
-        ibm_url=settings.ibm_url,
-        call_timeout=settings.provider_call_timeout,
-        poll_interval=settings.provider_poll_interval,
-        max_retries=settings.provider_max_retries,
-        max_dense_qubits=settings.max_dense_qubits,
-    )
+def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the process environment, or from `environ` alone."""
+    if environ is None:
+        return Settings()
+    found = {name.upper(): value for name, value in environ.items() if value != ""}
+    return only({name: value for name, value in found.items() if name.startswith(PREFIX)})

@@ -22,7 +22,7 @@ CACHED_TEXTS = 256
 
 
 def configure_parsing(limits: Limits, sandbox: SandboxConfig) -> None:
-    """The limits and parser pool every later `describe_circuit` uses (service.py)."""
+    """The limits and parser pool every later `describe_circuit` uses (bootstrap.py)."""
     if circuit_sandbox.configure(limits, sandbox):
         with _lock:
             _described.clear()

@@ -2,14 +2,11 @@
 worker slots, how many jobs they may have open and submit per second, and how much they may
 store.
 
-Read from QORCH_* variables (see `quotas_from_env`); imports nothing from qorch, so settings.py
-can hold a `Quotas`.
+Built by the composition root (`bootstrap.quotas_from`) from the QORCH_* settings.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -58,35 +55,3 @@ class Quotas:
             return {"time_seconds": None, "memory_mb": None}
         time_limit, memory = self.time_limit_for(device_id), self.memory_limit_mb_for(device_id)
         return {"time_seconds": time_limit or None, "memory_mb": memory or None}
-
-
-def _overrides(text: str, kind: type[float] | type[int], name: str) -> tuple[tuple[str, ...], ...]:
-    pairs = []
-    for item in text.split(","):
-        if not item.strip():
-            continue
-        device, sep, value = item.partition("=")
-        if not sep or not device.strip():
-            raise ValueError(f"{name}: expected device=value pairs separated by commas: {item!r}")
-        pairs.append((device.strip(), kind(value.strip())))
-    return tuple(pairs)  # type: ignore[arg-type]
-
-
-def quotas_from_env(env: Mapping[str, str] | None = None) -> Quotas:
-    env = os.environ if env is None else env
-    d = Quotas()
-    return Quotas(
-        time_limit=float(env.get("QORCH_JOB_TIME_LIMIT", d.time_limit)),
-        memory_limit_mb=int(env.get("QORCH_JOB_MEMORY_LIMIT_MB", d.memory_limit_mb)),
-        time_limits=_overrides(  # type: ignore[arg-type]
-            env.get("QORCH_JOB_TIME_LIMITS", ""), float, "QORCH_JOB_TIME_LIMITS"
-        ),
-        memory_limits_mb=_overrides(  # type: ignore[arg-type]
-            env.get("QORCH_JOB_MEMORY_LIMITS_MB", ""), int, "QORCH_JOB_MEMORY_LIMITS_MB"
-        ),
-        max_running_per_user=int(env.get("QORCH_MAX_RUNNING_PER_USER", d.max_running_per_user)),
-        max_queued_per_user=int(env.get("QORCH_MAX_QUEUED_PER_USER", d.max_queued_per_user)),
-        submit_rate=float(env.get("QORCH_SUBMIT_RATE", d.submit_rate)),
-        submit_burst=int(env.get("QORCH_SUBMIT_BURST", d.submit_burst)),
-        max_stored_mb=int(env.get("QORCH_MAX_STORED_MB_PER_USER", d.max_stored_mb)),
-    )

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlparse
 
 from eventsourcing.application import Application
@@ -24,7 +25,19 @@ from eventsourcing.persistence import JSONTranscoder
 from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
 
 from qorch.domain.errors import RequestError
-from qorch.settings import Settings
+
+
+class StoreSettings(Protocol):
+    """Where the event store is (qorch.settings.Settings is one)."""
+
+    @property
+    def database_url(self) -> str: ...
+
+    @property
+    def data_dir(self) -> Path: ...
+
+    @property
+    def events_path(self) -> Path: ...
 
 
 class DurableSQLiteConnectionPool(SQLiteConnectionPool):
@@ -81,11 +94,11 @@ class TablesMissing(RuntimeError):
     """The PostgreSQL store has no tables yet: `qorch db init` creates them."""
 
 
-def is_postgres(settings: Settings) -> bool:
+def is_postgres(settings: StoreSettings) -> bool:
     return urlparse(settings.database_url).scheme in ("postgres", "postgresql")
 
 
-def event_store_env(settings: Settings, *, create_tables: bool = False) -> dict[str, str]:
+def event_store_env(settings: StoreSettings, *, create_tables: bool = False) -> dict[str, str]:
     """The eventsourcing environment for the configured store (never the in-memory default).
 
     SQLite always creates its tables; PostgreSQL only when `create_tables` (`qorch db init`).
@@ -118,7 +131,7 @@ def event_store_env(settings: Settings, *, create_tables: bool = False) -> dict[
     }
 
 
-def postgres_conninfo(settings: Settings) -> tuple[str, str]:
+def postgres_conninfo(settings: StoreSettings) -> tuple[str, str]:
     """A libpq connection string for the configured PostgreSQL URL, and its schema ("" = public)."""
     env = event_store_env(settings)
     conninfo = (
@@ -131,7 +144,7 @@ def postgres_conninfo(settings: Settings) -> tuple[str, str]:
 
 
 @contextlib.contextmanager
-def init_lock(settings: Settings) -> Iterator[None]:
+def init_lock(settings: StoreSettings) -> Iterator[None]:
     """Serialises `qorch db init` runs on one PostgreSQL database (an advisory lock)."""
     import psycopg
     from psycopg import sql

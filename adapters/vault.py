@@ -25,11 +25,10 @@ import time
 from collections.abc import Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
-from qorch.adapters.store import is_postgres, postgres_conninfo
-from qorch.settings import Settings
+from qorch.adapters.store import StoreSettings, is_postgres, postgres_conninfo
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -40,7 +39,12 @@ KEY_FILE = "secret.key"
 TABLE = "qorch_held_credentials"
 
 
-def load_key(settings: Settings) -> bytes:
+class VaultSettings(StoreSettings, Protocol):
+    @property
+    def secret_key(self) -> str: ...
+
+
+def load_key(settings: VaultSettings) -> bytes:
     """32 bytes: QORCH_SECRET_KEY (any text, hashed), else the data directory's key file."""
     if settings.secret_key:
         return hashlib.sha256(settings.secret_key.encode()).digest()
@@ -63,7 +67,7 @@ def load_key(settings: Settings) -> bytes:
 
 
 class CredentialVault:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: VaultSettings) -> None:
         self._settings = settings
         self._table = _PostgresTable(settings) if is_postgres(settings) else _SQLiteTable(settings)
 
@@ -119,7 +123,7 @@ class CredentialVault:
 
 
 class _SQLiteTable:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: VaultSettings) -> None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.path: Path = settings.data_dir / "credentials.sqlite"
         self._lock = threading.Lock()
@@ -179,7 +183,7 @@ class _SQLiteTable:
 
 
 class _PostgresTable:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: VaultSettings) -> None:
         self.conninfo, schema = postgres_conninfo(settings)
         self.table = f'"{schema}".{TABLE}' if schema else TABLE
         with self._connect() as db, contextlib.suppress(Exception):

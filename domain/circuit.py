@@ -29,7 +29,19 @@ class Circuit(Aggregate):
     def create_id(experiment_id: UUID, content_hash: str) -> UUID:
         return uuid5(experiment_id, content_hash)
 
-    @event("Stored")
+    class Stored(Aggregate.Created):
+        user_id: UUID
+        experiment_id: UUID
+        content_hash: str
+        name: str
+        source: str
+        format: str
+        qubits: int
+        parameters: list[str]
+        has_measurements: bool
+        metrics: dict[str, Any]
+
+    @event(Stored)
     def __init__(
         self,
         user_id: UUID,

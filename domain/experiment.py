@@ -12,6 +12,17 @@ from qorch.domain.fields import TextLimits, checked_tags, checked_text
 
 
 class Experiment(Aggregate):
+    class Created(Aggregate.Created):
+        user_id: UUID
+        name: str
+        description: str
+        tags: list[str]
+
+    class Updated(Aggregate.Event):
+        name: str
+        description: str
+        tags: list[str]
+
     @classmethod
     def create(
         cls,
@@ -24,7 +35,7 @@ class Experiment(Aggregate):
         name, description, tags = _checked(name, description, tags, limits)
         return cls(user_id=user_id, name=name, description=description, tags=tags)
 
-    @event("Created")
+    @event(Created)
     def __init__(self, user_id: UUID, name: str, description: str, tags: list[str]) -> None:
         self.user_id = user_id
         self.name = name
@@ -35,7 +46,7 @@ class Experiment(Aggregate):
         name, description, tags = _checked(name, description, tags, limits)
         self._updated(name=name, description=description, tags=tags)
 
-    @event("Updated")
+    @event(Updated)
     def _updated(self, name: str, description: str, tags: list[str]) -> None:
         self.name = name
         self.description = description

@@ -10,13 +10,14 @@ Submitted ─┬─ Claimed ─┬─ DryRunEstimated            (Done)
 A final job may be Restarted: it is Submitted again, under the same id, and runs once more.
 A worker that shuts down Releases the jobs it holds: they are Queued again at once.
 
-The client-visible status is derived from the last event, never stored twice.
+The client-visible status is derived from the last event (STATUS_AFTER, at the bottom, is the
+one rule for aggregate and views alike), never stored twice.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeAlias
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -76,6 +77,39 @@ class Job(Aggregate):
         def upcast_v2_v3(state: dict[str, Any]) -> None:
             state["options_json"] = opaque_json(state.pop("options"))
 
+    # A stored topic is module + qualname (`qorch.domain.job:Job.Claimed`), so these classes read
+    # the events recorded when they were still declared by name (`@event("Claimed")`).
+
+    class Claimed(Aggregate.Event):
+        """A worker holds the job until `lease_until`; a second one takes a lapsed lease over."""
+
+        worker_id: str
+        lease_until: float
+
+    class LeaseRenewed(Aggregate.Event):
+        lease_until: float
+
+    class Released(Aggregate.Event):
+        """The worker shut down and handed the job back."""
+
+    class ProviderJobRecorded(Aggregate.Event):
+        provider_job: dict[str, Any]
+
+    class DryRunEstimated(Aggregate.Event):
+        estimate: dict[str, Any]
+
+    class Executed(Aggregate.Event):
+        results_json: str
+
+    class Failed(Aggregate.Event):
+        error: dict[str, Any]
+
+    class Cancelled(Aggregate.Event):
+        reason: str
+
+    class Restarted(Aggregate.Event):
+        """A final job runs again under the same id."""
+
     @event(Submitted)
     def __init__(
         self,
@@ -113,7 +147,7 @@ class Job(Aggregate):
         self.use_mitigation = use_mitigation
         self.dry_run = dry_run
         self.priority = priority
-        self.status = JobStatus.QUEUED
+        self.status = STATUS_AFTER[Job.Submitted]
         self.worker_id: str | None = None
         self.lease_until = 0.0
         self.attempts = 0
@@ -149,9 +183,9 @@ class Job(Aggregate):
             return
         raise Conflict(f"job {self.id} is {self.status.value} and held until {self.lease_until}")
 
-    @event("Claimed")
+    @event(Claimed)
     def _claimed(self, worker_id: str, lease_until: float) -> None:
-        self.status = JobStatus.RUNNING
+        self.status = STATUS_AFTER[Job.Claimed]
         self.worker_id = worker_id
         self.lease_until = lease_until
         self.attempts += 1
@@ -160,7 +194,7 @@ class Job(Aggregate):
         self.check_held_by(worker_id)
         self._lease_renewed(lease_until=now + lease_seconds)
 
-    @event("LeaseRenewed")
+    @event(LeaseRenewed)
     def _lease_renewed(self, lease_until: float) -> None:
         self.lease_until = lease_until
 
@@ -173,20 +207,23 @@ class Job(Aggregate):
         self.check_held_by(worker_id)
         self._released()
 
-    @event("Released")
+    @event(Released)
     def _released(self) -> None:
-        self.status = JobStatus.QUEUED
+        self.status = STATUS_AFTER[Job.Released]
         self.worker_id = None
         self.lease_until = 0.0
 
     def record_provider_job(self, worker_id: str, provider_job: dict[str, Any]) -> None:
         """The provider accepted the job: from now on it is polled there, never resubmitted."""
         self.check_held_by(worker_id)
-        if self.provider_job is not None:
-            raise Conflict(f"job {self.id} already has a provider job")
+        self.check_no_provider_job()
         self._provider_job_recorded(provider_job=provider_job)
 
-    @event("ProviderJobRecorded")
+    def check_no_provider_job(self) -> None:
+        if self.provider_job is not None:
+            raise Conflict(f"job {self.id} already has a provider job")
+
+    @event(ProviderJobRecorded)
     def _provider_job_recorded(self, provider_job: dict[str, Any]) -> None:
         self.provider_job = provider_job
 
@@ -201,9 +238,9 @@ class Job(Aggregate):
         self.check_held_by(worker_id)
         self._dry_run_estimated(estimate=estimate)
 
-    @event("DryRunEstimated")
+    @event(DryRunEstimated)
     def _dry_run_estimated(self, estimate: dict[str, Any]) -> None:
-        self.status = JobStatus.DONE
+        self.status = STATUS_AFTER[Job.DryRunEstimated]
 
     def record_results(self, worker_id: str, results: dict[str, Any]) -> None:
         self.check_held_by(worker_id)
@@ -211,9 +248,9 @@ class Job(Aggregate):
         # transcoder and the projection handle a single string instead of walking every value.
         self._executed(results_json=to_json(results).decode())
 
-    @event("Executed")
+    @event(Executed)
     def _executed(self, results_json: str) -> None:
-        self.status = JobStatus.DONE
+        self.status = STATUS_AFTER[Job.Executed]
 
     def record_failure(self, worker_id: str, error: dict[str, Any]) -> None:
         self.check_held_by(worker_id)
@@ -224,27 +261,26 @@ class Job(Aggregate):
         self.check_not_final()
         self._failed(error=error)
 
-    @event("Failed")
+    @event(Failed)
     def _failed(self, error: dict[str, Any]) -> None:
-        self.status = JobStatus.ERROR
+        self.status = STATUS_AFTER[Job.Failed]
 
     def cancel(self, reason: str) -> None:
         self.check_not_final()
         self._cancelled(reason=reason)
 
-    @event("Cancelled")
+    @event(Cancelled)
     def _cancelled(self, reason: str) -> None:
-        self.status = JobStatus.CANCELLED
+        self.status = STATUS_AFTER[Job.Cancelled]
 
     def restart(self) -> None:
         """Runs a finished job again under the same id (its earlier outcome stays in the log)."""
-        if not self.status.is_final:
-            raise Conflict(f"job {self.id} is still {self.status.value}: nothing to restart")
+        self.check_final()
         self._restarted()
 
-    @event("Restarted")
+    @event(Restarted)
     def _restarted(self) -> None:
-        self.status = JobStatus.SUBMITTED
+        self.status = STATUS_AFTER[Job.Restarted]
         self.worker_id = None
         self.lease_until = 0.0
         self.runs += 1
@@ -254,21 +290,44 @@ class Job(Aggregate):
         if self.status.is_final:
             raise Conflict(f"job {self.id} is already {self.status.value}")
 
+    def check_final(self) -> None:
+        if not self.status.is_final:
+            raise Conflict(f"job {self.id} is still {self.status.value}: nothing to restart")
+
     def is_owned_by(self, user_id: UUID) -> bool:
         return self.user_id == user_id
 
 
 # --- the status rules, once: executor, projections, audit and dashboard import these ---
 
-OPENING: tuple[type[Aggregate.Event], ...] = (Job.Submitted, Job.Restarted, Job.Released)  # type: ignore[attr-defined]
+EventClass: TypeAlias = type[Aggregate.Event]
+
+STATUS_AFTER: dict[EventClass, JobStatus] = {
+    Job.Submitted: JobStatus.QUEUED,
+    Job.Claimed: JobStatus.RUNNING,
+    Job.Released: JobStatus.QUEUED,
+    Job.DryRunEstimated: JobStatus.DONE,
+    Job.Executed: JobStatus.DONE,
+    Job.Failed: JobStatus.ERROR,
+    Job.Cancelled: JobStatus.CANCELLED,
+    Job.Restarted: JobStatus.SUBMITTED,
+}
+"""The status each event leads to; the others (LeaseRenewed, ProviderJobRecorded) keep it."""
+OPENING: tuple[EventClass, ...] = (Job.Submitted, Job.Restarted, Job.Released)
 """After these a job waits for a worker to claim it."""
-CLOSING: tuple[type[Aggregate.Event], ...] = (Job.DryRunEstimated, Job.Executed, Job.Failed, Job.Cancelled)  # type: ignore[attr-defined]
+CLOSING: tuple[EventClass, ...] = (Job.DryRunEstimated, Job.Executed, Job.Failed, Job.Cancelled)
 """These end a job: its status is final."""
-LEASING: tuple[type[Aggregate.Event], ...] = (Job.Claimed, Job.LeaseRenewed)  # type: ignore[attr-defined]
+LEASING: tuple[EventClass, ...] = (Job.Claimed, Job.LeaseRenewed)
 """These give a worker its hold on a job, or extend it."""
-QUIET: tuple[type[Aggregate.Event], ...] = (Job.LeaseRenewed,)  # type: ignore[attr-defined]
+QUIET: tuple[EventClass, ...] = (Job.LeaseRenewed,)
 """These change nothing a person sees: not streamed to the dashboard."""
-BY_USER: tuple[type[Aggregate.Event], ...] = (Job.Submitted, Job.Cancelled, Job.Restarted)  # type: ignore[attr-defined]
+BY_USER: tuple[EventClass, ...] = (Job.Submitted, Job.Cancelled, Job.Restarted)
 """Recorded on the job owner's behalf (the audit log names the user as the actor)."""
-BY_WORKER: tuple[type[Aggregate.Event], ...] = (Job.Claimed, Job.LeaseRenewed, Job.Executed, Job.Failed, Job.DryRunEstimated)  # type: ignore[attr-defined]
+BY_WORKER: tuple[EventClass, ...] = (
+    Job.Claimed,
+    Job.LeaseRenewed,
+    Job.Executed,
+    Job.Failed,
+    Job.DryRunEstimated,
+)
 """Recorded by the worker holding the claim (the audit log names that worker)."""

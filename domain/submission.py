@@ -6,6 +6,7 @@ Both are recorded in the same save as their job, so a job never exists without t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -38,6 +39,16 @@ class SubmitKey(Aggregate):
         self.job_id = job_id
         self.fingerprint = fingerprint
         self.used_at = used_at
+
+
+@dataclass(frozen=True)
+class SdkView:
+    """How a haiqu-sdk client submitted a job: recorded beside the job, in the same save."""
+
+    job_type: str
+    program_json: str
+    """The program as opaque JSON, credentials removed (see `checked_json`)."""
+    readout_bases: list[str] | None
 
 
 class SdkJob(Aggregate):
@@ -73,6 +84,15 @@ class SdkJob(Aggregate):
         self.job_type = job_type
         self.program_json = program_json
         self.readout_bases = readout_bases
+
+    @classmethod
+    def of(cls, job_id: UUID, view: SdkView) -> SdkJob:
+        return cls(
+            job_id=job_id,
+            job_type=view.job_type,
+            program_json=view.program_json,
+            readout_bases=view.readout_bases,
+        )
 
     @property
     def program(self) -> dict[str, Any] | None:

@@ -38,11 +38,15 @@ def user_id_for_key(key: str) -> UUID:
 
 
 class User(Aggregate):
+    class Registered(Aggregate.Created):
+        name: str
+        key_hash: str
+
     @staticmethod
     def create_id(key_hash: str) -> UUID:
         return uuid5(NAMESPACE_URL, "qorch:user-key:" + key_hash)
 
-    @event("Registered")
+    @event(Registered)
     def __init__(self, name: str, key_hash: str) -> None:
         self.name = name
         self.key_hash = key_hash

@@ -73,7 +73,7 @@ _rates: WeakKeyDictionary[object, SubmitRate] = WeakKeyDictionary()
 
 
 def _rate_of(service: Service) -> SubmitRate:
-    quotas: Quotas = service.settings.quotas
+    quotas: Quotas = service.quotas
     rate = _rates.get(service.app)
     if rate is None:
         rate = _rates[service.app] = SubmitRate(quotas.submit_rate, quotas.submit_burst)
@@ -93,7 +93,7 @@ async def admit_submit(service: Service, user_id: UUID) -> None:
 
 
 async def _admit(service: Service, user_id: UUID, count_open_jobs: bool) -> None:
-    quotas: Quotas = service.settings.quotas
+    quotas: Quotas = service.quotas
     wait = _rate_of(service).take(str(user_id), time.monotonic())
     if wait > 0:
         raise TooManyRequests(

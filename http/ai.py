@@ -6,9 +6,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from qorch.http import operations
-from qorch.http.auth import current_user
-from qorch.http.errors import json_response, parse_body, validated
+from qorch.http import commands, queries
+from qorch.http.auth import user_of
+from qorch.http.context import query_of, service_of
+from qorch.http.errors import json_response, parse_body
 from qorch.http.presenters import (
     analytics_context,
     devices_context,
@@ -16,46 +17,39 @@ from qorch.http.presenters import (
     submitted_context,
 )
 from qorch.http.schemas import AnalyticsRequest, DeviceQuery, JobQuery, RunCircuitsRequest
-from qorch.service import Service
-
-
-def _service(request: Request) -> Service:
-    return request.app.state.service
 
 
 async def run_circuits_on_qpu_or_simulator(request: Request) -> JSONResponse:
-    user = await current_user(request)
+    user = user_of(request)
     body = await parse_body(request, RunCircuitsRequest)
     key = request.headers.get("idempotency-key", "").strip()
-    job = await operations.submit_run(_service(request), user.id, body, key)
+    job = await commands.submit_run(service_of(request), user, body, key)
     return await json_response({"context": submitted_context(job), "job": job}, 201)
 
 
 async def get_job_results_and_status(request: Request) -> JSONResponse:
-    user = await current_user(request)
+    user = user_of(request)
     if request.method == "POST":
         query = await parse_body(request, JobQuery)
     else:
-        params = dict(request.query_params)
-        params.pop("HAIQU_API_KEY", None)  # the key may come this way; it is not a query field
-        query = validated(JobQuery, params)
-    job = await operations.job_status(_service(request), user.id, query)
+        query = query_of(request, JobQuery)
+    job = await queries.job_status(service_of(request), user, query)
     return await json_response({"context": status_context(job), "job": job})
 
 
 async def list_qpus_and_simulators(request: Request) -> JSONResponse:
-    await current_user(request)
+    user_of(request)
     query = None
     if request.method == "POST" and (await request.body()).strip():
         query = await parse_body(request, DeviceQuery)
-    devices = await operations.list_devices(_service(request), query)
+    devices = await queries.devices(service_of(request), query)
     return JSONResponse({"context": devices_context(devices), "devices": devices})
 
 
 async def submit_circuit_for_analytics(request: Request) -> JSONResponse:
-    user = await current_user(request)
+    user = user_of(request)
     body = await parse_body(request, AnalyticsRequest)
-    circuit = await operations.analyse_circuit(_service(request), user.id, body)
+    circuit = await commands.analyse_circuit(service_of(request), user, body)
     return JSONResponse({"context": analytics_context(circuit), "circuit": circuit})
 
 

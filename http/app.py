@@ -1,6 +1,6 @@
-"""The Starlette application: routes (REST, agent endpoints, MCP at /mcp), error handlers, and
-the lifespan that runs the projector, the MCP session manager and (unless disabled) the executor
-beside the API."""
+"""The Starlette application: routes (REST, agent endpoints, MCP at /mcp), one authentication
+backend for all of them, error handlers, and the lifespan that runs the projector, the MCP
+session manager and (unless disabled) the executor beside the API."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from collections.abc import AsyncIterator
 import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from qorch.http import ai, audit, rest, sdk
+from qorch.http import ai, haiqu, rest
+from qorch.http.auth import ApiKeyOrSession, refused
 from qorch.http.bodies import BodyLimits, LimitBodies
 from qorch.http.dashboard.routes import routes as dashboard_routes
 from qorch.http.errors import EXCEPTION_HANDLERS
@@ -58,15 +60,17 @@ def create_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=[
             *ai.routes,
-            *sdk.routes,  # before rest: shared paths answer the haiqu-sdk in its shapes
+            *haiqu.routes,  # before rest: shared paths answer the haiqu-sdk in its shapes
             *rest.routes,
-            *audit.routes,
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/mcp", mcp_app),  # MCP over Streamable HTTP, same API keys
             *dashboard_routes,  # the web dashboard: /, /dashboard/...
         ],
         # Bodies are limited before any handler (authentication included) reads them.
-        middleware=[Middleware(LimitBodies, limit_for=body_limits.for_route)],
+        middleware=[
+            Middleware(LimitBodies, limit_for=body_limits.for_route),
+            Middleware(AuthenticationMiddleware, backend=ApiKeyOrSession(), on_error=refused),
+        ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=lifespan,
     )

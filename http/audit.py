@@ -1,4 +1,4 @@
-"""The audit log of a job: `GET /jobs/{id}/events`, every recorded event of the job in order.
+"""The audit log of a job (`GET /jobs/{id}/events`): every recorded event of the job in order.
 
 Read straight from the event log (not from a projection), so it is always complete. Each entry
 names its actor: the user for Submitted, Cancelled and Restarted, the worker holding the claim
@@ -13,22 +13,15 @@ import re
 from typing import Any
 from uuid import UUID
 
-import anyio
 from eventsourcing.persistence import MapperDeserialisationError
 from pydantic_core import from_json
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from qorch.domain.application import Qorch
 from qorch.domain.errors import NotFound, Unreadable
-from qorch.domain.job import Job
-from qorch.http.auth import current_user
+from qorch.domain.job import BY_USER, BY_WORKER, Job
 
 SECRET_NAME = re.compile(r"token|secret|password|api[_-]?key|credential(?!s_supplied)", re.I)
 ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
-USER_ACTIONS = {"Submitted", "Cancelled", "Restarted"}
-WORKER_ACTIONS = {"Claimed", "LeaseRenewed", "Executed", "Failed", "DryRunEstimated"}
 
 
 def job_events(app: Qorch, user_id: UUID, job_id: str) -> list[dict[str, Any]]:
@@ -48,13 +41,12 @@ def job_events(app: Qorch, user_id: UUID, job_id: str) -> list[dict[str, Any]]:
     entries = []
     worker: str | None = None
     for event in events:
-        kind = type(event).__name__
         data = {k: v for k, v in vars(event).items() if k not in ENVELOPE}
-        if kind == "Claimed":
+        if isinstance(event, Job.Claimed):
             worker = data["worker_id"]
-        if kind in USER_ACTIONS:
+        if isinstance(event, BY_USER):
             actor: dict[str, str] = {"user_id": str(owner)}
-        elif kind in WORKER_ACTIONS and worker is not None:
+        elif isinstance(event, BY_WORKER) and worker is not None:
             actor = {"worker_id": worker}
         else:
             actor = {"system": "qorch"}  # e.g. a job rejected before any worker claimed it
@@ -67,11 +59,11 @@ def job_events(app: Qorch, user_id: UUID, job_id: str) -> list[dict[str, Any]]:
             data["options"] = from_json(data.pop("options_json"))
         if "inputs_json" in data:
             data["inputs_bytes"] = len(data.pop("inputs_json").encode())
-        if kind == "Restarted":
+        if isinstance(event, Job.Restarted):
             worker = None
         entries.append(
             {
-                "type": kind,
+                "type": type(event).__name__,
                 "timestamp": event.timestamp.isoformat(),
                 "originator_version": event.originator_version,
                 "actor": actor,
@@ -92,14 +84,3 @@ def _public(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)  # UUIDs, enums, dates
-
-
-async def get_job_events(request: Request) -> JSONResponse:
-    user = await current_user(request)
-    app = request.app.state.service.app
-    job_id = request.path_params["job_id"]
-    entries = await anyio.to_thread.run_sync(job_events, app, user.id, job_id)
-    return JSONResponse({"job_id": job_id, "events": entries})
-
-
-routes = [Route("/jobs/{job_id}/events", get_job_events, methods=["GET"])]

@@ -19,12 +19,14 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.subscriptions import InMemorySubscriptionBus, ListenHandler
 from mcp.shared.exceptions import MCPError
-from starlette.types import ASGIApp
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from qorch import __version__
+from qorch.bootstrap import limits_from
 from qorch.domain.user import User
-from qorch.http.errors import ApiError, as_api_error, error_body, validated
-from qorch.http.mcp_auth import ApiKeyAuth, request_user
+from qorch.http.auth import UNAUTHORIZED, acting_as, caller_of, user_of
+from qorch.http.errors import ApiError, as_api_error, error_body, error_response, validated
 from qorch.http.mcp_jobs import (
     TEMPLATE,
     JobWatch,
@@ -60,7 +62,9 @@ class McpHost:
         self.settings = settings
         self.local_user = local_user
         self._service: Service | None = None
-        self.specs: dict[str, ToolSpec] = {spec.name: spec for spec in tool_specs(settings.limits)}
+        self.specs: dict[str, ToolSpec] = {
+            spec.name: spec for spec in tool_specs(limits_from(settings))
+        }
         self.tools = [spec.as_tool() for spec in self.specs.values()]
         self.input_schemas = {tool.name: tool.input_schema for tool in self.tools}
         bus = InMemorySubscriptionBus()
@@ -93,7 +97,13 @@ class McpHost:
         return self._service
 
     def caller(self, ctx: Context) -> User:
-        return request_user(ctx.request, self.local_user)
+        """The HTTP request's authenticated user, or (stdio) the local user. A tool runs in its
+        session's task, not the request's: its parser share is set here."""
+        if isinstance(ctx.request, Request):
+            return acting_as(user_of(ctx.request))
+        if ctx.request is None and self.local_user is not None:
+            return acting_as(self.local_user)
+        raise ApiError(401, "unauthorized", UNAUTHORIZED)
 
     # --- tools ---
 
@@ -184,7 +194,23 @@ def error_result(error: ApiError) -> types.CallToolResult:
     )
 
 
+class Authenticated:
+    """401, with a Bearer challenge, for a message without a valid API key; the app's
+    authentication backend has looked the key up."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and caller_of(Request(scope)) is None:
+            response = error_response(401, "unauthorized", UNAUTHORIZED)
+            response.headers["WWW-Authenticate"] = 'Bearer realm="qorch"'
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def http_endpoint(host: McpHost) -> tuple[ASGIApp, StreamableHTTPSessionManager]:
     """The ASGI app to mount at /mcp, and the session manager to run in the app's lifespan."""
     sessions = StreamableHTTPSessionManager(app=host.server)
-    return ApiKeyAuth(StreamableHTTPASGIApp(sessions), host.service), sessions
+    return Authenticated(StreamableHTTPASGIApp(sessions)), sessions

@@ -29,7 +29,8 @@ from mcp.shared.exceptions import MCPError
 
 from qorch.domain.errors import NotFound
 from qorch.domain.user import User
-from qorch.http.reads import read_job
+from qorch.http import queries
+from qorch.http.schemas import JobsQuery
 from qorch.projections import jobs
 from qorch.service import Service
 
@@ -71,7 +72,7 @@ def owned_fingerprint(service: Service, user: User, job_id: str) -> Fingerprint:
 async def read_job_resource(service: Service, user: User, uri: str) -> types.ReadResourceResult:
     job_id = job_id_of(uri)
     try:
-        job = await read_job(service, user.id, job_id)
+        job = await queries.job(service, user, job_id)
     except NotFound as error:
         raise MCPError(types.INVALID_PARAMS, str(error)) from None
     text = json.dumps(job, separators=(",", ":"))
@@ -80,7 +81,7 @@ async def read_job_resource(service: Service, user: User, uri: str) -> types.Rea
 
 
 def list_job_resources(service: Service, user: User) -> types.ListResourcesResult:
-    docs = jobs.list_jobs(service.views.connection(), str(user.id), limit=LISTED_JOBS)
+    docs = queries.job_list(service, user, JobsQuery.model_validate({"limit": LISTED_JOBS}))
     return types.ListResourcesResult(
         resources=[
             types.Resource(

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from qorch.domain.requests import Limits
 from qorch.domain.user import User
-from qorch.http import operations
+from qorch.http import commands, queries
 from qorch.http.mcp_answers import fit_job, fit_rows, job_summary
 from qorch.http.presenters import analytics_context, devices_context, submitted_context
 from qorch.http.schemas import (
@@ -83,7 +83,7 @@ class ToolSpec:
 
 
 async def list_qpus_and_simulators(service: Service, user: User, query: DeviceQuery) -> Answer:
-    devices = await operations.list_devices(service, query)
+    devices = await queries.devices(service, query)
     if query.device_id is None:
         devices = [_listed(device) for device in devices]
     context = devices_context(devices)
@@ -93,7 +93,7 @@ async def list_qpus_and_simulators(service: Service, user: User, query: DeviceQu
 async def run_circuits_on_qpu_or_simulator(
     service: Service, user: User, body: RunCircuitsRequest
 ) -> Answer:
-    job = fit_job(await operations.submit_run(service, user.id, body))
+    job = fit_job(await commands.submit_run(service, user, body))
     context = submitted_context(job)
     return Answer({"context": context, "job": job}, context)
 
@@ -101,7 +101,7 @@ async def run_circuits_on_qpu_or_simulator(
 async def get_job_results_and_status(service: Service, user: User, query: JobQuery) -> Answer:
     wait = min(query.wait, MAX_WAIT_SECONDS)
     whole = query.model_copy(update={"wait": wait, "circuit_offset": 0, "circuit_limit": None})
-    job = await operations.job_status(service, user.id, whole)
+    job = await queries.job_status(service, user, whole)
     job = fit_job(job, query.circuit_offset, query.circuit_limit)
     context = job_summary(job)
     return Answer({"context": context, "job": job}, context)
@@ -110,7 +110,7 @@ async def get_job_results_and_status(service: Service, user: User, query: JobQue
 async def submit_circuit_for_analytics(
     service: Service, user: User, body: AnalyticsRequest
 ) -> Answer:
-    circuit = await operations.analyse_circuit(service, user.id, body)
+    circuit = await commands.analyse_circuit(service, user, body)
     shown = {key: value for key, value in circuit.items() if key != "qasm"}
     context = (
         f"{analytics_context(circuit)} Run it with circuit_ids=[{circuit['id']!r}] "
@@ -120,7 +120,7 @@ async def submit_circuit_for_analytics(
 
 
 async def list_experiments(service: Service, user: User, query: ExperimentsQuery) -> Answer:
-    rows, more = fit_rows(operations.list_experiments(service, user.id, query), query.offset)
+    rows, more = fit_rows(queries.experiment_list(service, user, query), query.offset)
     if rows:
         context = f"{len(rows)} experiment(s), newest first, from offset {query.offset}.{more}"
     else:
@@ -129,7 +129,9 @@ async def list_experiments(service: Service, user: User, query: ExperimentsQuery
 
 
 async def create_experiment(service: Service, user: User, body: CreateExperimentRequest) -> Answer:
-    experiment = await operations.create_experiment(service, user.id, body)
+    experiment = await commands.create_experiment(
+        service, user, body.name, body.description, body.tags
+    )
     context = (
         f"Experiment {experiment['id']} ({experiment['name']!r}) created. Pass "
         f"experiment_id={experiment['id']!r} to run_circuits_on_qpu_or_simulator or "
@@ -139,7 +141,7 @@ async def create_experiment(service: Service, user: User, body: CreateExperiment
 
 
 async def list_jobs(service: Service, user: User, query: JobsQuery) -> Answer:
-    docs = operations.list_jobs(service, user.id, query)
+    docs = queries.job_list(service, user, query)
     rows = [
         {**{key: doc.get(key) for key in JOB_ROW_FIELDS}, "circuits": len(doc["circuit_ids"])}
         for doc in docs
@@ -155,7 +157,8 @@ async def list_jobs(service: Service, user: User, query: JobsQuery) -> Answer:
 
 
 async def cancel_job(service: Service, user: User, body: JobIdRequest) -> Answer:
-    job = fit_job(await operations.cancel_job(service, user.id, body.job_id))
+    await commands.cancel_job(service, user, body.job_id)
+    job = fit_job(await queries.job(service, user, body.job_id))
     context = job_summary(job)
     return Answer({"context": context, "job": job}, context)
 

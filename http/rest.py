@@ -1,173 +1,106 @@
-"""Plain REST reads and a few commands: jobs, experiments, circuits, devices."""
+"""Plain REST reads and a few commands: jobs, experiments, circuits, devices, a job's audit log.
+
+Queries are parsed with the same pydantic models as the MCP tools' arguments, paging 100 rows
+by default (MCP: 20); unknown query parameters are ignored.
+"""
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from qorch import __version__
-from qorch.domain.errors import NotFound
-from qorch.http import operations
-from qorch.http.auth import current_user
-from qorch.http.errors import ApiError, json_response, parse_body
-from qorch.http.reads import read_job
-from qorch.http.schemas import MAX_OFFSET, CreateExperimentRequest
-from qorch.projections import circuits, experiments, jobs
-from qorch.projections.projector import set_aside_events
-from qorch.service import Service
+from qorch.http import commands, queries
+from qorch.http.auth import user_of
+from qorch.http.context import query_of, service_of
+from qorch.http.errors import json_response, parse_body
+from qorch.http.schemas import (
+    CreateExperimentRequest,
+    JobQuery,
+    JobsQuery,
+    Page,
+    with_page_size,
+)
 
-MAX_PAGE = 500
-
-
-def _service(request: Request) -> Service:
-    return request.app.state.service
-
-
-def _number(request: Request, name: str, default: float, minimum: float = 0) -> float:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ApiError(422, "invalid_request", f"{raw!r} is not a number", name) from None
-    if not math.isfinite(value):
-        raise ApiError(422, "invalid_request", f"{raw!r} is not a finite number", name)
-    if value < minimum:
-        raise ApiError(422, "invalid_request", f"must be at least {minimum:g}", name)
-    return value
+PAGE_SIZE = 100
+JOBS = with_page_size(JobsQuery, PAGE_SIZE)
+PAGE = with_page_size(Page, PAGE_SIZE)
 
 
-def _integer(request: Request, name: str, default: int, minimum: int, maximum: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(422, "invalid_request", f"{raw!r} is not an integer", name) from None
-    if not minimum <= value <= maximum:
-        raise ApiError(422, "invalid_request", f"must be between {minimum} and {maximum}", name)
-    return value
-
-
-def _flag(request: Request, name: str) -> bool:
-    raw = request.query_params.get(name, "false").lower()
-    if raw not in ("true", "false", "1", "0"):
-        raise ApiError(422, "invalid_request", "must be true or false", name)
-    return raw in ("true", "1")
-
-
-def _page(request: Request) -> tuple[int, int]:
-    limit = _integer(request, "limit", 100, 1, MAX_PAGE)
-    offset = _integer(request, "offset", 0, 0, MAX_OFFSET)
-    return limit, offset
+def _listed(name: str, docs: list[dict[str, Any]], page: Page) -> JSONResponse:
+    return JSONResponse({name: docs, "limit": page.limit, "offset": page.offset})
 
 
 async def get_job(request: Request) -> JSONResponse:
-    user = await current_user(request)
-    wait = _number(request, "wait", 0.0)
-    include_inputs = _flag(request, "include_inputs")
-    job = await read_job(
-        _service(request),
-        user.id,
-        request.path_params["job_id"],
-        wait,
-        include_inputs=include_inputs,
-    )
-    return await json_response(job)
+    user = user_of(request)
+    query = query_of(request, JobQuery, strict=False, job_id=request.path_params["job_id"])
+    return await json_response(await queries.job_status(service_of(request), user, query))
 
 
 async def list_jobs(request: Request) -> JSONResponse:
-    user = await current_user(request)
-    limit, offset = _page(request)
-    params = request.query_params
-    docs = jobs.list_jobs(
-        _service(request).views.connection(),
-        str(user.id),
-        experiment_id=params.get("experiment_id"),
-        status=params.get("status"),
-        device_id=params.get("device_id"),
-        limit=limit,
-        offset=offset,
-    )
-    return JSONResponse({"jobs": docs, "limit": limit, "offset": offset})
+    user = user_of(request)
+    query = query_of(request, JOBS, strict=False)
+    return _listed("jobs", queries.job_list(service_of(request), user, query), query)
 
 
 async def cancel_job(request: Request) -> JSONResponse:
-    user = await current_user(request)
-    job = await operations.cancel_job(_service(request), user.id, request.path_params["job_id"])
-    return JSONResponse(job)
+    user = user_of(request)
+    job_id = request.path_params["job_id"]
+    await commands.cancel_job(service_of(request), user, job_id)
+    return JSONResponse(await queries.job(service_of(request), user, job_id))
+
+
+async def get_job_events(request: Request) -> JSONResponse:
+    user = user_of(request)
+    job_id = request.path_params["job_id"]
+    entries = await queries.job_events(service_of(request), user, job_id)
+    return JSONResponse({"job_id": job_id, "events": entries})
 
 
 async def list_experiments(request: Request) -> JSONResponse:
-    user = await current_user(request)
-    limit, offset = _page(request)
-    docs = experiments.list_experiments(
-        _service(request).views.connection(), str(user.id), limit, offset
-    )
-    return JSONResponse({"experiments": docs, "limit": limit, "offset": offset})
+    user = user_of(request)
+    page = query_of(request, PAGE, strict=False)
+    return _listed("experiments", queries.experiment_list(service_of(request), user, page), page)
 
 
 async def create_experiment(request: Request) -> JSONResponse:
-    user = await current_user(request)
+    user = user_of(request)
     body = await parse_body(request, CreateExperimentRequest)
-    doc = await operations.create_experiment(_service(request), user.id, body)
+    doc = await commands.create_experiment(
+        service_of(request), user, body.name, body.description, body.tags
+    )
     return JSONResponse(doc, status_code=201)
 
 
 async def get_experiment(request: Request) -> JSONResponse:
-    user = await current_user(request)
+    user = user_of(request)
     experiment_id = request.path_params["experiment_id"]
-    doc = experiments.get_experiment(
-        _service(request).views.connection(), str(user.id), experiment_id
-    )
-    if doc is None:
-        raise NotFound("experiment", experiment_id)
-    return JSONResponse(doc)
+    return JSONResponse(queries.experiment(service_of(request), user, experiment_id))
 
 
 async def list_experiment_circuits(request: Request) -> JSONResponse:
-    user = await current_user(request)
-    limit, offset = _page(request)
+    user = user_of(request)
+    page = query_of(request, PAGE, strict=False)
     experiment_id = request.path_params["experiment_id"]
-    db = _service(request).views.connection()
-    if experiments.get_experiment(db, str(user.id), experiment_id) is None:
-        raise NotFound("experiment", experiment_id)
-    docs = circuits.list_circuits(db, str(user.id), experiment_id, limit, offset)
-    return JSONResponse({"circuits": docs, "limit": limit, "offset": offset})
+    docs = queries.circuit_list(service_of(request), user, experiment_id, page.limit, page.offset)
+    return _listed("circuits", docs, page)
 
 
 async def get_circuit(request: Request) -> JSONResponse:
-    user = await current_user(request)
+    user = user_of(request)
     circuit_id = request.path_params["circuit_id"]
-    doc = circuits.get_circuit(_service(request).views.connection(), str(user.id), circuit_id)
-    if doc is None:
-        raise NotFound("circuit", circuit_id)
-    return JSONResponse(doc)
+    return JSONResponse(queries.circuit(service_of(request), user, circuit_id))
 
 
 async def list_devices(request: Request) -> JSONResponse:
-    await current_user(request)
-    return JSONResponse({"devices": [d.as_dict() for d in _service(request).catalogue.list()]})
+    user_of(request)
+    return JSONResponse({"devices": await queries.devices(service_of(request))})
 
 
 async def health(request: Request) -> JSONResponse:
-    """`degraded` while some recorded event could not be applied: it was set aside (logged with
-    its position) and everything else goes on; an operator repairs it."""
-    service = _service(request)
-    set_aside = [event["position"] for event in set_aside_events(service.views.connection())]
-    return JSONResponse(
-        {
-            "status": "degraded" if set_aside else "ok",
-            "version": __version__,
-            "log_position": service.projector.position,
-            "set_aside_events": set_aside[:100],
-        }
-    )
+    return JSONResponse(queries.health(service_of(request)))
 
 
 routes = [
@@ -175,6 +108,7 @@ routes = [
     Route("/jobs", list_jobs, methods=["GET"]),
     Route("/jobs/{job_id}", get_job, methods=["GET"]),
     Route("/jobs/{job_id}/cancel", cancel_job, methods=["POST"]),
+    Route("/jobs/{job_id}/events", get_job_events, methods=["GET"]),
     Route("/experiments", list_experiments, methods=["GET"]),
     Route("/experiments", create_experiment, methods=["POST"]),
     Route("/experiments/{experiment_id}", get_experiment, methods=["GET"]),

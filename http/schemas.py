@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 MAX_OFFSET = 2**62
 """Offsets and log positions beyond this are refused: the stores hold 64-bit integers."""
+MAX_PAGE = 500
+Q = TypeVar("Q", bound=BaseModel)
 
 
 class RunCircuitsRequest(BaseModel):
@@ -48,7 +50,12 @@ class JobQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     job_id: str = Field(description="The id answered by run_circuits_on_qpu_or_simulator.")
-    wait: float = Field(0.0, ge=0, description="Seconds to wait for a final status (long-poll).")
+    wait: float = Field(
+        0.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="Seconds to wait for a final status (long-poll).",
+    )
     circuit_offset: int = Field(
         0,
         ge=0,
@@ -87,23 +94,35 @@ class DeviceQuery(BaseModel):
     )
 
 
-class ExperimentsQuery(BaseModel):
+class Page(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    limit: int = Field(20, ge=1, le=500, description="At most this many, newest first.")
+    limit: int = Field(20, ge=1, le=MAX_PAGE, description="At most this many, newest first.")
     offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Skip this many (paging).")
 
 
-class JobsQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ExperimentsQuery(Page):
+    pass
 
+
+class JobsQuery(Page):
     experiment_id: str | None = Field(None, description="Only this experiment's jobs.")
     status: Literal["Queued", "Running", "Done", "Error", "Cancelled"] | None = Field(
         None, description="Only jobs with this status."
     )
     device_id: str | None = Field(None, description="Only jobs on this device.")
-    limit: int = Field(20, ge=1, le=500, description="At most this many, newest first.")
-    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Skip this many (paging).")
+
+
+def with_page_size(model: type[Q], limit: int) -> type[Q]:
+    """`model` paging `limit` rows by default: one query model, each surface keeping its own
+    documented page size (MCP 20, REST 100)."""
+    field = model.model_fields["limit"]
+    paged: type[Q] = create_model(  # type: ignore[call-overload]
+        model.__name__,
+        __base__=model,
+        limit=(int, Field(limit, ge=1, le=MAX_PAGE, description=field.description)),
+    )
+    return paged
 
 
 class CreateExperimentRequest(BaseModel):

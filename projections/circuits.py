@@ -8,7 +8,7 @@ from typing import Any
 
 from qorch.domain.circuit import Circuit
 from qorch.projections import experiments
-from qorch.projections.database import add_usage, dumps
+from qorch.projections.database import Handlers, add_usage, dumps
 
 
 def stored(event: Any, db: sqlite3.Connection) -> None:
@@ -36,7 +36,7 @@ def stored(event: Any, db: sqlite3.Connection) -> None:
     add_usage(db, doc["user_id"], len(event.source))
 
 
-HANDLERS = {Circuit.Stored: stored}  # type: ignore[attr-defined]
+HANDLERS: Handlers = {Circuit.Stored: stored}
 
 
 def get_circuit(db: sqlite3.Connection, user_id: str, circuit_id: str) -> dict[str, Any] | None:

@@ -12,10 +12,7 @@ import json
 import sqlite3
 from typing import Any
 
-from qorch.domain.job import Job
-
-QUIET_EVENTS: tuple[type, ...] = (Job.LeaseRenewed,)  # type: ignore[attr-defined]
-"""Job events that change nothing a person sees: not streamed."""
+from qorch.domain.job import QUIET, Job
 
 SUMMARY_FIELDS = (
     "id",
@@ -33,7 +30,9 @@ SUMMARY_FIELDS = (
 
 def track(event: Any, position: int, db: sqlite3.Connection) -> None:
     """Records that a job's view changed at `position` (called by the projector)."""
-    if not type(event).__qualname__.startswith("Job.") or isinstance(event, QUIET_EVENTS):
+    # Job.Event is the base class of this aggregate's events only (eventsourcing defines it per
+    # aggregate class), so circuit and experiment events are left out here.
+    if not isinstance(event, Job.Event) or isinstance(event, QUIET):
         return
     db.execute(
         "INSERT INTO job_changes (job_id, user_id, position) SELECT id, user_id, ? FROM jobs"

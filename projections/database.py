@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from eventsourcing.persistence import Tracking, TrackingRecorder
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tracking (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
+UPDATE tracking SET name = 'qorch' WHERE name = 'views';
 CREATE TABLE IF NOT EXISTS experiments (
     id TEXT PRIMARY KEY, user_id TEXT NOT NULL, created TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS experiments_by_user ON experiments (user_id, created);
@@ -62,11 +65,19 @@ VIEW_TABLES = (
 )
 
 
+Handlers = dict[type, Callable[[Any, sqlite3.Connection], None]]
+"""Per event class, what it changes in the views (each projections module has its own)."""
+# (The UPDATE above: views tracked as "views" before they tracked the application's name.)
+
+
 def dumps(doc: Any) -> str:
     return json.dumps(doc, separators=(",", ":"), sort_keys=True)
 
 
-class ViewDatabase:
+class ViewDatabase(TrackingRecorder):
+    """The views and their tracking: eventsourcing's TrackingRecorder over one SQLite file, so
+    a view and the position it reflects are written in the same transaction."""
+
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         self._local = threading.local()
@@ -94,13 +105,21 @@ class ViewDatabase:
             raise
         db.execute("COMMIT")
 
-    def position(self, name: str) -> int:
+    def insert_tracking(self, tracking: Tracking) -> None:
+        """Records the position in the connection's open transaction (see `writing`)."""
+        self.connection().execute(
+            "INSERT INTO tracking (name, position) VALUES (?, ?) ON CONFLICT (name)"
+            " DO UPDATE SET position = excluded.position",
+            (tracking.application_name, tracking.notification_id),
+        )
+
+    def max_tracking_id(self, application_name: str) -> int | None:
         row = (
             self.connection()
-            .execute("SELECT position FROM tracking WHERE name = ?", (name,))
+            .execute("SELECT position FROM tracking WHERE name = ?", (application_name,))
             .fetchone()
         )
-        return int(row[0]) if row else 0
+        return int(row[0]) if row else None
 
     def dump(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every view row, in a stable order: two dumps are equal iff the views are."""

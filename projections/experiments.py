@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any
 
 from qorch.domain.experiment import Experiment
-from qorch.projections.database import dumps
+from qorch.projections.database import Handlers, dumps
 
 
 def created(event: Any, db: sqlite3.Connection) -> None:
@@ -54,7 +54,7 @@ def count(db: sqlite3.Connection, experiment_id: str, field: str, when: str) -> 
     touch(db, experiment_id, when, increment)
 
 
-HANDLERS = {Experiment.Created: created, Experiment.Updated: updated}  # type: ignore[attr-defined]
+HANDLERS: Handlers = {Experiment.Created: created, Experiment.Updated: updated}
 
 
 def list_experiments(

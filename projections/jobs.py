@@ -9,14 +9,14 @@ from typing import Any
 
 from pydantic_core import from_json
 
-from qorch.domain.job import FINAL_STATUSES, Job, JobStatus
+from qorch.domain.job import CLOSING, FINAL_STATUSES, STATUS_AFTER, Job
 from qorch.projections import experiments
-from qorch.projections.database import add_usage, dumps
+from qorch.projections.database import Handlers, add_usage, dumps
 
 FINAL = {status.value for status in FINAL_STATUSES}
 
 
-def submitted(event: Any, db: sqlite3.Connection) -> None:
+def submitted(event: Job.Submitted, db: sqlite3.Connection) -> None:
     when = event.timestamp.isoformat()
     job_id = str(event.originator_id)
     doc = {
@@ -25,7 +25,7 @@ def submitted(event: Any, db: sqlite3.Connection) -> None:
         "experiment_id": str(event.experiment_id),
         "name": event.name,
         "description": event.description,
-        "status": JobStatus.QUEUED.value,
+        "status": STATUS_AFTER[Job.Submitted].value,
         "job_type": "Run",
         "run_type": event.run_type,
         "device_id": event.device_id,
@@ -44,7 +44,7 @@ def submitted(event: Any, db: sqlite3.Connection) -> None:
         "error": None,
         "estimated_qpu_cost": None,
         "provider_job": None,
-        "events": [{"type": "Submitted", "timestamp": when}],
+        "events": [{"type": type(event).__name__, "timestamp": when}],
     }
     db.execute(
         "INSERT INTO jobs (id, user_id, experiment_id, status, device_id, created, doc)"
@@ -69,42 +69,40 @@ def submitted(event: Any, db: sqlite3.Connection) -> None:
     add_usage(db, doc["user_id"], len(event.inputs_json))
 
 
-def claimed(event: Any, db: sqlite3.Connection) -> None:
+def claimed(event: Job.Claimed, db: sqlite3.Connection) -> None:
     def change(doc: dict[str, Any], when: str) -> None:
         doc["run_date"] = doc["run_date"] or when
         doc["attempts"] += 1
-        doc["status"] = JobStatus.RUNNING.value
 
-    _update(event, db, "Claimed", change, {"worker": event.worker_id})
+    _update(event, db, change, {"worker": event.worker_id})
 
 
-def provider_job_recorded(event: Any, db: sqlite3.Connection) -> None:
+def provider_job_recorded(event: Job.ProviderJobRecorded, db: sqlite3.Connection) -> None:
     job = event.provider_job
 
     def change(doc: dict[str, Any], when: str) -> None:
         doc["provider_job"] = {"provider": job["provider"], "ids": job["ids"]}
 
-    _update(event, db, "ProviderJobRecorded", change, {"provider": job["provider"]})
+    _update(event, db, change, {"provider": job["provider"]})
 
 
-def lease_renewed(event: Any, db: sqlite3.Connection) -> None:
+def lease_renewed(event: Job.LeaseRenewed, db: sqlite3.Connection) -> None:
     """Renewals keep a lease alive; the timeline would only be noise, so the view ignores them."""
 
 
-def estimated(event: Any, db: sqlite3.Connection) -> None:
+def estimated(event: Job.DryRunEstimated, db: sqlite3.Connection) -> None:
     def change(doc: dict[str, Any], when: str) -> None:
         doc["estimated_qpu_cost"] = event.estimate
-        _finish(doc, when, JobStatus.DONE)
 
-    _update(event, db, "DryRunEstimated", change)
+    _update(event, db, change)
     db.execute(
         "INSERT OR REPLACE INTO job_results (job_id, doc) VALUES (?, ?)",
         (str(event.originator_id), dumps({"quantum_results": []})),
     )
 
 
-def executed(event: Any, db: sqlite3.Connection) -> None:
-    _update(event, db, "Executed", lambda doc, when: _finish(doc, when, JobStatus.DONE))
+def executed(event: Job.Executed, db: sqlite3.Connection) -> None:
+    _update(event, db)
     db.execute(
         "INSERT OR REPLACE INTO job_results (job_id, doc) VALUES (?, ?)",
         (str(event.originator_id), event.results_json),
@@ -113,75 +111,68 @@ def executed(event: Any, db: sqlite3.Connection) -> None:
     add_usage(db, owner.fetchone()[0], len(event.results_json))
 
 
-def failed(event: Any, db: sqlite3.Connection) -> None:
+def failed(event: Job.Failed, db: sqlite3.Connection) -> None:
     def change(doc: dict[str, Any], when: str) -> None:
         doc["error"] = event.error
-        _finish(doc, when, JobStatus.ERROR)
 
-    _update(event, db, "Failed", change, {"code": event.error.get("code")})
-
-
-def cancelled(event: Any, db: sqlite3.Connection) -> None:
-    _update(
-        event,
-        db,
-        "Cancelled",
-        lambda doc, when: _finish(doc, when, JobStatus.CANCELLED),
-        {"reason": event.reason},
-    )
+    _update(event, db, change, {"code": event.error.get("code")})
 
 
-def restarted(event: Any, db: sqlite3.Connection) -> None:
+def cancelled(event: Job.Cancelled, db: sqlite3.Connection) -> None:
+    _update(event, db, details={"reason": event.reason})
+
+
+def restarted(event: Job.Restarted, db: sqlite3.Connection) -> None:
     def change(doc: dict[str, Any], when: str) -> None:
-        doc.update(status=JobStatus.SUBMITTED.value, finish_date=None, error=None)
-        doc["estimated_qpu_cost"] = None
-        doc["provider_job"] = None
+        doc.update(finish_date=None, error=None, estimated_qpu_cost=None, provider_job=None)
 
-    _update(event, db, "Restarted", change)
+    _update(event, db, change)
     db.execute("DELETE FROM job_results WHERE job_id = ?", (str(event.originator_id),))
 
 
-def released(event: Any, db: sqlite3.Connection) -> None:
-    _update(event, db, "Released", lambda doc, when: doc.update(status=JobStatus.QUEUED.value))
-
-
-def _finish(doc: dict[str, Any], when: str, status: JobStatus) -> None:
-    doc["status"] = status.value
-    doc["finish_date"] = when
+def released(event: Job.Released, db: sqlite3.Connection) -> None:
+    _update(event, db)
 
 
 def _update(
-    event: Any,
+    event: Job.Event,
     db: sqlite3.Connection,
-    kind: str,
-    change: Callable[[dict[str, Any], str], None],
+    change: Callable[[dict[str, Any], str], None] | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
+    """Applies `change` to the job's document, then the status the event leads to (the
+    aggregate's own rule), and appends the event to the job's timeline."""
     job_id = str(event.originator_id)
     row = db.execute("SELECT doc FROM jobs WHERE id = ?", (job_id,)).fetchone()
     if row is None:
         return
     when = event.timestamp.isoformat()
     doc = json.loads(row[0])
-    change(doc, when)
-    doc["events"].append({"type": kind, "timestamp": when, **(details or {})})
+    if change is not None:
+        change(doc, when)
+    status = STATUS_AFTER.get(type(event))
+    if status is not None:
+        doc["status"] = status.value
+    if isinstance(event, CLOSING):
+        doc["finish_date"] = when
+    doc["events"].append({"type": type(event).__name__, "timestamp": when, **(details or {})})
     db.execute(
         "UPDATE jobs SET status = ?, doc = ? WHERE id = ?", (doc["status"], dumps(doc), job_id)
     )
     experiments.touch(db, doc["experiment_id"], when)
 
 
-HANDLERS = {
-    Job.Submitted: submitted,  # type: ignore[attr-defined]
-    Job.Claimed: claimed,  # type: ignore[attr-defined]
-    Job.LeaseRenewed: lease_renewed,  # type: ignore[attr-defined]
-    Job.ProviderJobRecorded: provider_job_recorded,  # type: ignore[attr-defined]
-    Job.DryRunEstimated: estimated,  # type: ignore[attr-defined]
-    Job.Executed: executed,  # type: ignore[attr-defined]
-    Job.Failed: failed,  # type: ignore[attr-defined]
-    Job.Cancelled: cancelled,  # type: ignore[attr-defined]
-    Job.Restarted: restarted,  # type: ignore[attr-defined]
-    Job.Released: released,  # type: ignore[attr-defined]
+HANDLERS: Handlers = {
+    Job.Submitted: submitted,
+    Job.Claimed: claimed,
+    Job.LeaseRenewed: lease_renewed,
+    Job.ProviderJobRecorded: provider_job_recorded,
+    Job.DryRunEstimated: estimated,
+    Job.Executed: executed,
+    Job.Failed: failed,
+    Job.Cancelled: cancelled,
+    Job.Restarted: restarted,
+    Job.Released: released,
 }
 
 

@@ -1,24 +1,30 @@
-"""Applies the event log to the read models, with the tracked position in the same transaction."""
+"""Applies the event log to the read models, with the tracked position in the same transaction.
+
+`Views` is the read models in the shape of eventsourcing's `Projection`: `process_event(event,
+tracking)` over a `TrackingRecorder` (the view database). The `Projector` feeds it batches from
+the log follower, one SQLite transaction a batch and a savepoint an event, so a batch costs one
+commit and one event that cannot be applied is set aside without losing the others.
+"""
 
 from __future__ import annotations
 
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import anyio
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.projection import Projection
 
+from qorch.adapters.log_follower import LogFollower
 from qorch.domain.application import Qorch
 from qorch.projections import circuits, dashboard, experiments, jobs, sdk_jobs
-from qorch.projections.database import ViewDatabase
-from qorch.projections.follower import LogFollower
+from qorch.projections.database import Handlers, ViewDatabase
 
 log = logging.getLogger("qorch.projector")
-TRACKING_NAME = "views"
-HANDLERS: dict[type, Callable[[Any, Any], None]] = {
+HANDLERS: Handlers = {
     **experiments.HANDLERS,
     **circuits.HANDLERS,
     **jobs.HANDLERS,
@@ -26,44 +32,50 @@ HANDLERS: dict[type, Callable[[Any, Any], None]] = {
 }
 
 
+class Views(Projection[ViewDatabase]):
+    name = "views"
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        """Updates the views the event concerns and records its position, in the view
+        database's open transaction (events no view needs are only tracked)."""
+        handler = HANDLERS.get(type(domain_event))
+        if handler is not None:
+            db = self.view.connection()
+            handler(domain_event, db)
+            dashboard.track(domain_event, tracking.notification_id, db)
+        self.view.insert_tracking(tracking)
+
+
 class Projector:
     def __init__(self, app: Qorch, views: ViewDatabase) -> None:
         self.app = app
         self.views = views
-        self.position = views.position(TRACKING_NAME)
+        self.projection = Views(views)
+        self.position = views.max_tracking_id(app.name) or 0
         self._changed = anyio.Event()
 
     def apply(self, notifications: Sequence[Notification]) -> int:
         """Applies notifications not yet reflected in the views; returns the new position."""
         with self.views.writing() as db:
-            position = _tracked_position(db)
+            position = self.views.max_tracking_id(self.app.name) or 0
             for notification in notifications:
                 if notification.id <= position:
                     continue
+                tracking = Tracking(self.app.name, notification.id)
                 db.execute("SAVEPOINT event")
                 try:
-                    self._apply_one(notification, db)
+                    event = self.app.mapper.to_domain_event(notification)
+                    self.projection.process_event(event, tracking)
                 except sqlite3.OperationalError:
                     raise  # the views' database itself (locked, full): retried, never set aside
                 except Exception as error:
                     # One event that cannot be read or applied must not stop every view.
                     db.execute("ROLLBACK TO event")
                     set_aside(db, notification, error)
+                    self.views.insert_tracking(tracking)
                 db.execute("RELEASE event")
                 position = notification.id
-            db.execute(
-                "INSERT INTO tracking (name, position) VALUES (?, ?) ON CONFLICT (name)"
-                " DO UPDATE SET position = excluded.position",
-                (TRACKING_NAME, position),
-            )
         return position
-
-    def _apply_one(self, notification: Notification, db: Any) -> None:
-        event = self.app.mapper.to_domain_event(notification)
-        handler = HANDLERS.get(type(event))
-        if handler is not None:
-            handler(event, db)
-            dashboard.track(event, notification.id, db)
 
     def rebuild(self, page_size: int = 5000) -> int:
         """Applies the whole log from the start (for an empty view database)."""
@@ -126,8 +138,3 @@ def set_aside_events(db: Any) -> list[dict[str, Any]]:
     return [
         dict(zip(("position", "originator_id", "topic", "error"), row, strict=True)) for row in rows
     ]
-
-
-def _tracked_position(db: Any) -> int:
-    row = db.execute("SELECT position FROM tracking WHERE name = ?", (TRACKING_NAME,)).fetchone()
-    return int(row[0]) if row else 0

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
 from typing import Any
 
 from qorch.domain.fields import from_opaque_json
 from qorch.domain.submission import SdkJob
-from qorch.projections.database import dumps
+from qorch.projections.database import Handlers, dumps
 
 DEFAULT_JOB_TYPE = "Run"
 """Jobs submitted through /ai/... or MCP: the haiqu-sdk reads them as Run jobs."""
@@ -27,7 +26,7 @@ def recorded(event: Any, db: sqlite3.Connection) -> None:
     )
 
 
-HANDLERS: dict[type, Callable[[Any, Any], None]] = {SdkJob.Recorded: recorded}
+HANDLERS: Handlers = {SdkJob.Recorded: recorded}
 
 
 def get_sdk_job(db: sqlite3.Connection, job_id: str) -> dict[str, Any]:

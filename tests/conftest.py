@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from qorch.domain.requests import Limits
 from qorch.http.app import create_app
 from qorch.settings import Settings
 
@@ -41,7 +40,7 @@ def settings_for(data_dir: Path) -> Settings:
         poll_interval=0.05,
         lease_seconds=5.0,
         worker_concurrency=2,
-        limits=Limits(statevector_max_qubits=12),
+        statevector_max_qubits=12,
     )
 
 

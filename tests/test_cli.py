@@ -1,4 +1,4 @@
-"""What the command line prints and logs never shows an API key."""
+"""What the command line prints and logs never shows an API key; how it reads its settings."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from qorch.adapters.circuit_sandbox import SandboxConfig
+from qorch.adapters.quotas import Quotas
+from qorch.bootstrap import limits_from, open_application, parser_from, quotas_from
 from qorch.cli import RedactKeys, main, redact
-from qorch.service import open_application
-from qorch.settings import Settings
+from qorch.domain.requests import Limits
+from qorch.settings import Settings, settings_from_env
 
 
 @pytest.mark.parametrize(
@@ -109,3 +112,44 @@ def test_users_commands_refuse_an_unknown_or_ambiguous_name(
         run_cli(capsys, "users", "create", "twin", "--data-dir", data)
     code, out, err = run_cli(capsys, "users", "rotate-key", "twin", "--data-dir", data)
     assert code == 2 and "2 users named 'twin'" in err and "qk_" not in out
+
+
+def test_a_misconfigured_variable_is_named_and_stops_qorch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("QORCH_MAX_SHOTS", "plenty")
+    code, _, err = run_cli(capsys, "users", "create", "dan", "--data-dir", str(tmp_path))
+    assert code == 2 and "QORCH_MAX_SHOTS" in err
+    monkeypatch.setenv("QORCH_MAX_SHOTS", "100")
+    monkeypatch.setenv("QORCH_JOB_TIME_LIMITS", "aer_simulator")
+    code, _, err = run_cli(capsys, "users", "create", "dan", "--data-dir", str(tmp_path))
+    assert code == 2 and "QORCH_JOB_TIME_LIMITS" in err and "device=value" in err
+
+
+def test_unset_variables_keep_the_defaults_of_what_they_configure():
+    settings = settings_from_env({})
+    assert limits_from(settings) == Limits()
+    assert quotas_from(settings) == Quotas()
+    assert parser_from(settings) == SandboxConfig()
+
+
+def test_variables_configure_limits_quotas_and_parsers_and_flags_override_them(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    environment = {
+        "QORCH_MAX_SHOTS": "5000",
+        "QORCH_MAX_TAG_LENGTH": "12",
+        "QORCH_JOB_MEMORY_LIMITS_MB": "aer_simulator=512",
+        "QORCH_PARSE_WORKERS": "1",
+        "QORCH_PROVIDERS": "local, braket",
+        "QORCH_PORT": "9000",
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings().with_overrides(port=8123, host=None)
+    assert (limits_from(settings).max_shots, limits_from(settings).text.max_tag) == (5000, 12)
+    assert quotas_from(settings).memory_limit_mb_for("aer_simulator") == 512
+    assert parser_from(settings).workers == 1
+    assert settings.providers == ("local", "braket")
+    assert (settings.port, settings.host) == (8123, "127.0.0.1")
+    assert settings_from_env(environment) == Settings()

@@ -40,3 +40,22 @@ def test_cli_prints_a_new_key_alone_on_its_last_line(tmp_path: Path):
     )
     key = result.stdout.strip().splitlines()[-1]
     assert key.startswith("qk_") and " " not in key
+
+
+def test_every_python_folder_is_a_listed_package():
+    """A wheel holds only the packages pyproject.toml lists: a new sub-package must be there."""
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    skipped = {"tests", "bench", ".venv", "qorch-data"}
+    folders = {
+        "qorch" + "".join(f".{part}" for part in path.relative_to(ROOT).parts)
+        for path in [ROOT, *ROOT.rglob("*")]
+        if path.is_dir()
+        and any(path.glob("*.py"))
+        and not ({*path.relative_to(ROOT).parts} & skipped)
+        and not any(part.startswith((".", "__")) for part in path.relative_to(ROOT).parts)
+    }
+    assert folders == listed

@@ -18,7 +18,8 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from qorch.http.dashboard.auth import current_session, service_of
+from qorch.http.auth import session_of
+from qorch.http.context import service_of
 from qorch.http.errors import ApiError
 from qorch.http.schemas import MAX_OFFSET
 from qorch.projections import dashboard
@@ -62,7 +63,7 @@ async def job_changes(service: Service, user_id: str, after: int) -> AsyncIterat
 
 
 async def events(request: Request) -> Response:
-    session = await current_session(request)
+    session = session_of(request)
     if session is None:
         return Response("sign in first", status_code=401)
     service = service_of(request)

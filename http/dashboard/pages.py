@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from urllib.parse import urlencode
-from uuid import UUID
 
 import anyio
 from starlette.requests import Request
@@ -12,12 +12,13 @@ from starlette.responses import RedirectResponse, Response
 
 from qorch.domain.errors import Conflict, NotFound
 from qorch.domain.job import JobStatus
-from qorch.http.dashboard.auth import (
+from qorch.http import commands, queries
+from qorch.http.auth import session_of, user_of
+from qorch.http.context import service_of
+from qorch.http.dashboard.cookies import (
     clear_session_cookie,
-    current_session,
     form_fields,
     same_origin,
-    service_of,
     sessions_of,
     set_session_cookie,
     to_sign_in,
@@ -65,12 +66,12 @@ def _page_url(path: str, params: dict[str, str], page: int) -> str:
 
 
 async def home(request: Request) -> Response:
-    target = "/dashboard/jobs" if await current_session(request) else "/dashboard/sign-in"
+    target = "/dashboard/jobs" if session_of(request) else "/dashboard/sign-in"
     return RedirectResponse(target, status_code=303)
 
 
 async def sign_in_form(request: Request) -> Response:
-    if await current_session(request):
+    if session_of(request):
         return RedirectResponse("/dashboard/jobs", status_code=303)
     return render("sign_in.html", session=None)
 
@@ -79,8 +80,7 @@ async def sign_in(request: Request) -> Response:
     if not same_origin(request):
         return render("sign_in.html", 403, session=None, error="Cross-site sign-in refused.")
     key = (await form_fields(request)).get("api_key", "").strip()
-    service = service_of(request)
-    user = await anyio.to_thread.run_sync(service.app.authenticate, key) if key else None
+    user = await queries.user_with_key(service_of(request), key)
     if user is None:
         return render("sign_in.html", 401, session=None, error="That API key is not valid.")
     token = sessions_of(request).issue(str(user.id), user.name, key_generation=user.key_generation)
@@ -91,7 +91,7 @@ async def sign_in(request: Request) -> Response:
 
 async def _checked_form(request: Request) -> tuple[Session | None, dict[str, str]]:
     """The session of a state-changing POST, None unless its origin and CSRF token check out."""
-    session = await current_session(request)
+    session = session_of(request)
     fields = await form_fields(request)
     if session is None or not same_origin(request):
         return None, fields
@@ -104,17 +104,14 @@ async def sign_out(request: Request) -> Response:
     session, _ = await _checked_form(request)
     if session is None:
         return Response("CSRF check failed", status_code=403)
-    # Ended in the event log, not only in this browser: a copy of the cookie is dead too.
-    await anyio.to_thread.run_sync(
-        service_of(request).app.end_session, UUID(session.user_id), session.session_id
-    )
+    await commands.end_session(service_of(request), user_of(request), session.session_id)
     response = to_sign_in()
     clear_session_cookie(request, response)
     return response
 
 
 async def jobs_page(request: Request) -> Response:
-    session = await current_session(request)
+    session = session_of(request)
     if session is None:
         return to_sign_in()
     params = request.query_params
@@ -158,7 +155,7 @@ def _not_found(request: Request, session: Session, kind: str) -> Response:
 
 
 async def job_page(request: Request) -> Response:
-    session = await current_session(request)
+    session = session_of(request)
     if session is None:
         return to_sign_in()
     job_id = request.path_params["job_id"]
@@ -190,14 +187,9 @@ async def cancel_job(request: Request) -> Response:
     if session is None:
         return Response("CSRF check failed", status_code=403)
     job_id = request.path_params["job_id"]
-    service = service_of(request)
-    try:
-        recorded = await anyio.to_thread.run_sync(
-            service.app.cancel_job, UUID(session.user_id), job_id
-        )
-        await service.projector.wait_for_position(recorded.position, 10)
-    except (NotFound, Conflict):
-        pass  # already final, or not theirs: the job page says what it is
+    # Already final, or not theirs: the job page says what it is.
+    with contextlib.suppress(NotFound, Conflict):
+        await commands.cancel_job(service_of(request), user_of(request), job_id)
     return RedirectResponse(f"/dashboard/jobs/{job_id}", status_code=303)
 
 
@@ -216,7 +208,7 @@ def _drawing_limits(request: Request) -> tuple[DrawingLimits, anyio.CapacityLimi
 
 
 async def circuit_page(request: Request) -> Response:
-    session = await current_session(request)
+    session = session_of(request)
     if session is None:
         return to_sign_in()
     circuit_id = request.path_params["circuit_id"]
@@ -241,7 +233,7 @@ async def circuit_page(request: Request) -> Response:
 
 
 async def experiments_page(request: Request) -> Response:
-    session = await current_session(request)
+    session = session_of(request)
     if session is None:
         return to_sign_in()
     page = _page_number(request)
@@ -265,7 +257,7 @@ async def experiments_page(request: Request) -> Response:
 
 
 async def experiment_page(request: Request) -> Response:
-    session = await current_session(request)
+    session = session_of(request)
     if session is None:
         return to_sign_in()
     experiment_id = request.path_params["experiment_id"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -13,10 +14,14 @@ from qiskit.quantum_info import SparsePauliOp, Statevector
 from qiskit_aer import AerSimulator
 from qiskit_aer.primitives import EstimatorV2, SamplerV2
 
+from qorch.adapters.providers.config import ProviderConfig
+from qorch.adapters.providers.local import build, client
 from qorch.adapters.providers.local import catalogue as simulators
-from qorch.adapters.providers.local import provider as aer
+from qorch.adapters.providers.local.provider import LocalProvider
+from qorch.domain.devices import Device
 from qorch.domain.execution import (
     CircuitTask,
+    CostEstimate,
     ExecutionOutcome,
     ExecutionTask,
     ObservableSpec,
@@ -95,6 +100,23 @@ def task(
     )
 
 
+LOCAL = build(ProviderConfig())
+
+
+def device_of(task: ExecutionTask, local: LocalProvider = LOCAL) -> Device:
+    """The device the task names, as the catalogue lists it (a stand-in for an unknown id)."""
+    found = simulators.find_local_device(task.device_id, local.config.max_dense_qubits)
+    return found or replace(local.devices()[0], id=task.device_id)
+
+
+def run_task(task: ExecutionTask, local: LocalProvider = LOCAL) -> ExecutionOutcome:
+    return local.run(task, device_of(task, local), {})
+
+
+def estimate_task(task: ExecutionTask) -> CostEstimate:
+    return LOCAL.estimate(task, device_of(task))
+
+
 def exact_expectations(source: str, sets: tuple[tuple[float, ...], ...]) -> np.ndarray:
     """[observable][set] from qiskit.quantum_info, independent of the adapter."""
     circuit = qasm3.loads(source).remove_final_measurements(inplace=False)
@@ -115,7 +137,7 @@ def within_5_sigma(probability: float, expected: float, shots: int) -> bool:
 
 @pytest.mark.parametrize("source", [BELL_QASM2, BELL_QASM3], ids=["qasm2", "qasm3"])
 def test_bell_counts_are_half_00_half_11(source: str) -> None:
-    outcome = aer.run_task(task(CircuitTask(source)))
+    outcome = run_task(task(CircuitTask(source)))
 
     [circuit] = outcome.circuits
     assert circuit.counts is not None and circuit.distributions is not None
@@ -130,8 +152,8 @@ def test_bell_counts_are_half_00_half_11(source: str) -> None:
 
 
 def test_bit_order_rightmost_character_is_qubit_0() -> None:
-    sampled = aer.run_task(task(CircuitTask(X_ON_QUBIT_0)))
-    exact = aer.run_task(
+    sampled = run_task(task(CircuitTask(X_ON_QUBIT_0)))
+    exact = run_task(
         task(
             CircuitTask(X_ON_QUBIT_0, observables=(ObservableSpec(("IZ", "ZI"), (1.0, 0.0)),)),
             CircuitTask(X_ON_QUBIT_0, observables=(ObservableSpec(("ZI",), (1.0,)),)),
@@ -157,7 +179,7 @@ a[0] = measure q[0];
 a[1] = measure q[1];
 b[0] = measure q[2];
 """
-    outcome = aer.run_task(task(CircuitTask(source), shots=10))
+    outcome = run_task(task(CircuitTask(source), shots=10))
 
     # Clbits in order a[0], a[1], b[0]; clbit 0 is the rightmost character, no spaces.
     assert outcome.circuits[0].counts == [{"110": 10}]
@@ -171,8 +193,8 @@ def test_observables_by_parameter_sets_match_exact_values() -> None:
     )
     expected = [exact_expectations(RY_CX, SETS_1), exact_expectations(RY_RX, SETS_2)]
 
-    sampled = aer.run_task(task(*circuits, shots=shots, seed_simulator=7))
-    exact = aer.run_task(task(*circuits, run_type="StatevectorRun"))
+    sampled = run_task(task(*circuits, shots=shots, seed_simulator=7))
+    exact = run_task(task(*circuits, run_type="StatevectorRun"))
 
     sigma = 1 / math.sqrt(shots)
     for c, want in enumerate(expected):
@@ -187,7 +209,7 @@ def test_observables_by_parameter_sets_match_exact_values() -> None:
 
 
 def test_statevector_run_gives_exact_amplitudes_and_drops_measurements() -> None:
-    outcome = aer.run_task(
+    outcome = run_task(
         task(
             CircuitTask(RY_RX, parameter_sets=SETS_2),
             CircuitTask(BELL_QASM2),
@@ -213,7 +235,7 @@ def test_statevector_run_gives_exact_amplitudes_and_drops_measurements() -> None
 
 
 def test_noisy_fake_device_shows_noise_and_builds_its_simulator_once(monkeypatch) -> None:
-    aer._noisy_simulator.cache_clear()
+    client.noisy_simulator.cache_clear()
     built: list[object] = []
     from_backend = AerSimulator.from_backend
 
@@ -223,8 +245,8 @@ def test_noisy_fake_device_shows_noise_and_builds_its_simulator_once(monkeypatch
 
     monkeypatch.setattr(AerSimulator, "from_backend", counted)
 
-    first = aer.run_task(task(CircuitTask(BELL_QASM2), device="fake_manila", seed_simulator=1))
-    second = aer.run_task(
+    first = run_task(task(CircuitTask(BELL_QASM2), device="fake_manila", seed_simulator=1))
+    second = run_task(
         task(
             CircuitTask(X_ON_QUBIT_0, observables=(ObservableSpec(("IZ", "ZI"), (1.0, 0.0)),)),
             CircuitTask(X_ON_QUBIT_0, observables=(ObservableSpec(("ZI",), (1.0,)),)),
@@ -261,7 +283,7 @@ def test_one_primitive_call_per_job_and_one_transpile_per_circuit(monkeypatch) -
 
         monkeypatch.setattr(cls, "run", counted)
     transpiled: list[int] = []
-    real_pass_manager = aer._pass_manager
+    real_pass_manager = client.pass_manager_for
 
     class CountingPassManager:
         def __init__(self, inner: Any) -> None:
@@ -272,11 +294,11 @@ def test_one_primitive_call_per_job_and_one_transpile_per_circuit(monkeypatch) -
             return self.inner.run(circuit)
 
     monkeypatch.setattr(
-        aer, "_pass_manager", lambda *key: CountingPassManager(real_pass_manager(*key))
+        client, "pass_manager_for", lambda *key: CountingPassManager(real_pass_manager(*key))
     )
     many_sets = tuple((0.1 * i, 0.2 * i) for i in range(50))
 
-    outcome = aer.run_task(
+    outcome = run_task(
         task(
             CircuitTask(RY_RX, parameter_sets=many_sets),
             CircuitTask(BELL_QASM3),
@@ -302,7 +324,7 @@ def test_statevector_run_is_one_simulator_call(monkeypatch) -> None:
 
     monkeypatch.setattr(AerSimulator, "run", counted)
 
-    aer.run_task(
+    run_task(
         task(
             CircuitTask(RY_RX, parameter_sets=SETS_2),
             CircuitTask(RY_CX, parameter_sets=SETS_1),
@@ -325,7 +347,7 @@ rz(theta) q[0];
 c[0] = measure q[0];
 """
     sets = ((0.1,), (0.2,), (0.3,))
-    outcome = aer.run_task(
+    outcome = run_task(
         task(
             CircuitTask(source, parameter_sets=sets),
             CircuitTask(source, parameter_sets=sets, observables=(ObservableSpec(("Z",), (1.0,)),)),
@@ -340,7 +362,7 @@ c[0] = measure q[0];
 
 def test_seed_simulator_makes_sampling_reproducible() -> None:
     def counts(seed: int) -> ExecutionOutcome:
-        return aer.run_task(task(CircuitTask(BELL_QASM2), shots=200, seed_simulator=seed))
+        return run_task(task(CircuitTask(BELL_QASM2), shots=200, seed_simulator=seed))
 
     assert counts(5).circuits[0].counts == counts(5).circuits[0].counts
 
@@ -368,7 +390,7 @@ def test_invalid_tasks_fail_with_a_structured_error(
     circuit: CircuitTask, extra: dict[str, Any], code: str, fragment: str
 ) -> None:
     with pytest.raises(ProviderError) as raised:
-        aer.run_task(task(circuit, **extra))
+        run_task(task(circuit, **extra))
 
     assert raised.value.code == code
     assert fragment in raised.value.message
@@ -381,25 +403,28 @@ def test_circuit_wider_than_the_device_is_refused() -> None:
     )
 
     with pytest.raises(ProviderError) as raised:
-        aer.run_task(task(CircuitTask(wide), device="fake_manila"))
+        run_task(task(CircuitTask(wide), device="fake_manila"))
     assert raised.value.code == "device_too_small"
     with pytest.raises(ProviderError) as raised:
-        aer.run_task(task(CircuitTask(wide), run_type="StatevectorRun"), max_dense_qubits=5)
+        run_task(
+            task(CircuitTask(wide), run_type="StatevectorRun"),
+            build(ProviderConfig(max_dense_qubits=5)),
+        )
     assert raised.value.code == "device_too_small"
 
 
 def test_mitigation_is_recorded_as_nothing_to_do_or_applied_when_noisy() -> None:
     noiseless = task(CircuitTask(BELL_QASM2), shots=10)
     noisy = task(CircuitTask(BELL_QASM2), device="fake_manila", shots=10)
-    outcome = aer.run_task(ExecutionTask(**{**noiseless.__dict__, "use_mitigation": True}))
-    mitigated = aer.run_task(ExecutionTask(**{**noisy.__dict__, "use_mitigation": True}))
+    outcome = run_task(ExecutionTask(**{**noiseless.__dict__, "use_mitigation": True}))
+    mitigated = run_task(ExecutionTask(**{**noisy.__dict__, "use_mitigation": True}))
 
     assert outcome.metadata["mitigation"] == "none (noiseless simulator)"
     assert mitigated.metadata["mitigation"]["readout"]["method"] == "mthree"
 
 
 def test_estimate_is_free_and_reports_the_transpiled_shape() -> None:
-    estimate = aer.estimate_task(
+    estimate = estimate_task(
         task(CircuitTask(BELL_QASM2), CircuitTask(RY_CX, SETS_1, OBSERVABLES), device="fake_manila")
     )
 

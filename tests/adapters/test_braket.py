@@ -8,7 +8,10 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
 
+import anyio
 import numpy as np
 import pytest
 from qiskit import QuantumCircuit, qasm3
@@ -16,7 +19,11 @@ from qiskit.circuit import Parameter
 from qiskit.circuit.library import get_standard_gate_name_mapping
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
-from qorch.adapters.providers.braket import provider as braket
+from qorch.adapters.executor.calls import ProviderCalls
+from qorch.adapters.providers.braket.catalogue import QISKIT_TO_BRAKET
+from qorch.adapters.providers.braket.provider import BraketProvider
+from qorch.adapters.providers.braket.session import session
+from qorch.adapters.providers.braket.tokens import client_token
 from qorch.adapters.providers.config import ProviderConfig
 from qorch.domain.devices import Device
 from qorch.domain.execution import (
@@ -42,7 +49,9 @@ cx q[0],q[1];
 measure q -> c;
 """
 
-DEVICES = {device.id: device for device in braket.devices()}
+LOCAL = BraketProvider()
+"""The provider as a worker process has it with no AWS configured: the local simulators."""
+DEVICES = {device.id: device for device in LOCAL.devices()}
 
 
 @pytest.fixture
@@ -58,6 +67,27 @@ def config(fake: FakeBraket) -> ProviderConfig:
     )
 
 
+@pytest.fixture
+def braket(config: ProviderConfig) -> BraketProvider:
+    """The provider as the registry builds it, its AWS endpoint the fake."""
+    return BraketProvider(config)
+
+
+def submitted_by_the_executor(
+    braket: BraketProvider, task: ExecutionTask, credentials: dict[str, str]
+) -> ProviderJob:
+    """A submit as the executor makes it: single attempts, retried by its one policy (here 3
+    attempts in all, with short pauses, inline instead of in a worker process)."""
+
+    async def inline(function: Any, *args: Any) -> Any:
+        return function(*args)
+
+    policy = replace(braket.config, max_retries=2, retry_base_delay=0.01)
+    calls = ProviderCalls(inline, policy)
+    job: ProviderJob = anyio.run(calls, braket.submit, task, DEVICES[task.device_id], credentials)
+    return job
+
+
 def bell_task(device_id: str, shots: int = 1000, job_id: str = "job-bell-1") -> ExecutionTask:
     return ExecutionTask(
         job_id=job_id,
@@ -70,11 +100,11 @@ def bell_task(device_id: str, shots: int = 1000, job_id: str = "job-bell-1") -> 
 
 
 def poll_until_done(
-    task: ExecutionTask, job: ProviderJob, config: ProviderConfig, attempts: int = 10
+    task: ExecutionTask, job: ProviderJob, braket: BraketProvider, attempts: int = 10
 ) -> ExecutionOutcome:
     device = DEVICES[task.device_id]
     for _ in range(attempts):
-        outcome = braket.poll_task(task, device, job, CREDENTIALS, config)
+        outcome = braket.poll(task, device, job, CREDENTIALS)
         if outcome is not None:
             return outcome
     raise AssertionError(f"job not done after {attempts} polls")
@@ -95,7 +125,7 @@ def test_a_bell_pair_runs_offline_on_the_local_braket_simulators(device_id: str)
     device = DEVICES[device_id]
     assert not device.remote and device.credentials == () and device.price_key is None
 
-    outcome = braket.run_task(bell_task(device_id), device, {}, ProviderConfig())
+    outcome = LOCAL.run(bell_task(device_id), device, {})
 
     (circuit,) = outcome.circuits
     assert circuit.counts is not None and circuit.distributions is not None
@@ -116,14 +146,14 @@ measure q[0] -> c[1];
 measure q[2] -> c[0];
 """
     task = ExecutionTask("job-bits", "braket_sv", "Run", 20, (CircuitTask(source=source),))
-    outcome = braket.run_task(task, DEVICES["braket_sv"], {}, ProviderConfig())
+    outcome = LOCAL.run(task, DEVICES["braket_sv"], {})
     assert outcome.circuits[0].counts == [{"10": 20}]
 
 
 def test_an_exact_statevector_on_braket_sv_is_in_qiskit_order():
     source = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[3];\nx q[0];\nh q[2];\n'
     task = ExecutionTask("job-sv", "braket_sv", "StatevectorRun", 0, (CircuitTask(source),))
-    outcome = braket.run_task(task, DEVICES["braket_sv"], {}, ProviderConfig())
+    outcome = LOCAL.run(task, DEVICES["braket_sv"], {})
     (circuit,) = outcome.circuits
     assert circuit.probabilities == [{"001": pytest.approx(0.5), "101": pytest.approx(0.5)}]
     assert circuit.statevectors is not None
@@ -149,7 +179,7 @@ c = measure q;
 """
     values = ((0.0, math.pi, math.pi),)  # p_0 = 0, p_1 = pi, θ = pi
     task = ExecutionTask("job-names", "braket_sv", "Run", 10, (CircuitTask(source, values),))
-    outcome = braket.run_task(task, DEVICES["braket_sv"], {}, ProviderConfig())
+    outcome = LOCAL.run(task, DEVICES["braket_sv"], {})
     assert outcome.circuits[0].counts == [{"101": 10}]
 
 
@@ -157,12 +187,12 @@ c = measure q;
 
 
 def test_a_bell_pair_goes_through_the_real_braket_sdk_and_comes_back(
-    fake: FakeBraket, config: ProviderConfig
+    fake: FakeBraket, braket: BraketProvider
 ):
     task = bell_task("braket_sv1", job_id="job-sv1-bell")
     device = DEVICES["braket_sv1"]
 
-    job = braket.submit_task(task, device, CREDENTIALS, config)
+    job = braket.submit(task, device, CREDENTIALS)
 
     assert job.provider == "braket"
     assert job.ids == tuple(t.arn for t in fake.tasks)
@@ -174,8 +204,8 @@ def test_a_bell_pair_goes_through_the_real_braket_sdk_and_comes_back(
     assert SECRET not in json.dumps(job.as_dict())
 
     # The fake reports RUNNING first: not done yet.
-    assert braket.poll_task(task, device, job, CREDENTIALS, config) is None
-    outcome = poll_until_done(task, job, config)
+    assert braket.poll(task, device, job, CREDENTIALS) is None
+    outcome = poll_until_done(task, job, braket)
 
     counts = outcome.circuits[0].counts
     assert counts is not None
@@ -184,13 +214,15 @@ def test_a_bell_pair_goes_through_the_real_braket_sdk_and_comes_back(
     assert [r.operation for r in fake.requests].count("GetObject") == 1
 
 
-def test_the_fake_also_serves_the_sdk_s_own_task_polling(fake: FakeBraket, config: ProviderConfig):
+def test_the_fake_also_serves_the_sdk_s_own_task_polling(
+    braket: BraketProvider, config: ProviderConfig
+):
     # The fake is what Braket looks like to the SDK: AwsQuantumTask reads states and results.
     from braket.aws import AwsQuantumTask
 
-    job = braket.submit_task(bell_task("braket_sv1"), DEVICES["braket_sv1"], CREDENTIALS, config)
-    session = braket._session(CREDENTIALS, config, "us-east-1", "qorch-results")
-    quantum_task = AwsQuantumTask(job.ids[0], aws_session=session, poll_interval_seconds=0.01)
+    job = braket.submit(bell_task("braket_sv1"), DEVICES["braket_sv1"], CREDENTIALS)
+    aws = session(CREDENTIALS, config, "us-east-1", "qorch-results")
+    quantum_task = AwsQuantumTask(job.ids[0], aws_session=aws, poll_interval_seconds=0.01)
     result = quantum_task.result()
     assert quantum_task.state() == "COMPLETED"
     assert set(result.measurement_counts) <= {"00", "11"}
@@ -198,13 +230,13 @@ def test_the_fake_also_serves_the_sdk_s_own_task_polling(fake: FakeBraket, confi
 
 
 def test_a_failed_braket_task_fails_the_job_with_braket_s_reason(
-    fake: FakeBraket, config: ProviderConfig
+    fake: FakeBraket, braket: BraketProvider
 ):
     fake.fail_next_tasks(1, "ValidationException: qubit count exceeds the device")
     task = bell_task("braket_sv1", job_id="job-fails")
-    job = braket.submit_task(task, DEVICES["braket_sv1"], CREDENTIALS, config)
+    job = braket.submit(task, DEVICES["braket_sv1"], CREDENTIALS)
     with pytest.raises(ProviderError) as raised:
-        poll_until_done(task, job, config)
+        poll_until_done(task, job, braket)
     assert raised.value.code == "provider_failed"
     assert raised.value.provider_code == "ValidationException"
     assert "qubit count exceeds" in raised.value.message
@@ -214,25 +246,25 @@ def test_a_failed_braket_task_fails_the_job_with_braket_s_reason(
 
 
 def test_a_create_whose_answer_is_lost_is_retried_without_a_second_task(
-    fake: FakeBraket, config: ProviderConfig
+    fake: FakeBraket, braket: BraketProvider
 ):
     task = bell_task("braket_ionq_forte", job_id="job-lost-answer")
     device = DEVICES["braket_ionq_forte"]
 
-    # The task is recorded, then the answer is a 503: botocore retries with the same token.
+    # The task is recorded, then the answer is a 503: the executor tries again, same token.
     fake.fail_next_creates(1)
-    job = braket.submit_task(task, device, CREDENTIALS, config)
+    job = submitted_by_the_executor(braket, task, CREDENTIALS)
     assert fake.creates == 2
     assert fake.task_count == 1 and job.ids == (fake.tasks[0].arn,)
 
-    # Every attempt fails: the executor gets a retryable error and calls submit_task again.
+    # Every attempt fails: the executor gets a retryable error and submits again later.
     again = bell_task("braket_ionq_forte", job_id="job-lost-twice")
     fake.fail_next_creates(3)
     with pytest.raises(ProviderError) as raised:
-        braket.submit_task(again, device, CREDENTIALS, config)
+        submitted_by_the_executor(braket, again, CREDENTIALS)
     assert raised.value.code == "provider_unavailable" and raised.value.retryable
     assert raised.value.provider_code == "ServiceUnavailableException"
-    second = braket.submit_task(again, device, CREDENTIALS, config)
+    second = braket.submit(again, device, CREDENTIALS)
 
     assert fake.task_count == 2  # one per job, however many creates
     tokens = {t.client_token for t in fake.tasks}
@@ -241,7 +273,7 @@ def test_a_create_whose_answer_is_lost_is_retried_without_a_second_task(
 
 
 def test_each_task_of_a_job_has_its_own_token_derived_from_the_job_s(
-    fake: FakeBraket, config: ProviderConfig
+    fake: FakeBraket, braket: BraketProvider
 ):
     theta = Parameter("theta")
     circuit = QuantumCircuit(1)
@@ -255,16 +287,16 @@ def test_each_task_of_a_job_has_its_own_token_derived_from_the_job_s(
         (CircuitTask(qasm3.dumps(circuit), parameter_sets=((0.0,), (math.pi,), (0.0,))),),
         client_token="job-sets-r2",
     )
-    job = braket.submit_task(task, DEVICES["braket_sv1"], CREDENTIALS, config)
+    job = braket.submit(task, DEVICES["braket_sv1"], CREDENTIALS)
 
     expected = ["job-sets-r2", "job-sets-r2-1", "job-sets-r2-2"]
     sent = [call.client_token for call in fake.calls("CreateQuantumTask")]
     assert sorted(sent) == expected  # created concurrently: in any order
     arn_of = {t.client_token: t.arn for t in fake.tasks}
     assert job.ids == tuple(arn_of[token] for token in expected)  # recorded in task order
-    outcome = poll_until_done(task, job, config)
+    outcome = poll_until_done(task, job, braket)
     assert outcome.circuits[0].counts == [{"0": 100}, {"1": 100}, {"0": 100}]
-    long = braket.client_token("x" * 70, 3)
+    long = client_token("x" * 70, 3)
     assert len(long) <= 64 and long.endswith("-3")
 
 
@@ -272,7 +304,7 @@ def test_each_task_of_a_job_has_its_own_token_derived_from_the_job_s(
 
 
 def test_a_dry_run_on_ionq_forte_prices_the_job_and_never_calls_aws(fake: FakeBraket):
-    estimate = braket.estimate_task(bell_task("braket_ionq_forte"), DEVICES["braket_ionq_forte"])
+    estimate = LOCAL.estimate(bell_task("braket_ionq_forte"), DEVICES["braket_ionq_forte"])
 
     # One task, $0.30 per task + $0.08 per shot (price table braket:ionq_forte).
     assert estimate.usd == pytest.approx(0.30 + 1000 * 0.08)
@@ -295,10 +327,10 @@ def test_a_dry_run_counts_one_task_per_parameter_set_and_measurement_group():
         1000,
         (CircuitTask(qasm3.dumps(circuit), ((0.1,), (0.2,), (0.3,)), observables),),
     )
-    estimate = braket.estimate_task(task, DEVICES["braket_iqm_garnet"])
+    estimate = LOCAL.estimate(task, DEVICES["braket_iqm_garnet"])
     assert estimate.breakdown["tasks"] == 6
     assert estimate.usd == pytest.approx(6 * (0.30 + 1000 * 0.00145))
-    local = braket.estimate_task(bell_task("braket_sv"), DEVICES["braket_sv"])
+    local = LOCAL.estimate(bell_task("braket_sv"), DEVICES["braket_sv"])
     assert local.usd == 0.0 and local.seconds > 0
 
 
@@ -306,13 +338,11 @@ def test_a_dry_run_counts_one_task_per_parameter_set_and_measurement_group():
 
 
 def test_bad_keys_fail_as_invalid_credentials_and_the_secret_is_never_shown(
-    fake: FakeBraket, config: ProviderConfig
+    fake: FakeBraket, braket: BraketProvider
 ):
     wrong = {"aws_access_key_id": "AKIDWRONG0000000000", "aws_secret_access_key": SECRET}
     with pytest.raises(ProviderError) as raised:
-        braket.submit_task(
-            bell_task("braket_ionq_forte"), DEVICES["braket_ionq_forte"], wrong, config
-        )
+        braket.submit(bell_task("braket_ionq_forte"), DEVICES["braket_ionq_forte"], wrong)
     error = raised.value
     assert error.code == "invalid_credentials" and not error.retryable
     assert error.provider_code == "UnrecognizedClientException"
@@ -322,11 +352,11 @@ def test_bad_keys_fail_as_invalid_credentials_and_the_secret_is_never_shown(
     assert fake.requests[-1].access_key_id == "AKIDWRONG0000000000"
 
     with pytest.raises(ProviderError) as status_error:
-        braket.live_status([DEVICES["braket_ionq_forte"]], wrong, config)
+        braket.live_status([DEVICES["braket_ionq_forte"]], wrong)
     assert status_error.value.code == "invalid_credentials"
 
     with pytest.raises(ProviderError) as missing:
-        braket.submit_task(bell_task("braket_sv1"), DEVICES["braket_sv1"], {}, config)
+        braket.submit(bell_task("braket_sv1"), DEVICES["braket_sv1"], {})
     assert missing.value.code == "invalid_credentials"
 
 
@@ -334,7 +364,7 @@ def test_bad_keys_fail_as_invalid_credentials_and_the_secret_is_never_shown(
 
 
 def test_parametrised_observables_on_a_qpu_match_the_exact_values(
-    fake: FakeBraket, config: ProviderConfig
+    fake: FakeBraket, braket: BraketProvider
 ):
     theta, phi = Parameter("theta"), Parameter("phi")
     circuit = QuantumCircuit(2)
@@ -361,7 +391,7 @@ def test_parametrised_observables_on_a_qpu_match_the_exact_values(
     )
     device = DEVICES["braket_ionq_forte"]
 
-    job = braket.submit_task(task, device, CREDENTIALS, config)
+    job = braket.submit(task, device, CREDENTIALS)
 
     creates = fake.calls("CreateQuantumTask")
     groups = 3  # {ZZ, IZ, ZI}, {XX}, {YY}
@@ -373,7 +403,7 @@ def test_parametrised_observables_on_a_qpu_match_the_exact_values(
     assert program["inputs"] == {"p_0": 0.3, "p_1": 1.1}
     assert all(t.device_arn == FORTE for t in fake.tasks)
 
-    outcome = poll_until_done(task, job, config)
+    outcome = poll_until_done(task, job, braket)
 
     (result,) = outcome.circuits
     assert result.expectation_values is not None and result.standard_errors is not None
@@ -390,18 +420,17 @@ def test_parametrised_observables_on_a_qpu_match_the_exact_values(
 
 
 def test_ionq_debiasing_is_what_use_mitigation_asks_braket_for(
-    fake: FakeBraket, config: ProviderConfig
+    fake: FakeBraket, braket: BraketProvider
 ):
     device = DEVICES["braket_ionq_aria"]
-    braket.check_request(device, "Run", {}, True)
+    LOCAL.check_request(device, "Run", {}, True)
     with pytest.raises(ProviderError) as too_few:
-        braket.submit_task(
+        braket.submit(
             ExecutionTask(
                 "job-m1", device.id, "Run", 1000, (CircuitTask(BELL),), use_mitigation=True
             ),
             device,
             CREDENTIALS,
-            config,
         )
     assert too_few.value.field == "use_mitigation" and "2500" in too_few.value.message
 
@@ -414,13 +443,13 @@ def test_ionq_debiasing_is_what_use_mitigation_asks_braket_for(
         use_mitigation=True,
         client_token="job-m2",
     )
-    job = braket.submit_task(task, device, CREDENTIALS, config)
+    job = braket.submit(task, device, CREDENTIALS)
     (create,) = fake.calls("CreateQuantumTask")
     parameters = json.loads(create.body["deviceParameters"])
     assert parameters["errorMitigation"] == [
         {"type": "braket.device_schema.error_mitigation.debias.Debias"}
     ]
-    outcome = poll_until_done(task, job, config)
+    outcome = poll_until_done(task, job, braket)
     assert outcome.metadata["mitigation"] == "IonQ debiasing"
     counts = outcome.circuits[0].counts
     assert counts is not None
@@ -431,28 +460,28 @@ def test_ionq_debiasing_is_what_use_mitigation_asks_braket_for(
 
 
 def test_a_cancelled_job_reaches_braket_and_polling_reports_it(
-    fake: FakeBraket, config: ProviderConfig
+    fake: FakeBraket, braket: BraketProvider
 ):
     fake.hold()
     task = bell_task("braket_ionq_forte", job_id="job-cancel")
     device = DEVICES["braket_ionq_forte"]
-    job = braket.submit_task(task, device, CREDENTIALS, config)
-    assert braket.poll_task(task, device, job, CREDENTIALS, config) is None
+    job = braket.submit(task, device, CREDENTIALS)
+    assert braket.poll(task, device, job, CREDENTIALS) is None
     assert fake.tasks[0].status == "QUEUED"
 
-    braket.cancel_task(device, job, CREDENTIALS, config)
+    braket.cancel(device, job, CREDENTIALS)
 
     (cancel,) = fake.calls("CancelQuantumTask")
     assert job.ids[0].replace(":", "%3A").replace("/", "%2F") in cancel.path
     with pytest.raises(ProviderError) as raised:
-        braket.poll_task(task, device, job, CREDENTIALS, config)
+        braket.poll(task, device, job, CREDENTIALS)
     assert raised.value.code == "provider_cancelled"
     # Cancelling again (already cancelled: Braket answers a conflict) is not an error.
-    braket.cancel_task(device, job, CREDENTIALS, config)
+    braket.cancel(device, job, CREDENTIALS)
 
 
 def test_live_status_reads_device_status_and_queue_depth_from_braket(
-    fake: FakeBraket, config: ProviderConfig
+    fake: FakeBraket, braket: BraketProvider
 ):
     fake.set_device(FORTE, queue_normal="7", queue_priority="2")
     fake.set_device(GARNET, status="OFFLINE")
@@ -463,7 +492,7 @@ def test_live_status_reads_device_status_and_queue_depth_from_braket(
         DEVICES["braket_sv"],
     ]
 
-    status = braket.live_status(wanted, CREDENTIALS, config)
+    status = braket.live_status(wanted, CREDENTIALS)
 
     assert status["braket_ionq_forte"] == {"status": "online", "queue_length": 9}
     assert status["braket_iqm_garnet"]["status"] == "offline"
@@ -473,11 +502,11 @@ def test_live_status_reads_device_status_and_queue_depth_from_braket(
 
 
 def test_a_throttled_braket_answers_rate_limited_with_its_retry_after(
-    fake: FakeBraket, config: ProviderConfig
+    fake: FakeBraket, braket: BraketProvider
 ):
     fake.fail_next(3, status=429, code="ThrottlingException", operation="GetDevice", retry_after=7)
     with pytest.raises(ProviderError) as raised:
-        braket.live_status([DEVICES["braket_ionq_forte"]], CREDENTIALS, config)
+        braket.live_status([DEVICES["braket_ionq_forte"]], CREDENTIALS)
     assert raised.value.code == "rate_limited" and raised.value.retryable
     assert raised.value.retry_after == 7
     assert raised.value.provider_code == "ThrottlingException"
@@ -486,7 +515,7 @@ def test_a_throttled_braket_answers_rate_limited_with_its_retry_after(
 def test_an_unreachable_braket_is_provider_unavailable():
     config = ProviderConfig(braket_endpoint_url="http://127.0.0.1:9", call_timeout=3.0)
     with pytest.raises(ProviderError) as raised:
-        braket.live_status([DEVICES["braket_sv1"]], CREDENTIALS, config)
+        BraketProvider(config).live_status([DEVICES["braket_sv1"]], CREDENTIALS)
     assert raised.value.code == "provider_unavailable" and raised.value.retryable
 
 
@@ -498,17 +527,17 @@ def test_requests_braket_cannot_honour_are_refused_before_the_job_is_recorded():
         DEVICES[i] for i in ("braket_ionq_forte", "braket_iqm_garnet", "braket_sv1")
     )
     with pytest.raises(ProviderError) as unknown:
-        braket.check_request(forte, "Run", {"resilience_level": 1}, False)
+        LOCAL.check_request(forte, "Run", {"resilience_level": 1}, False)
     assert unknown.value.code == "unsupported_option"
     assert unknown.value.field == "options.resilience_level"
     with pytest.raises(ProviderError) as statevector:
-        braket.check_request(sv1, "StatevectorRun", {}, False)
+        LOCAL.check_request(sv1, "StatevectorRun", {}, False)
     assert statevector.value.field == "run_type"
     with pytest.raises(ProviderError) as mitigation:
-        braket.check_request(garnet, "Run", {}, True)
+        LOCAL.check_request(garnet, "Run", {}, True)
     assert mitigation.value.field == "use_mitigation"
-    braket.check_request(DEVICES["braket_sv"], "StatevectorRun", {"optimization_level": 2}, False)
-    braket.check_request(forte, "Run", {"s3_bucket": "my-results-bucket"}, True)
+    LOCAL.check_request(DEVICES["braket_sv"], "StatevectorRun", {"optimization_level": 2}, False)
+    LOCAL.check_request(forte, "Run", {"s3_bucket": "my-results-bucket"}, True)
 
 
 def test_the_catalogue_describes_every_braket_device_without_network():
@@ -542,7 +571,7 @@ def test_every_gate_qorch_translates_acts_on_braket_exactly_as_in_qiskit():
     circuit = QuantumCircuit(3)
     for qubit in range(3):
         circuit.u(*rng.uniform(-3, 3, 3), qubit)
-    for number, name in enumerate(braket._QISKIT_TO_BRAKET):
+    for number, name in enumerate(QISKIT_TO_BRAKET):
         template = standard[name]
         gate = template.base_class(*rng.uniform(-3, 3, len(template.params)))
         order = [[2, 0, 1], [1, 2, 0], [0, 1, 2]][number % 3]
@@ -556,7 +585,7 @@ def test_every_gate_qorch_translates_acts_on_braket_exactly_as_in_qiskit():
         options={"optimization_level": 0},
     )
 
-    outcome = braket.run_task(task, DEVICES["braket_sv"], {}, ProviderConfig())
+    outcome = LOCAL.run(task, DEVICES["braket_sv"], {})
 
     statevectors = outcome.circuits[0].statevectors
     assert statevectors is not None

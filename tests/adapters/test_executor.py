@@ -19,7 +19,7 @@ from qiskit.circuit.library import efficient_su2
 from starlette.testclient import TestClient
 
 from qorch.adapters import providers
-from qorch.adapters.executor.executor import Executor, run_in_process
+from qorch.adapters.executor import Executor, run_in_process
 from qorch.domain.execution import CircuitTask, ExecutionTask, ProviderError
 from qorch.domain.job import Job
 from qorch.domain.requests import RunRequest
@@ -108,9 +108,9 @@ async def test_a_job_with_an_unreadable_event_is_set_aside_and_the_others_run(
     renewed_badly = app.submit_job(user_id, request).id  # decoded by the log follower
     app.recorder.insert_events(
         [
-            StoredEvent(poisoned_submit, 1, get_topic(Job.Submitted), bad),  # type: ignore[attr-defined]
-            StoredEvent(released_badly, 2, get_topic(Job.Released), bad),  # type: ignore[attr-defined]
-            StoredEvent(renewed_badly, 2, get_topic(Job.LeaseRenewed), bad),  # type: ignore[attr-defined]
+            StoredEvent(poisoned_submit, 1, get_topic(Job.Submitted), bad),
+            StoredEvent(released_badly, 2, get_topic(Job.Released), bad),
+            StoredEvent(renewed_badly, 2, get_topic(Job.LeaseRenewed), bad),
         ]
     )
     good = app.submit_job(user_id, request).id
@@ -131,7 +131,7 @@ async def test_a_job_with_an_unreadable_event_is_set_aside_and_the_others_run(
                         await anyio.sleep(0.02)
                 tg.cancel_scope.cancel()
         assert app.find_job(good).status.is_final  # type: ignore[union-attr]
-        assert set(executor.set_aside) == {poisoned_submit, released_badly, renewed_badly}
+        assert set(executor.board.set_aside) == {poisoned_submit, released_badly, renewed_badly}
         logged = "\n".join(r.getMessage() for r in caplog.records if "set aside" in r.getMessage())
         for job_id in (poisoned_submit, released_badly, renewed_badly):
             assert str(job_id) in logged

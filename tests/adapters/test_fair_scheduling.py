@@ -13,14 +13,15 @@ from uuid import UUID
 import anyio
 import pytest
 
-from qorch.adapters.executor.executor import Executor
-from qorch.adapters.quotas import Quotas, quotas_from_env
+from qorch.adapters.executor import Executor
+from qorch.adapters.quotas import Quotas
 from qorch.adapters.scheduling import Candidate, fair_pick
+from qorch.bootstrap import quotas_from
 from qorch.domain.application import Qorch
 from qorch.domain.execution import ProviderError
 from qorch.domain.requests import RunRequest
 from qorch.service import open_application
-from qorch.settings import Settings
+from qorch.settings import Settings, settings_from_env
 from tests.conftest import BELL_QASM2
 
 
@@ -64,17 +65,19 @@ def test_priority_orders_a_users_own_jobs_but_never_jumps_the_turn_of_another_us
 
 
 def test_quotas_come_from_the_environment():
-    quotas = quotas_from_env(
-        {
-            "QORCH_JOB_TIME_LIMIT": "90",
-            "QORCH_JOB_TIME_LIMITS": "aer_simulator=5, fake_kolkata=7.5",
-            "QORCH_JOB_MEMORY_LIMIT_MB": "512",
-            "QORCH_JOB_MEMORY_LIMITS_MB": "aer_simulator_statevector=2048",
-            "QORCH_MAX_RUNNING_PER_USER": "3",
-            "QORCH_MAX_QUEUED_PER_USER": "7",
-            "QORCH_SUBMIT_RATE": "0.5",
-            "QORCH_SUBMIT_BURST": "4",
-        }
+    quotas = quotas_from(
+        settings_from_env(
+            {
+                "QORCH_JOB_TIME_LIMIT": "90",
+                "QORCH_JOB_TIME_LIMITS": "aer_simulator=5, fake_kolkata=7.5",
+                "QORCH_JOB_MEMORY_LIMIT_MB": "512",
+                "QORCH_JOB_MEMORY_LIMITS_MB": "aer_simulator_statevector=2048",
+                "QORCH_MAX_RUNNING_PER_USER": "3",
+                "QORCH_MAX_QUEUED_PER_USER": "7",
+                "QORCH_SUBMIT_RATE": "0.5",
+                "QORCH_SUBMIT_BURST": "4",
+            }
+        )
     )
     assert quotas.time_limit_for("aer_simulator") == 5
     assert quotas.time_limit_for("fake_kolkata") == 7.5
@@ -89,7 +92,7 @@ def test_quotas_come_from_the_environment():
         "memory_mb": None,
     }
     with pytest.raises(ValueError):
-        quotas_from_env({"QORCH_JOB_TIME_LIMITS": "aer_simulator"})
+        quotas_from(settings_from_env({"QORCH_JOB_TIME_LIMITS": "aer_simulator"}))
 
 
 # --- the executor itself, with a fake worker that only notes who started when ---
@@ -165,12 +168,12 @@ async def test_learning_the_owners_of_a_thousand_open_jobs_is_cheap(app: Qorch):
     for _ in range(1000):
         app.submit_job(ada, request)
     executor = Executor(app, concurrency=1, lease_seconds=5, poll_interval=0.05)
-    executor._track(app.recorder.select_notifications(start=None, limit=10_000))
-    assert len(executor.open_jobs) == 1000
+    executor.track(app.recorder.select_notifications(start=None, limit=10_000))
+    assert len(executor.board.open) == 1000
     started = time.perf_counter()
-    await executor._learn_owners()
+    await executor.board.learn_owners()
     seconds = time.perf_counter() - started
-    assert all(state.user == str(ada) for state in executor.open_jobs.values())
+    assert all(state.user == str(ada) for state in executor.board.open.values())
 
     class NoTasks:
         def start_soon(self, *args: Any) -> None:
@@ -180,7 +183,7 @@ async def test_learning_the_owners_of_a_thousand_open_jobs_is_cheap(app: Qorch):
     dispatch_started = time.perf_counter()
     for _ in range(passes):
         executor.running.clear()
-        executor._dispatch_once(NoTasks(), time.time())  # type: ignore[arg-type]
+        executor.dispatch_once(NoTasks(), time.time())  # type: ignore[arg-type]
     per_pass = (time.perf_counter() - dispatch_started) / passes
     print(
         f"\nowners of 1000 open jobs learnt in {seconds * 1000:.0f} ms (once per job); "

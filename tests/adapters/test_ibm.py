@@ -10,14 +10,18 @@ from __future__ import annotations
 import json
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import pytest
 
-from qorch.adapters.providers.ibm import provider as ibm
-from qorch.adapters.providers.pipeline.prices import load_prices
+from qorch.adapters.executor.calls import ProviderCalls
 from qorch.adapters.providers.config import ProviderConfig
+from qorch.adapters.providers.ibm import build, errors, primitives, service
+from qorch.adapters.providers.ibm import options as ibm_options
+from qorch.adapters.providers.pipeline.prices import load_prices
 from qorch.domain.execution import (
     CircuitTask,
     ExecutionTask,
@@ -56,6 +60,7 @@ c = measure q;
 
 TOKEN = "Zq3_k9-" + "x" * 37  # well formed (44 characters), known to no one
 CRN = "crn:v1:bluemix:public:quantum-computing:us-east:a/0123456789abcdef:instance-1::"
+ibm = build(ProviderConfig())
 DEVICES = {device.id: device for device in ibm.devices()}
 
 
@@ -93,9 +98,9 @@ def only_loopback(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
         return connect(self, address)
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
-    ibm._SERVICES.clear()
+    service.SERVICES.clear()
     yield made
-    ibm._SERVICES.clear()
+    service.SERVICES.clear()
 
 
 @pytest.fixture
@@ -109,20 +114,23 @@ def platform(monkeypatch: pytest.MonkeyPatch) -> FakeIBMQuantum:
         built.append((instance, url))
         return fake
 
-    monkeypatch.setattr(ibm, "_connect", connect)
+    monkeypatch.setattr(service, "connect", connect)
     fake.built = built  # type: ignore[attr-defined]
     return fake
+
+
+async def in_thread(function: Callable[..., Any], *args: Any) -> Any:
+    return await anyio.to_thread.run_sync(lambda: function(*args), abandon_on_cancel=True)
 
 
 # --- 1. local testing mode ---------------------------------------------------------------------
 
 
 def test_bell_on_fake_manila_is_half_00_half_11_with_some_noise() -> None:
-    outcome = ibm.run_task(
+    outcome = ibm.run(
         task("runtime_fake_manila", CircuitTask(BELL), shots=4000, seed_simulator=11),
         DEVICES["runtime_fake_manila"],
         {},
-        ProviderConfig(),
     )
 
     (circuit,) = outcome.circuits
@@ -150,13 +158,12 @@ def test_ghz_observables_are_close_to_exact_with_mitigation() -> None:
     exact = [1.0, 1.0, 0.5]
     device = DEVICES["runtime_fake_manila"]
 
-    raw = ibm.run_task(
+    raw = ibm.run(
         task("runtime_fake_manila", CircuitTask(GHZ3, observables=observables), seed_simulator=3),
         device,
         {},
-        ProviderConfig(),
     )
-    mitigated = ibm.run_task(
+    mitigated = ibm.run(
         task(
             "runtime_fake_manila",
             CircuitTask(GHZ3, observables=observables),
@@ -165,7 +172,6 @@ def test_ghz_observables_are_close_to_exact_with_mitigation() -> None:
         ),
         device,
         {},
-        ProviderConfig(),
     )
 
     values = mitigated.circuits[0].expectation_values
@@ -185,7 +191,7 @@ def test_ghz_observables_are_close_to_exact_with_mitigation() -> None:
 
 
 def test_parameter_sets_and_readout_mitigation_on_fake_manila() -> None:
-    outcome = ibm.run_task(
+    outcome = ibm.run(
         task(
             "runtime_fake_manila",
             CircuitTask(ROTATED_BELL, parameter_sets=((0.0,), (3.141592653589793,))),
@@ -194,7 +200,6 @@ def test_parameter_sets_and_readout_mitigation_on_fake_manila() -> None:
         ),
         DEVICES["runtime_fake_manila"],
         {},
-        ProviderConfig(),
     )
 
     circuit = outcome.circuits[0]
@@ -215,7 +220,7 @@ def test_a_127_qubit_local_device_runs_the_estimator_on_the_qubits_used() -> Non
     # The Estimator measures every qubit of its circuit: on the whole of FakeBrisbane Aer
     # cannot simulate that; restricted to the 3 qubits used it takes a fraction of a second.
     started = time.perf_counter()
-    outcome = ibm.run_task(
+    outcome = ibm.run(
         task(
             "runtime_fake_brisbane",
             CircuitTask(GHZ3, observables=(ObservableSpec(("ZZI",), (1.0,)),)),
@@ -224,7 +229,6 @@ def test_a_127_qubit_local_device_runs_the_estimator_on_the_qubits_used() -> Non
         ),
         DEVICES["runtime_fake_brisbane"],
         {},
-        ProviderConfig(),
     )
     assert time.perf_counter() - started < 10
     values = outcome.circuits[0].expectation_values
@@ -246,15 +250,14 @@ def test_a_malformed_token_fails_at_once_without_calling_ibm(
     def no_sdk(*args: Any) -> None:
         raise AssertionError("the SDK was called")
 
-    monkeypatch.setattr(ibm, "_connect", no_sdk)
+    monkeypatch.setattr(service, "connect", no_sdk)
     secret = "my-secret-token-123"
     started = time.perf_counter()
     with pytest.raises(ProviderError) as raised:
-        ibm.submit_task(
+        ibm.submit(
             task("ibm_brisbane", CircuitTask(BELL)),
             DEVICES["ibm_brisbane"],
             {"ibm_quantum_token": secret},
-            ProviderConfig(),
         )
     assert time.perf_counter() - started < 0.5
     error = raised.value
@@ -269,11 +272,10 @@ def test_a_well_formed_but_unknown_token_fails_fast_with_iams_answer(
         monkeypatch.setenv("IAM_URL", iam.url)
         started = time.perf_counter()
         with pytest.raises(ProviderError) as raised:
-            ibm.submit_task(
+            ibm.submit(
                 task("ibm_brisbane", CircuitTask(BELL)),
                 DEVICES["ibm_brisbane"],
                 {"ibm_quantum_token": TOKEN, "ibm_quantum_instance": CRN},
-                ProviderConfig(),
             )
         elapsed = time.perf_counter() - started
     error = raised.value
@@ -288,15 +290,20 @@ def test_a_well_formed_but_unknown_token_fails_fast_with_iams_answer(
 def test_an_iam_that_never_answers_is_abandoned_within_the_call_budget(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The executor bounds every provider call (here in a thread instead of a worker process,
+    # so that the socket guard and IAM_URL apply); the adapter makes one plain attempt.
+    config = ProviderConfig(call_timeout=1.5, max_retries=0)
+    calls = ProviderCalls(in_thread, config)
     with FakeIAM(hang=True) as iam:
         monkeypatch.setenv("IAM_URL", iam.url)
         started = time.perf_counter()
         with pytest.raises(ProviderError) as raised:
-            ibm.submit_task(
+            anyio.run(
+                calls,
+                build(config).submit,
                 task("ibm_brisbane", CircuitTask(BELL)),
                 DEVICES["ibm_brisbane"],
                 {"ibm_quantum_token": TOKEN, "ibm_quantum_instance": CRN},
-                ProviderConfig(call_timeout=1.5),
             )
         elapsed = time.perf_counter() - started
     assert raised.value.code == "provider_timeout" and raised.value.retryable
@@ -313,11 +320,10 @@ def test_an_unreachable_iam_is_provider_unavailable_not_bad_credentials(
     closed.close()
     monkeypatch.setenv("IAM_URL", f"http://127.0.0.1:{port}")
     with pytest.raises(ProviderError) as raised:
-        ibm.submit_task(
+        ibm.submit(
             task("ibm_brisbane", CircuitTask(BELL)),
             DEVICES["ibm_brisbane"],
             {"ibm_quantum_token": TOKEN, "ibm_quantum_instance": CRN},
-            ProviderConfig(),
         )
     assert raised.value.code == "provider_unavailable" and raised.value.retryable
     assert TOKEN not in raised.value.message
@@ -333,7 +339,7 @@ def test_dry_run_on_brisbane_prices_qpu_time_from_the_table_offline(
         raise AssertionError(f"a dry run opened a connection to {address!r}")
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
-    estimate = ibm.estimate_task(
+    estimate = ibm.estimate(
         task("ibm_brisbane", CircuitTask(BELL), shots=4000), DEVICES["ibm_brisbane"]
     )
 
@@ -353,7 +359,7 @@ def test_dry_run_on_brisbane_prices_qpu_time_from_the_table_offline(
 
 def test_dry_run_of_a_sweep_pays_the_job_overhead_once_per_circuit() -> None:
     sweep = tuple((0.1 * k,) for k in range(50))
-    estimate = ibm.estimate_task(
+    estimate = ibm.estimate(
         task(
             "ibm_torino",
             CircuitTask(
@@ -379,7 +385,7 @@ def test_dry_run_of_a_sweep_pays_the_job_overhead_once_per_circuit() -> None:
 
 
 def test_dry_run_on_a_local_device_is_free() -> None:
-    estimate = ibm.estimate_task(
+    estimate = ibm.estimate(
         task("runtime_fake_manila", CircuitTask(BELL)), DEVICES["runtime_fake_manila"]
     )
     assert estimate.usd == 0.0 and 0 < estimate.seconds < 5
@@ -450,7 +456,7 @@ def test_check_request_accepts_the_supported_options() -> None:
 
 def test_options_map_onto_the_estimators_options() -> None:
     device = DEVICES["ibm_brisbane"]
-    parsed = ibm._parse_options(
+    parsed = ibm_options.parse_options(
         {
             "resilience_level": 2,
             "dynamical_decoupling": {"enable": True, "sequence_type": "XY4"},
@@ -459,8 +465,8 @@ def test_options_map_onto_the_estimators_options() -> None:
         },
         device,
     )
-    mitigation = ibm._mitigation(parsed, False)
-    options = ibm.primitive_options(
+    mitigation = ibm_options.mitigation(parsed, False)
+    options = primitives.primitive_options(
         "estimator", parsed, mitigation, shots=3000, job_tags=["qorch:job-1:estimator"]
     )
     assert type(options).__name__ == "EstimatorOptions"
@@ -475,18 +481,22 @@ def test_options_map_onto_the_estimators_options() -> None:
 
 def test_use_mitigation_maps_to_trex_and_to_measurement_twirling() -> None:
     device = DEVICES["ibm_brisbane"]
-    parsed = ibm._parse_options({"dynamical_decoupling": True, "twirling": False}, device)
-    mitigation = ibm._mitigation(parsed, True)
-    estimator = ibm.primitive_options("estimator", parsed, mitigation, shots=100)
+    parsed = ibm_options.parse_options({"dynamical_decoupling": True, "twirling": False}, device)
+    mitigation = ibm_options.mitigation(parsed, True)
+    estimator = primitives.primitive_options("estimator", parsed, mitigation, shots=100)
     assert estimator.resilience_level == 1  # TREX
     assert estimator.dynamical_decoupling.enable is True
-    sampler = ibm.primitive_options("sampler", parsed, mitigation, shots=100)
+    sampler = primitives.primitive_options("sampler", parsed, mitigation, shots=100)
     assert type(sampler).__name__ == "SamplerOptions"
     assert sampler.twirling.enable_measure is False  # the user's explicit choice wins
-    plain = ibm._parse_options({}, device)
-    sampler = ibm.primitive_options("sampler", plain, ibm._mitigation(plain, True), shots=100)
+    plain = ibm_options.parse_options({}, device)
+    sampler = primitives.primitive_options(
+        "sampler", plain, ibm_options.mitigation(plain, True), shots=100
+    )
     assert sampler.twirling.enable_measure is True and sampler.default_shots == 100
-    unmitigated = ibm.primitive_options("estimator", plain, ibm._mitigation(plain, False), shots=1)
+    unmitigated = primitives.primitive_options(
+        "estimator", plain, ibm_options.mitigation(plain, False), shots=1
+    )
     assert unmitigated.resilience_level == 0  # the SDK's default would be 1
 
 
@@ -504,7 +514,7 @@ def test_submit_poll_and_results_from_a_qpu(platform: FakeIBMQuantum) -> None:
         mitigate=True,
     )
 
-    handle = ibm.submit_task(work, device, credentials, ProviderConfig())
+    handle = ibm.submit(work, device, credentials)
 
     assert handle.provider == "ibm" and len(handle.ids) == 2  # a Sampler and an Estimator job
     assert [e["primitive"] for e in handle.data["jobs"]] == ["sampler", "estimator"]
@@ -516,14 +526,14 @@ def test_submit_poll_and_results_from_a_qpu(platform: FakeIBMQuantum) -> None:
     assert platform.built == [(CRN, None)]  # type: ignore[attr-defined]
 
     # The answer was lost: the executor submits again, IBM must not run a second job.
-    again = ibm.submit_task(work, device, credentials, ProviderConfig())
+    again = ibm.submit(work, device, credentials)
     assert again.ids == handle.ids and platform.count("run") == 2
 
     handle = ProviderJob.from_dict(json.loads(json.dumps(handle.as_dict())))  # as recorded
-    assert ibm.poll_task(work, device, handle, credentials, ProviderConfig()) is None
+    assert ibm.poll(work, device, handle, credentials) is None
     outcome = None
     for _ in range(5):
-        outcome = ibm.poll_task(work, device, handle, credentials, ProviderConfig())
+        outcome = ibm.poll(work, device, handle, credentials)
         if outcome is not None:
             break
     assert outcome is not None
@@ -543,28 +553,20 @@ def test_a_failed_or_cancelled_ibm_job_fails_the_task(platform: FakeIBMQuantum) 
     device = DEVICES["ibm_torino"]
     platform.pending_polls = 0
     platform.fail_next = (1517, "Job failed: the circuit has too many instructions")
-    failing = ibm.submit_task(
-        task("ibm_torino", CircuitTask(BELL), token="a"), device, credentials, ProviderConfig()
-    )
+    failing = ibm.submit(task("ibm_torino", CircuitTask(BELL), token="a"), device, credentials)
     with pytest.raises(ProviderError) as raised:
-        ibm.poll_task(
-            task("ibm_torino", CircuitTask(BELL)), device, failing, credentials, ProviderConfig()
-        )
+        ibm.poll(task("ibm_torino", CircuitTask(BELL)), device, failing, credentials)
     assert raised.value.code == "provider_failed" and raised.value.provider_code == "1517"
     assert "too many instructions" in raised.value.message
 
     platform.pending_polls = 3
-    running = ibm.submit_task(
-        task("ibm_torino", CircuitTask(BELL), token="b"), device, credentials, ProviderConfig()
-    )
-    ibm.cancel_task(device, running, credentials, ProviderConfig())
+    running = ibm.submit(task("ibm_torino", CircuitTask(BELL), token="b"), device, credentials)
+    ibm.cancel(device, running, credentials)
     assert ("job.cancel", running.ids[0]) in platform.calls
     with pytest.raises(ProviderError) as raised:
-        ibm.poll_task(
-            task("ibm_torino", CircuitTask(BELL)), device, running, credentials, ProviderConfig()
-        )
+        ibm.poll(task("ibm_torino", CircuitTask(BELL)), device, running, credentials)
     assert raised.value.code == "provider_cancelled"
-    ibm.cancel_task(device, running, credentials, ProviderConfig())  # already final: no error
+    ibm.cancel(device, running, credentials)  # already final: no error
 
 
 def test_live_status_reports_queue_length(platform: FakeIBMQuantum) -> None:
@@ -572,12 +574,11 @@ def test_live_status_reports_queue_length(platform: FakeIBMQuantum) -> None:
     status = ibm.live_status(
         [DEVICES["ibm_fez"], DEVICES["ibm_kingston"]],
         {"ibm_quantum_token": TOKEN},
-        ProviderConfig(),
     )
     assert status["ibm_fez"] == {"status": "online", "queue_length": 42, "detail": "active"}
     platform.backend_status = (False, 0, "maintenance")
-    ibm._SERVICES.clear()
-    status = ibm.live_status([DEVICES["ibm_fez"]], {"ibm_quantum_token": TOKEN}, ProviderConfig())
+    service.SERVICES.clear()
+    status = ibm.live_status([DEVICES["ibm_fez"]], {"ibm_quantum_token": TOKEN})
     assert status["ibm_fez"]["status"] == "offline"
 
 
@@ -602,16 +603,16 @@ def _http_failure(status: int, headers: dict[str, str] | None = None) -> BaseExc
 
 
 def test_http_failures_map_to_our_codes() -> None:
-    limited = ibm._provider_error(_http_failure(429, {"Retry-After": "12"}), TOKEN, "submit")
+    limited = errors.provider_error(_http_failure(429, {"Retry-After": "12"}), TOKEN, "submit")
     assert limited.code == "rate_limited" and limited.retryable and limited.retry_after == 12
-    assert ibm._provider_error(_http_failure(502), TOKEN, "poll").code == "provider_unavailable"
-    assert ibm._provider_error(_http_failure(401), TOKEN, "poll").code == "invalid_credentials"
-    forbidden = ibm._provider_error(_http_failure(403), TOKEN, "poll")
+    assert errors.provider_error(_http_failure(502), TOKEN, "poll").code == "provider_unavailable"
+    assert errors.provider_error(_http_failure(401), TOKEN, "poll").code == "invalid_credentials"
+    forbidden = errors.provider_error(_http_failure(403), TOKEN, "poll")
     assert forbidden.code == "invalid_credentials" and forbidden.provider_code == "403"
-    rejected = ibm._provider_error(_http_failure(422), TOKEN, "submit")
+    rejected = errors.provider_error(_http_failure(422), TOKEN, "submit")
     assert rejected.code == "provider_rejected" and not rejected.retryable
 
     from qiskit_ibm_runtime.exceptions import IBMNotAuthorizedError
 
-    refused = ibm._provider_error(IBMNotAuthorizedError(f"bad {TOKEN}"), TOKEN, "poll")
+    refused = errors.provider_error(IBMNotAuthorizedError(f"bad {TOKEN}"), TOKEN, "poll")
     assert refused.code == "invalid_credentials" and TOKEN not in refused.message

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 import time
 from collections.abc import Iterator
 
@@ -16,9 +17,11 @@ import pytest
 from qiskit import QuantumCircuit, qasm3, transpile
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
-from qorch.adapters.providers.ionq import provider as ionq
-from qorch.adapters.providers.pipeline.prices import load_prices
 from qorch.adapters.providers.config import ProviderConfig
+from qorch.adapters.providers.ionq import build
+from qorch.adapters.providers.ionq.catalogue import QIS_BASIS
+from qorch.adapters.providers.ionq.provider import IonQProvider
+from qorch.adapters.providers.pipeline.prices import load_prices
 from qorch.domain.devices import Device
 from qorch.domain.execution import (
     CircuitTask,
@@ -28,15 +31,8 @@ from qorch.domain.execution import (
     ProviderError,
     ProviderJob,
 )
+from qorch.domain.ports import Provider
 from tests.fakes.ionq_api import FakeIonQ
-
-# A backend build abandoned by a timeout test ends after its fake (and its test's warning
-# filters) are gone; qiskit-ionq then warns that it fell back to 4 qubits (a size we never use)
-# and about the transpiler level (we transpile ourselves).
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:Failed to get qubits:UserWarning"),
-    pytest.mark.filterwarnings("ignore::qiskit_ionq.exceptions.IonQTranspileLevelWarning"),
-]
 
 KEY = "ionq-key-for-tests-0123"
 CREDENTIALS = {"ionq_api_key": KEY}
@@ -77,7 +73,9 @@ x q[1];
 measure q[1] -> c[0];
 """
 
-DEVICES = {device.id: device for device in ionq.devices()}
+OFFLINE = build(ProviderConfig())
+"""For what never calls IonQ: the catalogue, checks, dry runs."""
+DEVICES = {device.id: device for device in OFFLINE.devices()}
 
 
 @pytest.fixture
@@ -86,8 +84,8 @@ def fake() -> Iterator[FakeIonQ]:
         yield server
 
 
-def config_for(fake: FakeIonQ, call_timeout: float = 15.0) -> ProviderConfig:
-    return ProviderConfig(ionq_api_url=fake.url, call_timeout=call_timeout)
+def ionq_at(fake: FakeIonQ, call_timeout: float = 15.0) -> IonQProvider:
+    return build(ProviderConfig(ionq_api_url=fake.url, call_timeout=call_timeout))
 
 
 def task_for(
@@ -110,12 +108,12 @@ def task_for(
     )
 
 
-def run(task: ExecutionTask, config: ProviderConfig) -> tuple[ProviderJob, ExecutionOutcome]:
+def run(task: ExecutionTask, ionq: IonQProvider) -> tuple[ProviderJob, ExecutionOutcome]:
     """Submit, then poll until done, as the executor does."""
     device = DEVICES[task.device_id]
-    job = ionq.submit_task(task, device, CREDENTIALS, config)
+    job = ionq.submit(task, device, CREDENTIALS)
     for _ in range(100):
-        outcome = ionq.poll_task(task, device, job, CREDENTIALS, config)
+        outcome = ionq.poll(task, device, job, CREDENTIALS)
         if outcome is not None:
             return job, outcome
         time.sleep(0.01)
@@ -137,11 +135,23 @@ def test_the_catalogue_lists_the_simulator_and_two_qpus_all_to_all() -> None:
         assert {"h", "cx", "rz", "sdg", "sx", "swap"} <= set(device.basis_gates)
 
 
+def test_the_provider_travels_to_worker_processes_as_a_small_value(fake: FakeIonQ) -> None:
+    ionq: Provider = ionq_at(fake)
+    task = task_for("ionq_simulator", CircuitTask(BELL), token="job-pickled")
+    device = DEVICES["ionq_simulator"]
+
+    job = pickle.loads(pickle.dumps(ionq)).submit(task, device, CREDENTIALS)
+    outcome = pickle.loads(pickle.dumps(ionq)).poll(task, device, job, CREDENTIALS)
+
+    assert pickle.loads(pickle.dumps(ionq)) == ionq and ionq.name == "ionq"
+    assert outcome is not None and outcome.circuits[0].counts is not None
+
+
 def test_bell_on_the_simulator_through_the_real_client(fake: FakeIonQ) -> None:
     before = os.environ.get("IONQ_API_URL")
     task = task_for("ionq_simulator", CircuitTask(BELL), shots=1000)
 
-    job, outcome = run(task, config_for(fake))
+    job, outcome = run(task, ionq_at(fake))
 
     counts = outcome.circuits[0].counts
     assert counts is not None and set(counts[0]) == {"00", "11"}
@@ -161,12 +171,12 @@ def test_bell_on_the_simulator_through_the_real_client(fake: FakeIonQ) -> None:
     assert post.body["type"] == "ionq.circuit.v1" and post.body["backend"] == "simulator"
     assert post.body["input"]["gateset"] == "qis" and post.body["shots"] == 1000
     assert post.body["metadata"]["qorch_token"] == "job-1"
-    # qiskit-ionq sized its backend at the fake (IONQ_API_URL pointed there), not at IonQ...
+    # The backend was sized at the configured URL (the fake), not at IonQ's default...
     assert fake.requests_to("GET", "/v0.4/backends/simulator")
-    # ...and the variable is back as it was.
+    # ...and qiskit-ionq's environment variable was never touched.
     assert os.environ.get("IONQ_API_URL") == before
     # Polling again gives the same counts (sampling is seeded by the IonQ job id).
-    again = ionq.poll_task(task, DEVICES["ionq_simulator"], job, CREDENTIALS, config_for(fake))
+    again = ionq_at(fake).poll(task, DEVICES["ionq_simulator"], job, CREDENTIALS)
     assert again is not None and again.circuits[0].counts == counts
 
 
@@ -178,7 +188,7 @@ def test_results_follow_the_measured_classical_bits(fake: FakeIonQ) -> None:
         "ionq_simulator", CircuitTask(x_on_0), CircuitTask(X_ON_1_MEASURED_ALONE), shots=100
     )
 
-    _, outcome = run(task, config_for(fake))
+    _, outcome = run(task, ionq_at(fake))
 
     assert outcome.circuits[0].counts == [{"01": 100}]
     assert outcome.circuits[1].counts == [{"1": 100}]
@@ -192,46 +202,46 @@ def test_results_follow_the_measured_classical_bits(fake: FakeIonQ) -> None:
 def test_a_hanging_ionq_fails_with_provider_timeout_within_our_bound(
     fake: FakeIonQ, hung: str, stage: str
 ) -> None:
-    config = config_for(fake, call_timeout=1.5)
+    ionq = ionq_at(fake, call_timeout=1.5)
     task = task_for("ionq_simulator", CircuitTask(BELL))
     device = DEVICES["ionq_simulator"]
-    job = ionq.submit_task(task, device, CREDENTIALS, config) if stage == "poll" else None
+    job = ionq.submit(task, device, CREDENTIALS) if stage == "poll" else None
     fake.hang(hung)
 
     started = time.monotonic()
     with pytest.raises(ProviderError) as caught:
         if job is None:
-            ionq.submit_task(task, device, CREDENTIALS, config)
+            ionq.submit(task, device, CREDENTIALS)
         else:
-            ionq.poll_task(task, device, job, CREDENTIALS, config)
+            ionq.poll(task, device, job, CREDENTIALS)
     elapsed = time.monotonic() - started
 
     assert caught.value.code == "provider_timeout" and caught.value.retryable
-    assert elapsed < 3 * config.call_timeout
+    assert elapsed < 3 * ionq.config.call_timeout
 
 
 def test_a_429_is_retried_by_submitting_again_and_one_job_exists(fake: FakeIonQ) -> None:
-    config = config_for(fake)
+    ionq = ionq_at(fake)
     task = task_for("ionq_simulator", CircuitTask(BELL), token="job-429")
     device = DEVICES["ionq_simulator"]
     fake.rate_limit(1, retry_after=7)
 
     with pytest.raises(ProviderError) as caught:
-        ionq.submit_task(task, device, CREDENTIALS, config)
+        ionq.submit(task, device, CREDENTIALS)
     error = caught.value
     assert (error.code, error.provider_code, error.retry_after) == ("rate_limited", "429", 7.0)
     assert error.retryable and not fake.jobs
 
-    job = ionq.submit_task(task, device, CREDENTIALS, config)  # the executor's retry
+    job = ionq.submit(task, device, CREDENTIALS)  # the executor's retry
 
     assert fake.submits == 2 and list(fake.jobs) == list(job.ids)
-    outcome = ionq.poll_task(task, device, job, CREDENTIALS, config)
+    outcome = ionq.poll(task, device, job, CREDENTIALS)
     assert outcome is not None and outcome.circuits[0].counts is not None
     assert sum(outcome.circuits[0].counts[0].values()) == 1000
 
 
 def test_a_retry_after_a_partial_submit_reuses_the_jobs_already_created(fake: FakeIonQ) -> None:
-    config = config_for(fake)
+    ionq = ionq_at(fake)
     sets = ((0.1,), (0.7,), (1.9,))
     circuit = CircuitTask(RY_CX, parameter_sets=sets, observables=(ObservableSpec(("ZZ",), (1,)),))
     task = task_for("ionq_simulator", circuit, token="job-partial")
@@ -239,27 +249,27 @@ def test_a_retry_after_a_partial_submit_reuses_the_jobs_already_created(fake: Fa
     fake.rate_limit(1, retry_after=2, after=1)  # the second of three submits is refused
 
     with pytest.raises(ProviderError, match="429"):
-        ionq.submit_task(task, device, CREDENTIALS, config)
+        ionq.submit(task, device, CREDENTIALS)
     (first,) = fake.jobs
 
-    job = ionq.submit_task(task, device, CREDENTIALS, config)
+    job = ionq.submit(task, device, CREDENTIALS)
 
     assert len(fake.jobs) == 3 and job.ids[0] == first and set(job.ids) == set(fake.jobs)
     assert job.data["reused_jobs"] == 1
 
 
 def test_a_lost_answer_to_a_submit_does_not_create_a_second_job(fake: FakeIonQ) -> None:
-    config = config_for(fake, call_timeout=1.5)
+    ionq = ionq_at(fake, call_timeout=1.5)
     task = task_for("ionq_simulator", CircuitTask(BELL), token="job-lost")
     device = DEVICES["ionq_simulator"]
     fake.lose_answer_to_next_submit()
 
     with pytest.raises(ProviderError) as caught:
-        ionq.submit_task(task, device, CREDENTIALS, config)
+        ionq.submit(task, device, CREDENTIALS)
     assert caught.value.code == "provider_timeout"
     (created,) = fake.jobs  # IonQ did create it; only the answer was lost
 
-    job = ionq.submit_task(task, device, CREDENTIALS, config)
+    job = ionq.submit(task, device, CREDENTIALS)
 
     assert job.ids == (created,) and len(fake.jobs) == 1
 
@@ -267,18 +277,18 @@ def test_a_lost_answer_to_a_submit_does_not_create_a_second_job(fake: FakeIonQ) 
 def test_a_retry_while_the_first_submit_still_waits_for_ionq_reuses_its_job(
     fake: FakeIonQ,
 ) -> None:
-    # The first POST outlives our time budget; IonQ creates the job only after our retry has
+    # The first POST outlives its call; IonQ creates the job only after our retry has
     # already looked (and found nothing): the retry must wait for the first answer instead.
-    config = config_for(fake, call_timeout=1.5)
+    ionq = ionq_at(fake, call_timeout=1.5)
     task = task_for("ionq_simulator", CircuitTask(BELL), token="job-slow")
     device = DEVICES["ionq_simulator"]
     fake.hold_next_submit_until_a_lookup()
 
     with pytest.raises(ProviderError) as caught:
-        ionq.submit_task(task, device, CREDENTIALS, config)
+        ionq.submit(task, device, CREDENTIALS)
     assert caught.value.code == "provider_timeout" and not fake.jobs
 
-    job = ionq.submit_task(task, device, CREDENTIALS, config)
+    job = ionq.submit(task, device, CREDENTIALS)
 
     assert fake.submits == 1 and list(fake.jobs) == list(job.ids)
 
@@ -290,14 +300,14 @@ def test_a_dry_run_on_aria_prices_gates_from_the_table_and_calls_nobody(
     monkeypatch.setenv("IONQ_API_URL", fake.url)
     entry = load_prices()["entries"]["ionq:aria"]
     ghz = QuantumCircuit.from_qasm_str(GHZ3)
-    ops = transpile(ghz, basis_gates=list(ionq.QIS_BASIS), optimization_level=1).count_ops()
+    ops = transpile(ghz, basis_gates=list(QIS_BASIS), optimization_level=1).count_ops()
     g1 = sum(n for name, n in ops.items() if name in ("h", "x", "rz", "sx", "s", "t"))
     g2 = sum(n for name, n in ops.items() if name in ("cx", "swap"))
     assert (g1, g2) == (1, 2)
 
     def usd(shots: int, mitigate: bool = False) -> float:
         task = task_for("ionq_aria_1", CircuitTask(GHZ3), shots=shots, mitigate=mitigate)
-        return ionq.estimate_task(task, DEVICES["ionq_aria_1"]).usd
+        return OFFLINE.estimate(task, DEVICES["ionq_aria_1"]).usd
 
     def priced(shots: int, minimum: float) -> float:
         gate_shots = shots * (g1 * entry["per_1q_gate_shot"] + g2 * entry["per_2q_gate_shot"])
@@ -306,9 +316,7 @@ def test_a_dry_run_on_aria_prices_gates_from_the_table_and_calls_nobody(
     assert usd(1000) == pytest.approx(priced(1000, entry["minimum"]))  # the per-job minimum
     assert usd(10_000) == pytest.approx(priced(10_000, entry["minimum"]))  # 21.70 > minimum
     assert usd(1000, mitigate=True) == pytest.approx(priced(1000, entry["minimum_with_mitigation"]))
-    estimate = ionq.estimate_task(
-        task_for("ionq_aria_1", CircuitTask(GHZ3)), DEVICES["ionq_aria_1"]
-    )
+    estimate = OFFLINE.estimate(task_for("ionq_aria_1", CircuitTask(GHZ3)), DEVICES["ionq_aria_1"])
     assert estimate.circuits == [{"qubits": 3, "depth": 4, "gates_1q": 1, "gates_2q": 2}]
     assert estimate.seconds > 0
     assert fake.requests == []
@@ -321,11 +329,11 @@ def test_a_dry_run_counts_one_job_per_parameter_set_and_measurement_group() -> N
         "ionq_forte_1", CircuitTask(RY_CX, parameter_sets=sets, observables=observables)
     )
 
-    estimate = ionq.estimate_task(task, DEVICES["ionq_forte_1"])
+    estimate = OFFLINE.estimate(task, DEVICES["ionq_forte_1"])
 
     assert estimate.breakdown["jobs_per_circuit"] == [6]  # 3 sets x 2 groups (ZZ | XX)
     assert estimate.usd == pytest.approx(6 * load_prices()["entries"]["ionq:forte"]["minimum"])
-    free = ionq.estimate_task(
+    free = OFFLINE.estimate(
         task_for("ionq_simulator", CircuitTask(BELL)), DEVICES["ionq_simulator"]
     )
     assert free.usd == 0 and free.seconds > 0
@@ -342,7 +350,7 @@ def test_observables_match_the_exact_values_within_five_sigma(fake: FakeIonQ) ->
     sweep = CircuitTask(RY_CX, parameter_sets=tuple((t,) for t in thetas), observables=observables)
     task = task_for("ionq_simulator", bell, sweep, shots=4000)
 
-    job, outcome = run(task, config_for(fake))
+    job, outcome = run(task, ionq_at(fake))
 
     assert outcome.circuits[0].expectation_values == [[1.0]]  # Bell: ZZ = 1, no spread at all
     assert outcome.circuits[0].standard_errors == [[0.0]]
@@ -365,9 +373,7 @@ def test_a_wrong_key_is_invalid_credentials_and_never_echoed() -> None:
     with FakeIonQ(KEY, echo_key_in_errors=True) as fake:
         task = task_for("ionq_simulator", CircuitTask(BELL))
         with pytest.raises(ProviderError) as caught:
-            ionq.submit_task(
-                task, DEVICES["ionq_simulator"], {"ionq_api_key": wrong}, config_for(fake)
-            )
+            ionq_at(fake).submit(task, DEVICES["ionq_simulator"], {"ionq_api_key": wrong})
         assert not fake.jobs
         assert any(wrong in str(r.headers) for r in fake.requests)  # it was sent, and echoed
 
@@ -385,7 +391,7 @@ def test_a_missing_key_is_refused_before_any_call(fake: FakeIonQ) -> None:
     task = task_for("ionq_simulator", CircuitTask(BELL))
     for credentials in ({}, {"ionq_api_key": ""}, {"ionq_api_key": "two\nlines"}):
         with pytest.raises(ProviderError) as caught:
-            ionq.submit_task(task, DEVICES["ionq_simulator"], credentials, config_for(fake))
+            ionq_at(fake).submit(task, DEVICES["ionq_simulator"], credentials)
         assert caught.value.code == "invalid_credentials"
     assert fake.requests == []
 
@@ -394,8 +400,8 @@ def test_mitigation_on_a_qpu_asks_ionq_for_debiasing(fake: FakeIonQ) -> None:
     mitigated = task_for("ionq_aria_1", CircuitTask(GHZ3), shots=1000, mitigate=True, token="m")
     plain = task_for("ionq_aria_1", CircuitTask(GHZ3), shots=1000, token="p")
 
-    _, outcome = run(mitigated, config_for(fake))
-    run(plain, config_for(fake))
+    _, outcome = run(mitigated, ionq_at(fake))
+    run(plain, ionq_at(fake))
 
     first, second = (r.body for r in fake.requests_to("POST", "/v0.4/jobs"))
     assert first["settings"]["error_mitigation"] == {"debiasing": True}
@@ -406,11 +412,10 @@ def test_mitigation_on_a_qpu_asks_ionq_for_debiasing(fake: FakeIonQ) -> None:
     assert counts is not None and sum(counts[0].values()) == 1000  # rounded, sums to shots
     assert counts[0]["000"] + counts[0]["111"] > 900
     with pytest.raises(ProviderError) as caught:  # IonQ debiases 500 shots or more
-        ionq.submit_task(
+        ionq_at(fake).submit(
             task_for("ionq_aria_1", CircuitTask(GHZ3), shots=100, mitigate=True),
             DEVICES["ionq_aria_1"],
             CREDENTIALS,
-            config_for(fake),
         )
     assert caught.value.field == "use_mitigation" and len(fake.jobs) == 2
 
@@ -418,7 +423,7 @@ def test_mitigation_on_a_qpu_asks_ionq_for_debiasing(fake: FakeIonQ) -> None:
 def test_a_noise_model_on_the_simulator_gives_noisy_counts(fake: FakeIonQ) -> None:
     task = task_for("ionq_simulator", CircuitTask(GHZ3), options={"noise_model": "aria-1"})
 
-    _, outcome = run(task, config_for(fake))
+    _, outcome = run(task, ionq_at(fake))
 
     (post,) = fake.requests_to("POST", "/v0.4/jobs")
     assert post.body["noise"]["model"] == "aria-1"
@@ -429,18 +434,18 @@ def test_a_noise_model_on_the_simulator_gives_noisy_counts(fake: FakeIonQ) -> No
 
 
 def test_a_running_job_is_pending_then_cancelled(fake: FakeIonQ) -> None:
-    config = config_for(fake)
+    ionq = ionq_at(fake)
     device = DEVICES["ionq_forte_1"]
     task = task_for("ionq_forte_1", CircuitTask(BELL))
     fake.hold_jobs()
-    job = ionq.submit_task(task, device, CREDENTIALS, config)
+    job = ionq.submit(task, device, CREDENTIALS)
 
-    assert ionq.poll_task(task, device, job, CREDENTIALS, config) is None
-    ionq.cancel_task(device, job, CREDENTIALS, config)
+    assert ionq.poll(task, device, job, CREDENTIALS) is None
+    ionq.cancel(device, job, CREDENTIALS)
 
     assert fake.requests_to("PUT", f"/v0.4/jobs/{job.ids[0]}/status/cancel")
     with pytest.raises(ProviderError) as caught:
-        ionq.poll_task(task, device, job, CREDENTIALS, config)
+        ionq.poll(task, device, job, CREDENTIALS)
     assert caught.value.code == "provider_cancelled"
 
 
@@ -448,10 +453,10 @@ def test_a_failed_job_carries_ionqs_error_code(fake: FakeIonQ) -> None:
     fake.fail_next_jobs(1, code="QuantumComputerError", message="trap reload")
     task = task_for("ionq_aria_1", CircuitTask(BELL))
     device = DEVICES["ionq_aria_1"]
-    job = ionq.submit_task(task, device, CREDENTIALS, config_for(fake))
+    job = ionq_at(fake).submit(task, device, CREDENTIALS)
 
     with pytest.raises(ProviderError) as caught:
-        ionq.poll_task(task, device, job, CREDENTIALS, config_for(fake))
+        ionq_at(fake).poll(task, device, job, CREDENTIALS)
 
     error = caught.value
     assert (error.code, error.provider_code) == ("provider_failed", "QuantumComputerError")
@@ -462,7 +467,7 @@ def test_live_status_reads_ionqs_backends(fake: FakeIonQ) -> None:
     fake.set_backend_status("qpu.aria-1", status="unavailable")
     fake.set_backend_status("qpu.forte-1", degraded=True, average_queue_time=90_000)
 
-    statuses = ionq.live_status(list(DEVICES.values()), CREDENTIALS, config_for(fake))
+    statuses = ionq_at(fake).live_status(list(DEVICES.values()), CREDENTIALS)
 
     assert statuses["ionq_simulator"]["status"] == "online"
     assert statuses["ionq_aria_1"]["status"] == "offline"
@@ -489,15 +494,15 @@ def test_check_request_refuses_what_ionq_cannot_do(
     device_id: str, run_type: str, options: dict[str, object], mitigate: bool, field: str
 ) -> None:
     with pytest.raises(ProviderError) as caught:
-        ionq.check_request(DEVICES[device_id], run_type, options, mitigate)
+        OFFLINE.check_request(DEVICES[device_id], run_type, options, mitigate)
     assert caught.value.field == field
 
 
 def test_check_request_accepts_what_ionq_can_do() -> None:
     device: Device = DEVICES["ionq_simulator"]
-    ionq.check_request(device, "Run", {"noise_model": "forte-1", "sampler_seed": 3}, False)
-    ionq.check_request(device, "Run", {}, True)  # ideal simulator: nothing to mitigate
-    ionq.check_request(DEVICES["ionq_aria_1"], "Run", {"optimization_level": 0}, True)
+    OFFLINE.check_request(device, "Run", {"noise_model": "forte-1", "sampler_seed": 3}, False)
+    OFFLINE.check_request(device, "Run", {}, True)  # ideal simulator: nothing to mitigate
+    OFFLINE.check_request(DEVICES["ionq_aria_1"], "Run", {"optimization_level": 0}, True)
 
 
 def test_mid_circuit_measurement_is_refused_before_any_call(fake: FakeIonQ) -> None:
@@ -505,6 +510,6 @@ def test_mid_circuit_measurement_is_refused_before_any_call(fake: FakeIonQ) -> N
     task = task_for("ionq_simulator", CircuitTask(source))
 
     with pytest.raises(ProviderError) as caught:
-        ionq.submit_task(task, DEVICES["ionq_simulator"], CREDENTIALS, config_for(fake))
+        ionq_at(fake).submit(task, DEVICES["ionq_simulator"], CREDENTIALS)
 
     assert caught.value.code == "unsupported_circuit" and fake.requests == []

@@ -18,7 +18,7 @@ import anyio
 import pytest
 from starlette.testclient import TestClient
 
-from qorch.adapters.executor.executor import Executor, run_in_process
+from qorch.adapters.executor import Executor, run_in_process
 from qorch.adapters.quotas import Quotas
 from qorch.adapters.worker_limits import call_with_memory_limit
 from qorch.domain.execution import ProviderError
@@ -147,7 +147,7 @@ async def test_a_worker_that_dies_at_its_memory_limit_is_memory_limit_not_retrie
                 app, concurrency=1, lease_seconds=5, poll_interval=0.05, run_in_worker=worker
             )
             with pytest.raises(expected) as raised:
-                await executor._run_local("aer_simulator", print)
+                await executor.runner.run_local("aer_simulator", print)
             if expected is ProviderError:
                 assert raised.value.code == "memory_limit"  # type: ignore[attr-defined]
     finally:

@@ -14,9 +14,11 @@ from qiskit import QuantumCircuit
 from qiskit.quantum_info import Operator
 from qiskit.transpiler import generate_preset_pass_manager
 
+from qorch.adapters.providers.config import ProviderConfig
+from qorch.adapters.providers.local import build, client
 from qorch.adapters.providers.local import catalogue as simulators
-from qorch.adapters.providers.local import provider as aer
 from qorch.adapters.providers.pipeline import mitigation
+from qorch.adapters.providers.pipeline.mitigation import readout
 from qorch.domain.execution import (
     CircuitTask,
     ExecutionOutcome,
@@ -62,6 +64,9 @@ cx q[0], q[1];
 THETAS = ((0.3,), (1.2,), (2.5,))
 
 
+LOCAL = build(ProviderConfig())
+
+
 def run(
     *circuits: CircuitTask,
     mitigate: bool,
@@ -70,7 +75,9 @@ def run(
     run_type: str = "Run",
     **options: Any,
 ) -> ExecutionOutcome:
-    return aer.run_task(
+    found = simulators.find_local_device(device)
+    assert found is not None
+    return LOCAL.run(
         ExecutionTask(
             job_id="job",
             device_id=device,
@@ -79,7 +86,9 @@ def run(
             circuits=circuits,
             options=options,
             use_mitigation=mitigate,
-        )
+        ),
+        found,
+        {},
     )
 
 
@@ -148,7 +157,7 @@ def test_readout_mitigation_brings_ghz_distributions_closer_and_keeps_raw_counts
 
 
 def test_metadata_records_what_was_applied_and_calibrations_are_cached() -> None:
-    mitigation._CALIBRATIONS.clear()
+    readout._CALIBRATIONS.clear()
     both = (CircuitTask(GHZ_5), CircuitTask(GHZ_5, observables=GHZ_PARITIES))
     options: dict[str, Any] = {"zne_scale_factors": [1, 3, 5, 7], "zne_extrapolation": "linear"}
 
@@ -172,7 +181,7 @@ def test_metadata_records_what_was_applied_and_calibrations_are_cached() -> None
     assert again.metadata["mitigation"]["readout"]["calibrations_taken"] == 0
     assert again.circuits[0].distributions == first.circuits[0].distributions
     assert again.circuits[1].expectation_values == first.circuits[1].expectation_values
-    mitigation._CALIBRATIONS.clear()
+    readout._CALIBRATIONS.clear()
     fresh = run(*both, mitigate=True, seed_simulator=5, **options)
     assert fresh.circuits[0].distributions == first.circuits[0].distributions
 
@@ -248,7 +257,7 @@ def test_bad_zne_options_are_refused_naming_the_option(
     assert device is not None
 
     with pytest.raises(ProviderError) as checked:
-        aer.check_request(device, "Run", options, True)
+        LOCAL.check_request(device, "Run", options, True)
     assert checked.value.field == field
     assert problem in checked.value.message
     with pytest.raises(ProviderError) as ran:
@@ -267,14 +276,14 @@ def test_zne_options_are_refused_where_nothing_would_use_them(
     assert found is not None
 
     with pytest.raises(ProviderError) as raised:
-        aer.check_request(found, run_type, {"zne_scale_factors": [1, 3]}, mitigate)
+        LOCAL.check_request(found, run_type, {"zne_scale_factors": [1, 3]}, mitigate)
     assert raised.value.field == "options.zne_scale_factors"
     assert "use_mitigation on a noisy simulator" in raised.value.message
-    aer.check_request(found, run_type, {"seed_simulator": 1}, mitigate)  # the rest still passes
+    LOCAL.check_request(found, run_type, {"seed_simulator": 1}, mitigate)  # the rest still passes
 
 
 def test_folding_repeats_the_transpiled_circuit_and_keeps_its_unitary() -> None:
-    backend = aer._simulator(NOISY)
+    backend = client.simulator(NOISY)
     ghz = QuantumCircuit(3)
     ghz.h(0)
     ghz.cx(0, 1)
@@ -297,11 +306,14 @@ def test_unmitigated_runs_never_import_the_mitigation_libraries() -> None:
     script = textwrap.dedent(
         f"""
         import sys
-        from qorch.adapters.providers.local import provider as aer
+        from qorch.adapters.providers.config import ProviderConfig
+        from qorch.adapters.providers.local import build
+        from qorch.adapters.providers.local.catalogue import find_local_device
         from qorch.domain.execution import CircuitTask, ExecutionTask
         task = ExecutionTask("j", "{NOISY}", "Run", 100, (CircuitTask({GHZ_5!r}),))
-        aer.check_request(aer.find_local_device("{NOISY}"), "Run", {{}}, False)
-        aer.run_task(task)
+        local, device = build(ProviderConfig()), find_local_device("{NOISY}")
+        local.check_request(device, "Run", {{}}, False)
+        local.run(task, device, {{}})
         print(sorted(m for m in ("mthree", "mitiq", "qorch.adapters.providers.pipeline.mitigation")
                      if m in sys.modules))
         """

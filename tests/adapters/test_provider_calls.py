@@ -11,7 +11,7 @@ from typing import Any
 import anyio
 import pytest
 
-from qorch.adapters.executor.executor import Executor
+from qorch.adapters.executor import Executor
 from qorch.adapters.providers.config import ProviderConfig
 from qorch.domain.application import Qorch
 from qorch.domain.execution import ProviderError
@@ -64,7 +64,7 @@ def rate_limited(after: float | None) -> ProviderError:
 @pytest.mark.anyio
 async def test_a_rate_limited_call_is_retried_after_the_providers_retry_after(app: Qorch):
     executor, calls = executor_answering(app, [rate_limited(0.3), rate_limited(0.3), "job-1"])
-    assert await executor._call_provider(print) == "job-1"
+    assert await executor.calls(print) == "job-1"
     assert len(calls) == 3
     assert calls[1] - calls[0] >= 0.3 and calls[2] - calls[1] >= 0.3
 
@@ -78,7 +78,7 @@ async def test_a_provider_that_stays_down_fails_with_its_own_code_after_bounded_
     )
     executor, calls = executor_answering(app, [down] * 10, max_retries=2)
     with pytest.raises(ProviderError) as raised:
-        await executor._call_provider(print)
+        await executor.calls(print)
     assert len(calls) == 3
     assert raised.value.as_dict() == {
         "code": "provider_unavailable",
@@ -93,7 +93,7 @@ async def test_a_refusal_is_not_retried(app: Qorch):
     refused = ProviderError("invalid_credentials", "the key was refused", provider_code="401")
     executor, calls = executor_answering(app, [refused, "never"])
     with pytest.raises(ProviderError, match="refused"):
-        await executor._call_provider(print)
+        await executor.calls(print)
     assert len(calls) == 1
 
 
@@ -102,7 +102,7 @@ async def test_a_hanging_provider_call_is_abandoned_at_our_timeout(app: Qorch):
     executor, calls = executor_answering(app, ["hang", "hang"], call_timeout=0.3, max_retries=1)
     started = time.monotonic()
     with pytest.raises(ProviderError) as raised:
-        await executor._call_provider(print)
+        await executor.calls(print)
     assert raised.value.code == "provider_timeout" and raised.value.retryable
     assert len(calls) == 2
     assert time.monotonic() - started < 2.0
@@ -125,8 +125,8 @@ def test_credentials_of_a_job_restarted_right_after_it_ended_are_not_destroyed(a
     app.restart_job(user_id, str(job_id), {"ionq_api_key": "second"})
 
     executor, _ = executor_answering(app, [])
-    executor._track(app.recorder.select_notifications(start=1, limit=1000))
-    assert job_id not in executor.closed  # the sweep leaves the restarted job's credentials
+    executor.track(app.recorder.select_notifications(start=1, limit=1000))
+    assert job_id not in executor.board.closed  # the sweep leaves the restarted job's credentials
     assert app.credentials.open(job_id) == {"ionq_api_key": "second"}  # type: ignore[attr-defined]
 
 
@@ -146,11 +146,11 @@ async def test_a_provider_error_quoting_the_credentials_is_recorded_without_them
     job_id = app.submit_job(user_id, request).id
     careless = ProviderError("provider_rejected", "key k-SECRET-123 is not allowed here")
     executor, _ = executor_answering(app, [careless], max_retries=0)
-    executor.vault = app.credentials  # type: ignore[assignment]
+    executor.runner.vault = app.credentials  # type: ignore[assignment]
     claim = app.claim_job(job_id, executor.worker_id, time.time(), False, 30)
     assert claim is not None
 
-    record, failure = await executor._run_claimed(claim)
+    record, failure = await executor.runner.run_claimed(claim)
 
     assert record == app.record_failure
     assert failure["message"] == "key *** is not allowed here"
@@ -166,17 +166,17 @@ async def test_a_provider_down_while_a_job_waits_there_does_not_end_the_job(app:
     )
     task = ExecutionTask("job", "ionq_simulator", "Run", 10, ())
     handle = ProviderJob("ionq", ("ionq-1",))
-    assert await executor._poll_until_done(task, handle, {}) == "the results"
+    assert await executor.remote.poll_until_done(task, handle, {}) == "the results"
     assert len(calls) == 6
 
     refused = ProviderError("provider_failed", "the job failed at IonQ", provider_code="E1")
     executor, _ = executor_answering(app, [None, refused], max_retries=0, poll_interval=0.01)
     with pytest.raises(ProviderError, match="failed at IonQ"):
-        await executor._poll_until_done(task, handle, {})
+        await executor.remote.poll_until_done(task, handle, {})
 
 
 def test_credentials_are_masked_however_an_error_quotes_them():
-    from qorch.adapters.executor.executor import without_secrets
+    from qorch.adapters.providers.pipeline.secrets import without_secrets
 
     secret = "FwoGZXIvYXdzEJr\n"
     quoted = f"Invalid header value {secret.encode()!r} and {secret!r} and {secret.strip()}"

@@ -12,11 +12,10 @@ from pathlib import Path
 import pytest
 
 from qorch.adapters.store import TablesMissing, check_tables, event_store_env
-from qorch.cli import init_database
+from qorch.bootstrap import init_event_store, open_application
 from qorch.domain.execution import CircuitOutcome, ExecutionOutcome
 from qorch.domain.job import JobStatus
 from qorch.domain.requests import RunRequest
-from qorch.service import open_application
 from qorch.settings import Settings
 from tests.conftest import BELL_QASM3, postgres_or_skip
 
@@ -73,7 +72,7 @@ def test_missing_postgresql_tables_say_to_run_db_init(tmp_path: Path, postgres_s
             check_tables(app)
     finally:
         app.close()
-    init_database(settings)
+    init_event_store(settings)
     app = open_application(settings)
     try:
         check_tables(app)
@@ -84,12 +83,12 @@ def test_missing_postgresql_tables_say_to_run_db_init(tmp_path: Path, postgres_s
 def test_concurrent_db_inits_all_succeed(tmp_path: Path, postgres_schema: str):
     settings = Settings(data_dir=tmp_path, database_url=f"{POSTGRES_URL}?schema={postgres_schema}")
     with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda _: init_database(settings), range(4)))
+        list(pool.map(lambda _: init_event_store(settings), range(4)))
 
 
 def test_a_job_lifecycle_on_postgresql(tmp_path: Path, postgres_schema: str):
     settings = Settings(data_dir=tmp_path, database_url=f"{POSTGRES_URL}?schema={postgres_schema}")
-    init_database(settings)
+    init_event_store(settings)
     app = open_application(settings)
     try:
         user_id, key = app.register_user("ada")

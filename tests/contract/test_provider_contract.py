@@ -31,6 +31,7 @@ from qorch.domain.execution import (
 from qorch.domain.ports import Provider
 from tests.contract.echo.provider import SECRET_PREFIX
 from tests.fakes.braket_api import FakeBraket
+from tests.fakes.ibm_quantum import FakeIBMQuantum
 from tests.fakes.ionq_api import FakeIonQ
 
 PACKAGES_UNDER_TEST = {**PACKAGES, "echo": "tests.contract.echo"}
@@ -39,6 +40,7 @@ AWS_KEY_ID = "AKIAFAKEKEYID0000077"
 AWS = {"aws_access_key_id": AWS_KEY_ID, "aws_secret_access_key": "aws-SECRET-contract-0077"}
 IONQ_KEY = "ionq-SECRET-contract-0077"
 ECHO = {"echo_token": SECRET_PREFIX + "0077"}
+IBM = {"ibm_quantum_token": "Zq3_k9-" + "c" * 37, "ibm_quantum_instance": "crn:v1:contract::"}
 
 FLIP_QUBIT_0 = """OPENQASM 2.0;
 include "qelib1.inc";
@@ -65,6 +67,24 @@ def braket_api() -> Iterator[ProviderConfig]:
 
 
 @contextmanager
+def ibm_platform() -> Iterator[ProviderConfig]:
+    """IBM's runtime service is simulated in-process (tests/fakes/ibm_quantum.py)."""
+    from qorch.adapters.providers.ibm import service
+
+    platform = FakeIBMQuantum(pending_polls=1)
+
+    def connect(token: str, instance: str | None, url: str | None) -> FakeIBMQuantum:
+        assert token == IBM["ibm_quantum_token"]
+        return platform
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(service, "connect", connect)
+        service.SERVICES.clear()
+        yield ProviderConfig()
+        service.SERVICES.clear()
+
+
+@contextmanager
 def ionq_api() -> Iterator[ProviderConfig]:
     with FakeIonQ(IONQ_KEY) as fake:
         yield ProviderConfig(ionq_api_url=fake.url)
@@ -87,6 +107,7 @@ CASES = [
     Case("local", "aer_simulator"),
     Case("local", "fake_manila", tolerance=0.3),
     Case("ibm", "runtime_fake_manila", tolerance=0.3),
+    Case("ibm", "ibm_brisbane", IBM, ibm_platform, tolerance=0.3),
     Case("braket", "braket_sv"),
     Case("braket", "braket_sv1", AWS, braket_api),
     Case("ionq", "ionq_simulator", {"ionq_api_key": IONQ_KEY}, ionq_api),

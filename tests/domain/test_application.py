@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from qorch.bootstrap import open_application
 from qorch.domain.application import Qorch
 from qorch.domain.errors import RequestError
 from qorch.domain.execution import CircuitOutcome, ExecutionOutcome, ProviderJob
 from qorch.domain.job import Job, JobStatus
 from qorch.domain.requests import RunRequest
-from qorch.service import open_application
 from qorch.settings import Settings
 from tests.conftest import BELL_QASM2
 

@@ -20,6 +20,7 @@ from starlette.testclient import TestClient
 from qorch.adapters import circuit_sandbox
 from qorch.adapters.circuit_facts import configure_parsing
 from qorch.adapters.circuit_sandbox import SandboxConfig
+from qorch.bootstrap import limits_from
 from qorch.http.app import create_app
 from tests.adapters.test_circuit_limits import BOMBS
 from tests.conftest import BELL_QASM2, Account, new_account, settings_for
@@ -173,7 +174,7 @@ def test_a_flood_of_slow_circuits_from_one_user_does_not_stall_another(tmp_path:
             assert bob.post("/ai/submit_circuit_for_analytics", body).status_code == 200
             bob_took = time.monotonic() - started
             statuses = Counter(answer.result() for answer in flood)
-    configure_parsing(settings_for(tmp_path).limits, SandboxConfig())  # the process-wide pool
+    configure_parsing(limits_from(settings_for(tmp_path)), SandboxConfig())  # the process-wide pool
     print(f"\nBob served in {bob_took:.2f} s during Mallory's flood; Mallory got {dict(statuses)}")
     assert bob_took < 1.5, bob_took
     waiting = circuit_sandbox.WAITING_PER_OWNER

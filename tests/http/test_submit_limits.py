@@ -13,7 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from qorch.adapters.quotas import Quotas
-from qorch.http import operations
+from qorch.http import commands
 from qorch.http.admission import TooManyRequests
 from qorch.http.app import create_app
 from qorch.http.schemas import RunCircuitsRequest
@@ -84,19 +84,20 @@ def test_a_user_past_the_submit_rate_is_told_when_to_retry(tmp_path: Path):
 
 
 def test_the_operation_behind_mcp_and_ai_refuses_past_the_cap(capped: TestClient):
-    """MCP's run tool calls operations.submit_run, like /ai: the same refusal (an ApiError,
+    """MCP's run tool calls commands.submit_run, like /ai: the same refusal (an ApiError,
     which MCP answers as a tool error with the same code)."""
     ada = new_account(capped)
     service = capped.app.state.service  # type: ignore[attr-defined]
+    user = service.app.find_user(UUID(ada.user_id))
     body = RunCircuitsRequest.model_validate(
         {"experiment_id": ada.experiment_id, "circuits_qasm": [BELL_QASM2], "shots": 10}
     )
 
     async def submit_four() -> None:
         for _ in range(3):
-            await operations.submit_run(service, UUID(ada.user_id), body)
+            await commands.submit_run(service, user, body)
         with pytest.raises(TooManyRequests) as raised:
-            await operations.submit_run(service, UUID(ada.user_id), body)
+            await commands.submit_run(service, user, body)
         assert raised.value.code == "too_many_open_jobs"
 
     assert capped.portal is not None

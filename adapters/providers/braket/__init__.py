@@ -1,10 +1,11 @@
-"""The braket provider."""
+"""The braket provider: Amazon Braket's local simulators, managed simulators and QPUs."""
 
 from __future__ import annotations
 
-from qorch.adapters.providers._legacy import ModuleProvider
+from qorch.adapters.providers.braket.provider import BraketProvider
 from qorch.adapters.providers.config import ProviderConfig
+from qorch.domain.ports import Provider
 
 
-def build(config: ProviderConfig) -> ModuleProvider:
-    return ModuleProvider("braket", "qorch.adapters.providers.braket.provider", config)
+def build(config: ProviderConfig) -> Provider:
+    return BraketProvider(config)

@@ -1,10 +1,10 @@
-"""The ibm provider."""
+"""The ibm provider: IBM Quantum Platform's QPUs and qiskit-ibm-runtime's local testing mode."""
 
 from __future__ import annotations
 
-from qorch.adapters.providers._legacy import ModuleProvider
 from qorch.adapters.providers.config import ProviderConfig
+from qorch.adapters.providers.ibm.provider import IbmProvider
 
 
-def build(config: ProviderConfig) -> ModuleProvider:
-    return ModuleProvider("ibm", "qorch.adapters.providers.ibm.provider", config)
+def build(config: ProviderConfig) -> IbmProvider:
+    return IbmProvider(config)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from qorch.adapters.providers._legacy import ModuleProvider
 from qorch.adapters.providers.config import ProviderConfig
+from qorch.adapters.providers.ionq.provider import IonQProvider
 
 
-def build(config: ProviderConfig) -> ModuleProvider:
-    return ModuleProvider("ionq", "qorch.adapters.providers.ionq.provider", config)
+def build(config: ProviderConfig) -> IonQProvider:
+    return IonQProvider(config)

@@ -1,10 +1,10 @@
-"""The local provider."""
+"""The local provider: Aer simulators, ideal and noisy (fake IBM devices)."""
 
 from __future__ import annotations
 
-from qorch.adapters.providers._legacy import ModuleProvider
 from qorch.adapters.providers.config import ProviderConfig
+from qorch.adapters.providers.local.provider import LocalProvider
 
 
-def build(config: ProviderConfig) -> ModuleProvider:
-    return ModuleProvider("local", "qorch.adapters.providers.local.provider", config)
+def build(config: ProviderConfig) -> LocalProvider:
+    return LocalProvider(config)

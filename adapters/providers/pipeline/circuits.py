@@ -4,16 +4,20 @@ provider adapter (the errors name the circuit and the field, as the job will sho
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from qorch.domain.execution import ObservableSpec, ProviderError
+from qorch.adapters.providers.pipeline.shape import transpiled_shape
+from qorch.domain.execution import CircuitTask, ObservableSpec, ProviderError
 
 if TYPE_CHECKING:
     import numpy as np
     from qiskit import QuantumCircuit
     from qiskit.quantum_info import SparsePauliOp
+    from qiskit.transpiler import StagedPassManager
 
 
 @lru_cache(maxsize=128)
@@ -119,15 +123,48 @@ def pauli_operators(specs: Sequence[ObservableSpec], width: int, where: str) -> 
     ]
 
 
-def option_integer(options: Mapping[str, Any], name: str, high: int) -> int | None:
-    """`options[name]` as an integer in 0..high, None when absent."""
-    value = options.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+def run_circuit(circuit_task: CircuitTask, where: str) -> tuple[QuantumCircuit, np.ndarray]:
+    """A Run's circuit and its (sets, parameters) values: estimated circuits lose their final
+    measurements, sampled ones must measure something."""
+    circuit = load_circuit(circuit_task.source, where)
+    values = parameter_array(circuit, circuit_task.parameter_sets, where)
+    if circuit_task.observables:
+        circuit = circuit.remove_final_measurements(inplace=False)
+    elif not has_measurements(circuit):
         raise ProviderError(
-            "invalid_option",
-            f"options.{name}: expected an integer in 0..{high}",
-            field=f"options.{name}",
+            "no_measurements",
+            f"{where}: the circuit measures nothing; add measurements or give observables",
         )
-    return value
+    return circuit, values
+
+
+@dataclass
+class Transpiled:
+    isa: QuantumCircuit
+    values: np.ndarray
+    """(P, k) parameter sets in `isa.parameters` order (k may be 0 if transpiling dropped all)."""
+    observables: list[SparsePauliOp] | None
+    """Laid out on the physical qubits of `isa`."""
+    shape: dict[str, int]
+    seconds: float
+
+
+def transpiled(
+    manager: StagedPassManager,
+    circuit: QuantumCircuit,
+    values: np.ndarray,
+    observables: list[SparsePauliOp] | None,
+    where: str,
+) -> Transpiled:
+    """The circuit run through `manager`, with its values and observables following it."""
+    started = time.perf_counter()
+    try:
+        isa = manager.run(circuit)
+    except Exception as error:
+        raise ProviderError("transpile_failed", f"{where}: {error}") from error
+    seconds = time.perf_counter() - started
+    if observables is not None:
+        observables = [observable.apply_layout(isa.layout) for observable in observables]
+    return Transpiled(
+        isa, values_kept_by(values, circuit, isa), observables, transpiled_shape(isa), seconds
+    )

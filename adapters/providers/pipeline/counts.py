@@ -1,7 +1,8 @@
-"""Counts per parameter set from a Qiskit primitive's measured bits."""
+"""Counts per parameter set from a Qiskit primitive's measured bits, and counts as frequencies."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,3 +27,9 @@ def counts_per_set(bits: BitArray) -> list[dict[str, int]]:
             {format(v, key): f for v, f in zip(values.tolist(), frequencies.tolist(), strict=True)}
         )
     return counts
+
+
+def frequencies(counts: Mapping[str, int]) -> dict[str, float]:
+    """Counts divided by the shots they sum to (a distribution of measured outcomes)."""
+    total = sum(counts.values())
+    return {key: value / total for key, value in counts.items()}

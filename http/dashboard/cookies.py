@@ -1,46 +1,24 @@
-"""Who is signed in: the session cookie, checked on every dashboard request."""
+"""The dashboard's cookie and forms: the signed session cookie (checked on every dashboard
+request by the one authentication backend, http/auth.py), form fields and their origin."""
 
 from __future__ import annotations
 
 from urllib.parse import parse_qs
 
-import anyio
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
 
-from qorch.http.auth import acting_as
-from qorch.http.dashboard.session import COOKIE, Session, Sessions, load_secret
-from qorch.service import Service
+from qorch.http.context import service_of
+from qorch.http.dashboard.session import COOKIE, Sessions, load_secret
 
 
-def service_of(request: Request) -> Service:
-    service: Service = request.app.state.service
-    return service
-
-
-def sessions_of(request: Request) -> Sessions:
-    sessions: Sessions | None = getattr(request.app.state, "dashboard_sessions", None)
+def sessions_of(conn: HTTPConnection) -> Sessions:
+    """This app's signer of sessions, made on first use from the data directory's secret."""
+    sessions: Sessions | None = getattr(conn.app.state, "dashboard_sessions", None)
     if sessions is None:
-        sessions = Sessions(load_secret(service_of(request).settings.data_dir))
-        request.app.state.dashboard_sessions = sessions
+        sessions = Sessions(load_secret(service_of(conn).settings.data_dir))
+        conn.app.state.dashboard_sessions = sessions
     return sessions
-
-
-async def current_session(request: Request) -> Session | None:
-    """The signed-in session: a valid cookie whose session the user's record still accepts
-    (not signed out, key neither replaced nor revoked; checked in the event log, so a sign-out
-    in any API process counts in all of them)."""
-    session = sessions_of(request).read(request.cookies.get(COOKIE))
-    if session is None:
-        return None
-    app = service_of(request).app
-    user = await anyio.to_thread.run_sync(
-        app.session_user, session.user_id, session.session_id, session.key_generation
-    )
-    if user is None:
-        return None
-    acting_as(user)
-    return session
 
 
 def to_sign_in() -> RedirectResponse:

@@ -1,0 +1,156 @@
+"""Runs a claimed job — a dry run's estimate, a local simulation in a worker process, or a
+remote provider's job — and answers the command that records its outcome, with the value."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import tempfile
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import anyio
+import anyio.to_thread
+
+from qorch.adapters.executor.remote import Record, RemoteRuns
+from qorch.adapters.executor.workers import RunInWorker
+from qorch.adapters.providers import Registry, in_worker, warm_up
+from qorch.adapters.providers.pipeline.secrets import without_secrets
+from qorch.adapters.quotas import Quotas
+from qorch.adapters.vault import CredentialVault
+from qorch.adapters.worker_limits import call_with_memory_limit, memory_limit_error
+from qorch.domain.application import Claim, Qorch
+from qorch.domain.devices import Device
+from qorch.domain.execution import ProviderError
+
+log = logging.getLogger("qorch.executor")
+
+MAX_ATTEMPTS = 3
+"""Claims of one job whose worker process died before it fails as worker_crashed."""
+
+
+@dataclass
+class Runner:
+    app: Qorch
+    registry: Registry
+    quotas: Quotas
+    run_in_worker: RunInWorker
+    remote: RemoteRuns
+    vault: CredentialVault | None
+    cold: bool = False
+    """A worker process was killed: the next local job first warms a fresh one, untimed, so its
+    time limit is not spent on starting a process and importing Qiskit."""
+
+    async def run_claimed(self, claim: Claim) -> tuple[Record, Any]:
+        credentials: dict[str, str] = {}
+        try:
+            device = self.app.find_device(claim.task.device_id)
+            if device is None:
+                raise ProviderError(
+                    "unknown_device", f"device {claim.task.device_id!r} left the catalogue"
+                )
+            provider = self.registry.provider_of(device)
+            if claim.dry_run:
+                estimate = await self.run_local(
+                    device.id, in_worker, provider, "estimate", claim.task, device
+                )
+                return self.app.record_estimate, estimate
+            credentials = await self._credentials(claim, device)
+            if device.remote:
+                return await self.remote.run(claim, device, credentials)
+            outcome = await self.run_local(
+                device.id, in_worker, provider, "run", claim.task, device, credentials
+            )
+            return self.app.record_results, outcome
+        except ProviderError as error:
+            return self.app.record_failure, without_secrets(error.as_dict(), credentials)
+        except anyio.get_cancelled_exc_class():
+            raise
+        except Exception as error:
+            # The worker process died (killed with its process group on shutdown, or by the OOM
+            # killer) or something unexpected broke: try again, then fail with what happened.
+            if claim.attempt < MAX_ATTEMPTS:
+                failed = without_secrets(repr(error), credentials)
+                log.warning("job %s: run failed (%s); releasing the job", claim.job_id, failed)
+                return self._release, None
+            log.error(
+                "job %s failed:\n%s",
+                claim.job_id,
+                without_secrets(traceback.format_exc(), credentials),
+            )
+            return self.app.record_failure, without_secrets(_failure(error, claim), credentials)
+
+    async def run_local(self, device_id: str, function: Callable[..., Any], *args: Any) -> Any:
+        """A job's work in a worker process, within the device's time and memory limits: past
+        the time limit the worker process is killed (and a fresh one started for the next
+        job); an allocation past the memory limit fails in the worker. Both end the job with
+        a non-retryable ProviderError (time_limit, memory_limit)."""
+        seconds = self.quotas.time_limit_for(device_id)
+        memory_mb = self.quotas.memory_limit_mb_for(device_id)
+        call: tuple[Any, ...] = (function, *args)
+        near = ""
+        if memory_mb > 0:
+            near = os.path.join(tempfile.gettempdir(), f"qorch-memory-{uuid.uuid4().hex}")
+            call = (call_with_memory_limit, memory_mb, near, warm_up, *call)
+        if self.cold:
+            self.cold = False
+            try:
+                await self.run_in_worker(warm_up, self.registry.config)
+            except Exception:  # a cold worker is slower, not broken
+                log.exception("warming up a fresh worker process failed")
+        try:
+            with anyio.move_on_after(seconds if seconds > 0 else math.inf):
+                return await self.run_in_worker(*call)
+            self.cold = True
+            raise ProviderError(
+                "time_limit",
+                f"the job ran longer than its time limit of {seconds:g} s on {device_id} and "
+                "was stopped",
+                retryable=False,
+            )
+        except anyio.BrokenWorkerProcess:
+            if near and os.path.exists(near):
+                # The worker died with its data segment at the limit: out of memory, not a
+                # crash worth trying again.
+                raise memory_limit_error(memory_mb) from None
+            raise
+        finally:
+            if near and os.path.exists(near):
+                os.unlink(near)
+
+    async def _credentials(self, claim: Claim, device: Device) -> dict[str, str]:
+        if not device.remote:
+            return {}
+        held = None
+        if self.vault is not None:
+            held = await anyio.to_thread.run_sync(self.vault.open, claim.job_id)
+        if held is None:
+            raise ProviderError(
+                "credentials_unavailable",
+                f"the credentials for {device.id} held for this job are gone or cannot be opened "
+                "here (every machine must share QORCH_SECRET_KEY); submit the job again",
+            )
+        return held
+
+    def _release(self, job_id: UUID, worker_id: str, _: Any) -> bool:
+        return self.app.release_job(job_id, worker_id)
+
+
+def _failure(error: Exception, claim: Claim) -> dict[str, Any]:
+    if isinstance(error, anyio.BrokenWorkerProcess):
+        return {
+            "code": "worker_crashed",
+            "message": f"the simulator process died {claim.attempt} times (out of memory, or "
+            "a crash in the simulator); the job was not completed",
+            "retryable": True,
+        }
+    return {
+        "code": "internal_error",
+        "message": f"{type(error).__name__}: {error}",
+        "retryable": False,
+    }

@@ -1,0 +1,47 @@
+"""Who a worker is, whether it still lives, and how a job's work leaves the event loop."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio.to_process
+
+RunInWorker = Callable[..., Awaitable[Any]]
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def claimant_is_dead(worker_id: str | None) -> bool:
+    """True when the claimant was a process on this host that no longer runs."""
+    if not worker_id:
+        return False
+    host, _, rest = worker_id.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+async def run_in_process(function: Callable[..., Any], *args: Any) -> Any:
+    # Simulation is CPU-bound and partly holds the GIL (transpiling): a process keeps the API
+    # responsive. cancellable=True kills the worker process when a job is cancelled.
+    return await anyio.to_process.run_sync(function, *args, cancellable=True)

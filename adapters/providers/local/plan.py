@@ -1,0 +1,131 @@
+"""A local job made ready to execute: its device, options, and every circuit loaded, checked
+and transpiled once (what a run executes and an estimate prices)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from qorch.adapters.providers.local import client
+from qorch.adapters.providers.local.catalogue import aer_method, find_local_device
+from qorch.adapters.providers.local.options import (
+    Mitigation,
+    Options,
+    mitigation_for,
+    parse_options,
+)
+from qorch.adapters.providers.pipeline.circuits import (
+    has_measurements,
+    load_circuit,
+    parameter_array,
+    pauli_operators,
+    run_circuit,
+    transpiled,
+)
+from qorch.domain.devices import Device
+from qorch.domain.execution import CircuitTask, ExecutionTask, ProviderError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from qiskit import QuantumCircuit
+    from qiskit.quantum_info import SparsePauliOp
+    from qiskit.transpiler import StagedPassManager
+
+
+@dataclass
+class Prepared:
+    """One circuit ready to execute."""
+
+    circuit: QuantumCircuit
+    """Transpiled (ISA) circuit; final measurements removed unless sampling."""
+    values: np.ndarray
+    """(P, k): parameter sets in `circuit.parameters` order (transpiling may drop some)."""
+    observables: list[SparsePauliOp] | None
+    """Laid out on the transpiled circuit's qubits."""
+    width: int
+    shape: dict[str, int]
+
+
+@dataclass
+class Plan:
+    device: Device
+    method: str
+    executor_id: str
+    """The simulator that executes: the device's own, or the dense one for a StatevectorRun."""
+    options: Options
+    circuits: list[Prepared]
+    transpile_seconds: float
+    mitigation: Mitigation
+
+
+def prepare(task: ExecutionTask, device_id: str, max_dense_qubits: int) -> Plan:
+    device = find_local_device(device_id, max_dense_qubits)
+    if device is None:
+        raise ProviderError("unknown_device", f"device {device_id!r} is not a local simulator")
+    options = parse_options(task.options)
+    mitigation = mitigation_for(device, task.run_type, task.use_mitigation, task.options)
+    if task.run_type == "Run":
+        if task.shots < 1:
+            raise ProviderError("invalid_shots", "shots must be at least 1")
+        executor_id, capacity = device.id, device.qubits
+        method = "automatic" if device.noisy else aer_method(device.id)
+    else:
+        executor_id = client.STATEVECTOR_DEVICE
+        capacity = min(device.qubits, max_dense_qubits)
+        method = "statevector"
+    if not task.circuits:
+        raise ProviderError("invalid_task", "a task needs at least one circuit")
+    # Looked up on the module, so a test can count the transpilations.
+    pass_manager = client.pass_manager_for(
+        executor_id, options.optimization_level, options.seed_transpiler
+    )
+    circuits: list[Prepared] = []
+    transpile_seconds = 0.0
+    for index, circuit_task in enumerate(task.circuits):
+        where = f"circuits[{index}]"
+        prepared, seconds = _prepared(circuit_task, where, task, device, capacity, pass_manager)
+        circuits.append(prepared)
+        transpile_seconds += seconds
+    return Plan(device, method, executor_id, options, circuits, transpile_seconds, mitigation)
+
+
+def _prepared(
+    circuit_task: CircuitTask,
+    where: str,
+    task: ExecutionTask,
+    device: Device,
+    capacity: int,
+    pass_manager: StagedPassManager,
+) -> tuple[Prepared, float]:
+    """The circuit ready to execute, and the seconds its transpiling took."""
+    statevector = task.run_type == "StatevectorRun"
+    if statevector:
+        circuit, values = _statevector_circuit(circuit_task, where)
+    else:
+        circuit, values = run_circuit(circuit_task, where)
+    if circuit.num_qubits > capacity:
+        raise ProviderError(
+            "device_too_small",
+            f"{where}: {circuit.num_qubits} qubits, but {device.id} runs at most {capacity}"
+            + (" for StatevectorRun" if statevector else ""),
+        )
+    specs = circuit_task.observables
+    observables = pauli_operators(specs, circuit.num_qubits, where) if specs else None
+    done = transpiled(pass_manager, circuit, values, observables, where)
+    prepared = Prepared(done.isa, done.values, done.observables, circuit.num_qubits, done.shape)
+    return prepared, done.seconds
+
+
+def _statevector_circuit(
+    circuit_task: CircuitTask, where: str
+) -> tuple[QuantumCircuit, np.ndarray]:
+    """Like `run_circuit`, for the exact state: no measurement may remain."""
+    circuit = load_circuit(circuit_task.source, where)
+    values = parameter_array(circuit, circuit_task.parameter_sets, where)
+    circuit = circuit.remove_final_measurements(inplace=False)
+    if has_measurements(circuit):
+        raise ProviderError(
+            "unsupported_circuit",
+            f"{where}: StatevectorRun needs a circuit without mid-circuit measurements",
+        )
+    return circuit, values

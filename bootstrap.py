@@ -1,0 +1,160 @@
+"""The composition root: the one module that builds the concrete adapters and wires them.
+
+Settings come in as plain values (settings.py imports nothing from qorch); here they become the
+objects the domain and the adapters take. The provider registry is built once per application
+and shared by its device catalogue and its executor. Worker processes never read the
+environment: what they need travels with each call (a `ProviderConfig`, the `Limits`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from weakref import WeakKeyDictionary
+
+from qorch.adapters.circuit_facts import configure_parsing, describe_circuit, warm_parsers
+from qorch.adapters.circuit_sandbox import SandboxConfig
+from qorch.adapters.devices import DeviceCatalogue
+from qorch.adapters.executor import Executor
+from qorch.adapters.private_files import keep_private
+from qorch.adapters.providers import Registry
+from qorch.adapters.providers.config import ProviderConfig
+from qorch.adapters.quotas import Quotas
+from qorch.adapters.store import (
+    TablesMissing,
+    check_tables,
+    event_store_env,
+    init_lock,
+    is_postgres,
+)
+from qorch.adapters.vault import CredentialVault
+from qorch.domain.application import Qorch
+from qorch.domain.fields import TextLimits
+from qorch.domain.requests import Limits
+from qorch.projections.database import ViewDatabase
+from qorch.projections.projector import Projector
+from qorch.settings import LIMITS, PARSER, PROVIDERS, QUOTAS, TEXT_LIMITS, Settings
+
+__all__ = ["Service", "TablesMissing", "open_application", "open_executor", "open_service"]
+
+
+def limits_from(settings: Settings) -> Limits:
+    return Limits(**settings.given(LIMITS), text=TextLimits(**settings.given(TEXT_LIMITS)))
+
+
+def quotas_from(settings: Settings) -> Quotas:
+    return Quotas(**settings.given(QUOTAS))
+
+
+def parser_from(settings: Settings) -> SandboxConfig:
+    return SandboxConfig(**settings.given(PARSER))
+
+
+def provider_config_from(settings: Settings) -> ProviderConfig:
+    return ProviderConfig(**settings.given(PROVIDERS))
+
+
+def open_registry(settings: Settings) -> Registry:
+    return Registry(provider_config_from(settings), names=settings.providers)
+
+
+def open_catalogue(settings: Settings, registry: Registry | None = None) -> DeviceCatalogue:
+    return DeviceCatalogue(registry or open_registry(settings), quotas=quotas_from(settings))
+
+
+_registries: WeakKeyDictionary[Qorch, Registry] = WeakKeyDictionary()
+"""The registry each application was wired with, for its executor (open_executor)."""
+
+
+def open_application(settings: Settings, catalogue: DeviceCatalogue | None = None) -> Qorch:
+    keep_private(settings.data_dir)
+    limits = limits_from(settings)
+    configure_parsing(limits, parser_from(settings))
+    catalogue = catalogue or open_catalogue(settings)
+    app = Qorch(
+        event_store_env(settings),
+        describe_circuit=describe_circuit,
+        find_device=catalogue.find,
+        check_options=catalogue.registry.check_request,
+        limits=limits,
+        credentials=CredentialVault(settings),
+    )
+    _registries[app] = catalogue.registry
+    keep_private(settings.data_dir)  # the files the store and the vault just created
+    return app
+
+
+def open_executor(settings: Settings, app: Qorch) -> Executor:
+    vault = app.credentials if isinstance(app.credentials, CredentialVault) else None
+    registry = _registries.get(app) or open_registry(settings)
+    return Executor(
+        app,
+        concurrency=settings.worker_concurrency,
+        lease_seconds=settings.lease_seconds,
+        poll_interval=settings.poll_interval,
+        vault=vault,
+        provider_config=registry.config,
+        quotas=quotas_from(settings),
+        registry=registry,
+    )
+
+
+@dataclass
+class Service:
+    settings: Settings
+    app: Qorch
+    catalogue: DeviceCatalogue
+    views: ViewDatabase
+    projector: Projector
+    limits: Limits
+    quotas: Quotas
+
+    @property
+    def registry(self) -> Registry:
+        return self.catalogue.registry
+
+    def close(self) -> None:
+        self.views.close()
+        self.app.close()
+
+
+def open_service(settings: Settings) -> Service:
+    catalogue = open_catalogue(settings)
+    app = open_application(settings, catalogue)
+    warm_parsers()  # the parser processes start beside the API, not on the first submit
+    views = ViewDatabase(settings.views_path)
+    keep_private(settings.data_dir)
+    projector = Projector(app, views)
+    projector.rebuild()  # catch up with what was recorded while this process was not running
+    return Service(settings, app, catalogue, views, projector, app.limits, catalogue.quotas)
+
+
+def init_event_store(settings: Settings) -> str:
+    """Creates the event store's tables and says where; on PostgreSQL under an advisory lock,
+    so that several concurrent `qorch db init` runs do not trip over each other's CREATEs."""
+    if not is_postgres(settings):
+        open_application(settings).close()  # SQLite creates its tables when opened
+        return str(settings.events_path)
+    with init_lock(settings):
+        app = open_application(settings)
+        try:
+            app.recorder.create_table()  # type: ignore[attr-defined]
+        finally:
+            app.close()
+    return "PostgreSQL tables created (or already there)"
+
+
+def check_event_store(settings: Settings) -> None:
+    """Raises TablesMissing, with a hint, when the PostgreSQL tables were never created."""
+    if is_postgres(settings):
+        app = open_application(settings)
+        try:
+            check_tables(app)
+        finally:
+            app.close()
+
+
+def rebuilt_views(app: Qorch, path: Path) -> tuple[ViewDatabase, int]:
+    """The views at `path` caught up with the whole log, and the log position they reached."""
+    views = ViewDatabase(path)
+    return views, Projector(app, views).rebuild()

@@ -1,0 +1,114 @@
+"""What every group of the application's commands shares: the injected ports, and finding,
+owning and saving aggregates.
+
+The ports are callables and protocols (circuit parsing, the device catalogue, the provider's
+request check, the credential holder), so the domain imports no SDK and no web code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import MapperDeserialisationError, Recording
+
+from qorch.domain.circuit import CircuitFacts
+from qorch.domain.devices import Device
+from qorch.domain.errors import InvalidCircuit, RequestError, Unreadable
+from qorch.domain.ports import CredentialHolder
+from qorch.domain.requests import Limits
+
+DescribeCircuit = Callable[[str], CircuitFacts]
+FindDevice = Callable[[str], Device | None]
+CheckOptions = Callable[[Device, str, dict[str, Any], bool], None]
+"""Raises ProviderError for options or flags the device's provider would refuse."""
+A = TypeVar("A", bound=Aggregate)
+
+DEFAULT_DEVICE_ID = "aer_simulator"
+
+
+class HoldNothing:
+    """For applications that never run on remote providers (tests, replay)."""
+
+    def hold(self, job_id: UUID, credentials: dict[str, str]) -> None:
+        raise RuntimeError("this application cannot hold provider credentials")
+
+    def destroy(self, job_id: UUID) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a command recorded: the aggregate and the log position its last event reached."""
+
+    id: UUID
+    position: int
+
+
+class ApplicationBase(Application[UUID]):
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        describe_circuit: DescribeCircuit,
+        find_device: FindDevice,
+        check_options: CheckOptions,
+        limits: Limits | None = None,
+        credentials: CredentialHolder | None = None,
+    ) -> None:
+        super().__init__(env)
+        self.describe_circuit = describe_circuit
+        self.find_device = find_device
+        self.check_options = check_options
+        self.credentials: CredentialHolder = credentials or HoldNothing()
+        self.limits = limits or Limits()
+        self.listeners: list[Callable[[int], None]] = []
+        """Called with the log position of every save made here (wakes local followers)."""
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        if recordings:
+            position = recordings[-1].notification.id
+            for listener in self.listeners:
+                listener(position)
+
+    def _device(self, device_id: str) -> Device:
+        device = self.find_device(device_id)
+        if device is None:
+            raise RequestError(
+                "device_id",
+                f"unknown device {device_id!r}; list_qpus_and_simulators shows the available ids",
+            )
+        return device
+
+    def _describe(self, source: str, field: str) -> CircuitFacts:
+        try:
+            return self.describe_circuit(source)
+        except InvalidCircuit as error:
+            raise RequestError(field, str(error)) from error
+
+    def _saved(self, aggregate: Aggregate) -> Recorded:
+        recordings = self.save(aggregate)
+        return Recorded(aggregate.id, recordings[-1].notification.id)
+
+    def _owned(self, kind: type[A], user_id: UUID, object_id: str | UUID) -> A | None:
+        found = self._find(kind, object_id)
+        if found is None or getattr(found, "user_id", None) != user_id:
+            return None
+        return found
+
+    def _find(self, kind: type[A], object_id: str | UUID) -> A | None:
+        try:
+            aggregate_id = object_id if isinstance(object_id, UUID) else UUID(str(object_id))
+        except ValueError:
+            return None
+        try:
+            found: Aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+        except MapperDeserialisationError as error:
+            raise Unreadable(aggregate_id) from error
+        return found if isinstance(found, kind) else None

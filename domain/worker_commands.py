@@ -1,0 +1,142 @@
+"""A worker's commands: claim a job, renew or release its lease, record what became of it.
+
+The claim is the lock: `Claimed` is appended with optimistic concurrency, so of many workers
+exactly one wins, and every later record is accepted only while that claim is held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from qorch.domain.application_base import ApplicationBase
+from qorch.domain.circuit import Circuit
+from qorch.domain.errors import Conflict
+from qorch.domain.execution import (
+    CircuitTask,
+    CostEstimate,
+    ExecutionOutcome,
+    ExecutionTask,
+    ObservableSpec,
+    ProviderJob,
+)
+from qorch.domain.job import Job
+from qorch.domain.results import nest_results
+
+
+@dataclass(frozen=True)
+class Claim:
+    job_id: UUID
+    task: ExecutionTask
+    dry_run: bool
+    attempt: int = 1
+    provider_job: ProviderJob | None = None
+    """Set when an earlier claimant submitted the job to a remote provider: re-attach to it."""
+
+
+class WorkerCommands(ApplicationBase):
+    def claim_job(
+        self, job_id: UUID, worker_id: str, now: float, claimant_dead: bool, lease_seconds: float
+    ) -> Claim | None:
+        """Records Claimed for this worker; None when another worker holds or finished it."""
+        job = self._find(Job, job_id)
+        if job is None:
+            return None
+        try:
+            job.claim(worker_id, now, lease_seconds, claimant_dead)
+            self.save(job)
+        except (Conflict, IntegrityError):
+            return None
+        provider_job = ProviderJob.from_dict(job.provider_job) if job.provider_job else None
+        return Claim(job.id, self._task_for(job), job.dry_run, job.attempts, provider_job)
+
+    def renew_lease(self, job_id: UUID, worker_id: str, now: float, lease_seconds: float) -> bool:
+        return self._update_held(job_id, lambda job: job.renew_lease(worker_id, now, lease_seconds))
+
+    def release_job(self, job_id: UUID, worker_id: str) -> bool:
+        return self._update_held(job_id, lambda job: job.release(worker_id))
+
+    def record_provider_job(self, job_id: UUID, worker_id: str, provider_job: ProviderJob) -> bool:
+        return self._update_held(
+            job_id, lambda job: job.record_provider_job(worker_id, provider_job.as_dict())
+        )
+
+    def record_results(self, job_id: UUID, worker_id: str, outcome: ExecutionOutcome) -> bool:
+        def record(job: Job) -> None:
+            results = nest_results(
+                outcome,
+                with_parameters=job.has_parameters,
+                with_observables=job.has_observables,
+            )
+            job.record_results(worker_id, results)
+
+        return self._update_held(job_id, record)
+
+    def record_estimate(self, job_id: UUID, worker_id: str, estimate: CostEstimate) -> bool:
+        recorded = {
+            "native": {"amount": estimate.seconds, "unit": "s"},
+            "converted": {"amount": estimate.usd, "unit": "USD"},
+            "circuits": estimate.circuits,
+            "breakdown": estimate.breakdown,
+        }
+        return self._update_held(job_id, lambda job: job.record_estimate(worker_id, recorded))
+
+    def record_failure(self, job_id: UUID, worker_id: str, error: dict[str, Any]) -> bool:
+        return self._update_held(job_id, lambda job: job.record_failure(worker_id, error))
+
+    def _update_held(self, job_id: UUID, change: Callable[[Job], None], tries: int = 5) -> bool:
+        """Applies a change while this worker holds the job's claim; False once it does not.
+
+        A write that loses a race (IntegrityError) is retried on the reloaded job: the guard in
+        `change` decides whether the claim is still held, so a takeover is never overwritten.
+        """
+        for _ in range(tries):
+            job = self._find(Job, job_id)
+            if job is None:
+                return False
+            try:
+                change(job)
+                self.save(job)
+            except Conflict:
+                return False
+            except IntegrityError:
+                continue
+            return True
+        return False
+
+    def _task_for(self, job: Job) -> ExecutionTask:
+        """What a provider needs to run the job: its circuits' text with their inputs."""
+        circuits: list[Circuit] = [self.repository.get(c) for c in job.circuit_ids]
+        inputs = job.inputs()
+        tasks = []
+        for index, circuit in enumerate(circuits):
+            parameter_sets = inputs["parameters"][index] if job.has_parameters else None
+            observables = inputs["observables"][index] if job.has_observables else None
+            tasks.append(
+                CircuitTask(
+                    source=circuit.source,
+                    parameter_sets=tuple(tuple(s) for s in parameter_sets)
+                    if parameter_sets is not None
+                    else None,
+                    observables=tuple(
+                        ObservableSpec(tuple(labels), tuple(coefficients))
+                        for labels, coefficients in observables
+                    )
+                    if observables is not None
+                    else None,
+                )
+            )
+        return ExecutionTask(
+            job_id=str(job.id),
+            device_id=job.device_id,
+            run_type=job.run_type,  # type: ignore[arg-type]
+            shots=job.shots,
+            circuits=tuple(tasks),
+            options=dict(job.options),
+            use_mitigation=job.use_mitigation,
+            client_token=job.client_token,
+        )

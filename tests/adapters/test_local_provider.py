@@ -1,0 +1,56 @@
+"""The local provider behind the Provider port: what the executor and the registry rely on."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from qorch.adapters.providers import Registry
+from qorch.adapters.providers.config import ProviderConfig
+from qorch.adapters.providers.local import build
+from qorch.domain.execution import CircuitTask, ExecutionTask, ProviderError, ProviderJob
+from qorch.domain.ports import Provider
+
+BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0], q[1];\n'
+MEASURED_BELL = BELL + "measure q -> c;\n"
+
+
+def test_the_registry_builds_it_from_settings_and_workers_get_an_equal_copy() -> None:
+    local: Provider = Registry(ProviderConfig(max_dense_qubits=20)).provider("local")
+
+    copy = pickle.loads(pickle.dumps(local))
+
+    assert copy == local and copy.name == "local"
+    listed = {device.id: device for device in copy.devices()}
+    assert listed["aer_simulator_statevector"].qubits == 20
+    assert all(device.provider == "local" and not device.remote for device in listed.values())
+
+
+def test_a_run_in_a_fresh_copy_answers_like_the_original() -> None:
+    local = build(ProviderConfig())
+    device = next(d for d in local.devices() if d.id == "aer_simulator")
+    task = ExecutionTask(
+        "job", device.id, "Run", 100, (CircuitTask(MEASURED_BELL),), {"seed_simulator": 3}
+    )
+
+    outcome = pickle.loads(pickle.dumps(local)).run(task, device, {})
+
+    assert outcome.circuits[0].counts == local.run(task, device, {}).circuits[0].counts
+
+
+def test_local_devices_are_never_submitted_polled_or_cancelled() -> None:
+    local = build(ProviderConfig())
+    device = local.devices()[0]
+    task = ExecutionTask("job", device.id, "Run", 10, (CircuitTask(BELL),))
+    job = ProviderJob("local", ("nothing",))
+
+    for call in (
+        lambda: local.submit(task, device, {}),
+        lambda: local.poll(task, device, job, {}),
+        lambda: local.cancel(device, job, {}),
+    ):
+        with pytest.raises(ProviderError) as raised:
+            call()
+        assert raised.value.code == "unsupported_operation"
+    assert local.live_status([device], {}) == {}
