@@ -92,23 +92,23 @@ def main(argv: list[str] | None = None) -> None:
 
     users = commands.add_parser("users", help="manage users")
     user_commands = users.add_subparsers(dest="user_command", required=True)
-    create = user_commands.add_parser("create", help="create a user and print its API key")
-    create.add_argument("name")
-    create.add_argument("--data-dir")
-    rotate = user_commands.add_parser(
-        "rotate-key",
-        help="issue a user a new API key (printed once); the old key stops working, the user "
-        "and their objects stay",
-    )
-    rotate.add_argument("name", help="the user's name, or their id")
-    rotate.add_argument("--data-dir")
-    revoke = user_commands.add_parser(
-        "revoke",
-        help="revoke a user's API key: 401 everywhere, dashboard sessions end (rotate-key "
-        "issues a new one)",
-    )
-    revoke.add_argument("name", help="the user's name, or their id")
-    revoke.add_argument("--data-dir")
+    for name, text in (
+        ("create", "create a user and print its API key"),
+        (
+            "rotate-key",
+            "issue a user a new API key (printed once); the old key stops working, the user "
+            "and their objects stay",
+        ),
+        (
+            "revoke",
+            "revoke a user's API key: 401 everywhere, dashboard sessions end (rotate-key "
+            "issues a new one)",
+        ),
+    ):
+        command = user_commands.add_parser(name, help=text)
+        who_help = "the new user's name" if name == "create" else "the user's name, or their id"
+        command.add_argument("name", help=who_help)
+        command.add_argument("--data-dir")
 
     db = commands.add_parser("db", help="manage the event store")
     db_commands = db.add_subparsers(dest="db_command", required=True)

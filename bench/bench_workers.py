@@ -165,28 +165,38 @@ async def drive(server: Server, jobs: int, kill: subprocess.Popen[str] | None) -
     return submissions, settled, await statuses(server, experiment_id)
 
 
+@contextlib.contextmanager
+def cluster(
+    data_dir: Path, env: dict[str, str], workers: int, shared_database: bool
+) -> Iterator[tuple[Server, list[subprocess.Popen[str]]]]:
+    """An API process without a worker plus `workers` worker processes on `data_dir`, all
+    stopped when the block ends (the data directory stays, to be read)."""
+    data_dir.mkdir()
+    if shared_database:
+        init_database(data_dir, env)
+    server = Server(extra_args=["--no-worker"], env=env, data_dir=data_dir)
+    processes: list[subprocess.Popen[str]] = []
+    try:
+        server.start()
+        processes = [start_worker(data_dir, env) for _ in range(workers)]
+        time.sleep(2.0)  # let the workers import qiskit before the clock starts
+        yield server, processes
+    finally:
+        for process in processes:
+            stop_group(process)
+        server.stop()
+
+
 def one_run(label: str, jobs: int, database_url: str, kill_one: bool) -> Outcome:
     env = dict(ENV)
     if database_url:
         env["QORCH_DATABASE_URL"] = database_url
     with tempfile.TemporaryDirectory(prefix="qorch-bench-workers-") as tmp:
         data_dir = Path(tmp) / "data"
-        data_dir.mkdir()
-        if database_url:
-            init_database(data_dir, env)
-        server = Server(extra_args=["--no-worker"], env=env, data_dir=data_dir)
-        workers: list[subprocess.Popen[str]] = []
-        try:
-            server.start()
-            workers = [start_worker(data_dir, env) for _ in range(WORKERS)]
-            time.sleep(2.0)  # let the workers import qiskit before the clock starts
+        with cluster(data_dir, env, WORKERS, bool(database_url)) as (server, workers):
             submissions, settled, found = asyncio.run(
                 drive(server, jobs, workers[0] if kill_one else None)
             )
-        finally:
-            for worker in workers:
-                stop_group(worker)
-            server.stop()
         killed = kill_one and workers[0].returncode == -signal.SIGKILL
         executed, claimed, events = executed_per_job(data_dir, database_url)
     ids = submissions.job_ids
@@ -386,21 +396,10 @@ def scaling_run(
     env = {**ENV, "QORCH_DATABASE_URL": database_url, "QORCH_WORKER_CONCURRENCY": "1"}
     with tempfile.TemporaryDirectory(prefix="qorch-bench-scaling-") as tmp:
         data_dir = Path(tmp) / "data"
-        data_dir.mkdir()
-        init_database(data_dir, env)
-        server = Server(extra_args=["--no-worker"], env=env, data_dir=data_dir)
-        processes: list[subprocess.Popen[str]] = []
-        try:
-            server.start()
-            processes = [start_worker(data_dir, env) for _ in range(workers)]
-            time.sleep(2.0)
+        with cluster(data_dir, env, workers, True) as (server, _):
             job_ids, failures, first_sent, settled, found, sample = asyncio.run(
                 scaling_drive(server, workload, jobs, workers)
             )
-        finally:
-            for process in processes:
-                stop_group(process)
-            server.stop()
         claimants: dict[str, set[str]] = {}
         executed, claimed, _ = executed_per_job(data_dir, database_url, claimants)
     not_done = [i for i in job_ids if found.get(i) != "Done"]

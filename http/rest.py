@@ -6,12 +6,15 @@ by default (MCP: 20); unknown query parameters are ignored.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from qorch.bootstrap import Service
+from qorch.domain.user import User
 from qorch.http import commands, queries
 from qorch.http.auth import user_of
 from qorch.http.context import query_of, service_of
@@ -27,9 +30,15 @@ from qorch.http.schemas import (
 PAGE_SIZE = 100
 JOBS = with_page_size(JobsQuery, PAGE_SIZE)
 PAGE = with_page_size(Page, PAGE_SIZE)
+P = TypeVar("P", bound=Page)
 
 
-def _listed(name: str, docs: list[dict[str, Any]], page: Page) -> JSONResponse:
+def _listed(
+    request: Request, name: str, model: type[P], read: Callable[[Service, User, P], list[Any]]
+) -> JSONResponse:
+    """One page of the caller's `name`, read with the query parsed as `model`."""
+    page = query_of(request, model, strict=False)
+    docs = read(service_of(request), user_of(request), page)
     return JSONResponse({name: docs, "limit": page.limit, "offset": page.offset})
 
 
@@ -40,9 +49,7 @@ async def get_job(request: Request) -> JSONResponse:
 
 
 async def list_jobs(request: Request) -> JSONResponse:
-    user = user_of(request)
-    query = query_of(request, JOBS, strict=False)
-    return _listed("jobs", queries.job_list(service_of(request), user, query), query)
+    return _listed(request, "jobs", JOBS, queries.job_list)
 
 
 async def cancel_job(request: Request) -> JSONResponse:
@@ -60,9 +67,7 @@ async def get_job_events(request: Request) -> JSONResponse:
 
 
 async def list_experiments(request: Request) -> JSONResponse:
-    user = user_of(request)
-    page = query_of(request, PAGE, strict=False)
-    return _listed("experiments", queries.experiment_list(service_of(request), user, page), page)
+    return _listed(request, "experiments", PAGE, queries.experiment_list)
 
 
 async def create_experiment(request: Request) -> JSONResponse:
@@ -81,11 +86,15 @@ async def get_experiment(request: Request) -> JSONResponse:
 
 
 async def list_experiment_circuits(request: Request) -> JSONResponse:
-    user = user_of(request)
-    page = query_of(request, PAGE, strict=False)
     experiment_id = request.path_params["experiment_id"]
-    docs = queries.circuit_list(service_of(request), user, experiment_id, page.limit, page.offset)
-    return _listed("circuits", docs, page)
+    return _listed(
+        request,
+        "circuits",
+        PAGE,
+        lambda service, user, page: queries.circuit_list(
+            service, user, experiment_id, page.limit, page.offset
+        ),
+    )
 
 
 async def get_circuit(request: Request) -> JSONResponse:

@@ -13,6 +13,7 @@ import sqlite3
 from typing import Any
 
 from qorch.domain.job import QUIET, Job
+from qorch.projections import jobs
 
 SUMMARY_FIELDS = (
     "id",
@@ -65,31 +66,16 @@ def latest_change(db: sqlite3.Connection, user_id: str) -> int:
 
 
 def jobs_page(
-    db: sqlite3.Connection,
-    user_id: str,
-    *,
-    status: str | None = None,
-    device_id: str | None = None,
-    experiment_id: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
+    db: sqlite3.Connection, user_id: str, limit: int = 50, offset: int = 0, **filters: str | None
 ) -> list[dict[str, Any]]:
-    """One page of the user's jobs, newest first, as summaries (no timeline, no options).
+    """One page of the user's jobs, newest first, as summaries (no timeline, no options);
+    `filters` are status, device_id, experiment_id (empty: any).
 
     Served by the (user_id[, status | device_id], created) indexes: the page costs O(limit).
     """
-    query = "SELECT doc FROM jobs WHERE user_id = ?"
-    params: list[Any] = [user_id]
-    for column, value in (
-        ("status", status),
-        ("device_id", device_id),
-        ("experiment_id", experiment_id),
-    ):
-        if value:
-            query += f" AND {column} = ?"
-            params.append(value)
-    query += " ORDER BY created DESC, id LIMIT ? OFFSET ?"
-    return [summary(json.loads(row[0])) for row in db.execute(query, [*params, limit, offset])]
+    chosen = {name: value or None for name, value in filters.items()}
+    found = jobs.list_jobs(db, user_id, limit=limit, offset=offset, **chosen)
+    return [summary(doc) for doc in found]
 
 
 def device_ids(db: sqlite3.Connection, user_id: str) -> list[str]:

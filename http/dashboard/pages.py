@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -45,6 +47,41 @@ def _context(request: Request, session: Session, **more: Any) -> dict[str, Any]:
 
 
 MAX_PAGE_NUMBER = MAX_OFFSET // PAGE_SIZE
+
+
+Context = dict[str, Any]
+Page = Callable[[Request, Session, Context], Awaitable[Response]]
+
+
+def signed_in(page: Page) -> Callable[[Request], Awaitable[Response]]:
+    """A page for the signed-in user, given their session and the page context (its live
+    position read before any rows); anyone else is sent to sign in."""
+
+    @functools.wraps(page)
+    async def handler(request: Request) -> Response:
+        session = session_of(request)
+        if session is None:
+            return to_sign_in()
+        try:
+            return await page(request, session, _context(request, session))
+        except Missing as missing:
+            return render("not_found.html", 404, **_context(request, session), kind=missing.kind)
+
+    return handler
+
+
+class Missing(Exception):
+    """The page's object is not the signed-in user's (or does not exist): a 404 page."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.kind = kind
+
+
+def found(doc: dict[str, Any] | None, kind: str) -> dict[str, Any]:
+    if doc is None:
+        raise Missing(kind)
+    return doc
 
 
 def _page_number(request: Request) -> int:
@@ -110,10 +147,8 @@ async def sign_out(request: Request) -> Response:
     return response
 
 
-async def jobs_page(request: Request) -> Response:
-    session = session_of(request)
-    if session is None:
-        return to_sign_in()
+@signed_in
+async def jobs_page(request: Request, session: Session, context: Context) -> Response:
     params = request.query_params
     filters = {
         "status": params.get("status", "") if params.get("status") in STATUSES else "",
@@ -121,7 +156,6 @@ async def jobs_page(request: Request) -> Response:
         "experiment": params.get("experiment", "")[:64],
     }
     page = _page_number(request)
-    context = _context(request, session)  # the live position is read before the rows
     db = service_of(request).views.connection()
     rows = dashboard.jobs_page(
         db,
@@ -150,20 +184,11 @@ async def jobs_page(request: Request) -> Response:
     )
 
 
-def _not_found(request: Request, session: Session, kind: str) -> Response:
-    return render("not_found.html", 404, **_context(request, session), kind=kind)
-
-
-async def job_page(request: Request) -> Response:
-    session = session_of(request)
-    if session is None:
-        return to_sign_in()
+@signed_in
+async def job_page(request: Request, session: Session, context: Context) -> Response:
     job_id = request.path_params["job_id"]
-    context = _context(request, session)
     db = service_of(request).views.connection()
-    job = jobs.get_job(db, session.user_id, job_id, with_inputs=False)
-    if job is None:
-        return _not_found(request, session, "job")
+    job = found(jobs.get_job(db, session.user_id, job_id, with_inputs=False), "job")
     names = dashboard.circuit_names(db, session.user_id, job["circuit_ids"])
     results = jobs.get_results(db, job_id) if job["status"] in jobs.FINAL else None
     experiment = experiments.get_experiment(db, session.user_id, job["experiment_id"])
@@ -207,16 +232,11 @@ def _drawing_limits(request: Request) -> tuple[DrawingLimits, anyio.CapacityLimi
     return state.drawing_limits, state.drawing_limiter
 
 
-async def circuit_page(request: Request) -> Response:
-    session = session_of(request)
-    if session is None:
-        return to_sign_in()
+@signed_in
+async def circuit_page(request: Request, session: Session, context: Context) -> Response:
     circuit_id = request.path_params["circuit_id"]
-    context = _context(request, session)
     db = service_of(request).views.connection()
-    circuit = circuits.get_circuit(db, session.user_id, circuit_id)
-    if circuit is None:
-        return _not_found(request, session, "circuit")
+    circuit = found(circuits.get_circuit(db, session.user_id, circuit_id), "circuit")
     drawing = await drawing_for(circuit, *_drawing_limits(request))
     experiment = experiments.get_experiment(db, session.user_id, circuit["experiment_id"])
     return render(
@@ -232,12 +252,9 @@ async def circuit_page(request: Request) -> Response:
     )
 
 
-async def experiments_page(request: Request) -> Response:
-    session = session_of(request)
-    if session is None:
-        return to_sign_in()
+@signed_in
+async def experiments_page(request: Request, session: Session, context: Context) -> Response:
     page = _page_number(request)
-    context = _context(request, session)
     rows = experiments.list_experiments(
         service_of(request).views.connection(),
         session.user_id,
@@ -256,16 +273,11 @@ async def experiments_page(request: Request) -> Response:
     )
 
 
-async def experiment_page(request: Request) -> Response:
-    session = session_of(request)
-    if session is None:
-        return to_sign_in()
+@signed_in
+async def experiment_page(request: Request, session: Session, context: Context) -> Response:
     experiment_id = request.path_params["experiment_id"]
-    context = _context(request, session)
     db = service_of(request).views.connection()
-    experiment = experiments.get_experiment(db, session.user_id, experiment_id)
-    if experiment is None:
-        return _not_found(request, session, "experiment")
+    experiment = found(experiments.get_experiment(db, session.user_id, experiment_id), "experiment")
     return render(
         "experiment.html",
         **context,

@@ -21,13 +21,8 @@ class IbmProvider:
     config: ProviderConfig = field(default_factory=ProviderConfig)
     name: str = catalogue.PROVIDER
 
-    def devices(self) -> list[Device]:
-        return catalogue.devices()
-
-    def check_request(
-        self, device: Device, run_type: str, options_: dict[str, Any], mitigate: bool
-    ) -> None:
-        options.check_request(device, run_type, options_, mitigate)
+    devices = staticmethod(catalogue.devices)
+    check_request = staticmethod(options.check_request)
 
     def estimate(self, task: ExecutionTask, device: Device) -> CostEstimate:
         return estimate.estimate(task, device)

@@ -26,13 +26,8 @@ class IonQProvider:
     config: ProviderConfig
     name: str = catalogue.PROVIDER
 
-    def devices(self) -> list[Device]:
-        return catalogue.devices()
-
-    def check_request(
-        self, device: Device, run_type: str, options: dict[str, Any], mitigate: bool
-    ) -> None:
-        check_request(device, run_type, options, mitigate)
+    devices = staticmethod(catalogue.devices)
+    check_request = staticmethod(check_request)
 
     def estimate(self, task: ExecutionTask, device: Device) -> CostEstimate:
         from qorch.adapters.providers.ionq.estimate import estimate
