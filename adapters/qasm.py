@@ -6,7 +6,7 @@ import hashlib
 import re
 import warnings
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from qiskit import QuantumCircuit, qasm2, qasm3
@@ -39,16 +39,7 @@ class CircuitMetrics:
     other_ops: dict[str, int]
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "qubits": self.qubits,
-            "clbits": self.clbits,
-            "depth": self.depth,
-            "depth_2q": self.depth_2q,
-            "gates_1q": self.gates_1q,
-            "gates_2q": self.gates_2q,
-            "gates_total": self.gates_total,
-            "other_ops": dict(self.other_ops),
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -64,8 +64,7 @@ class _Qasm3Budget:
         self.built = 0
         self.registers: dict[str, int] = {}
         self.constants: dict[str, int] = {}
-        self.qubits = 0
-        self.clbits = 0
+        self.declared = {"qubits": 0, "clbits": 0}
 
     def statements(self, statements: Iterable[Any]) -> int:
         total = 0
@@ -73,29 +72,26 @@ class _Qasm3Budget:
             total = min(self.cap, total + self.statement(statement))
         return total
 
+    def declare(self, node: Any, name: str, size: Any, kind: str, limit: int) -> None:
+        """A register of `size` (None: one) named `name`, counted against the limit of its kind."""
+        width = 1 if size is None else self.integer(size)
+        if width is None:
+            return
+        self.registers[name] = width
+        self.declared[kind] += width
+        if self.declared[kind] > limit:
+            raise CircuitLimitError(over_limit(kind, self.declared[kind], limit), _line(node))
+
     def statement(self, node: Any) -> int:  # noqa: PLR0911, PLR0912 (one branch per statement)
         from openqasm3 import ast
 
         if isinstance(node, ast.QubitDeclaration):
-            size = 1 if node.size is None else self.integer(node.size)
-            if size is not None:
-                self.registers[node.qubit.name] = size
-                self.qubits += size
-                if self.qubits > self.limits.max_qubits:
-                    raise CircuitLimitError(
-                        over_limit("qubits", self.qubits, self.limits.max_qubits), _line(node)
-                    )
+            self.declare(node, node.qubit.name, node.size, "qubits", self.limits.max_qubits)
             return 0
         if isinstance(node, ast.ClassicalDeclaration):
             if isinstance(node.type, ast.BitType):
-                size = 1 if node.type.size is None else self.integer(node.type.size)
-                if size is not None:
-                    self.registers[node.identifier.name] = size
-                    self.clbits += size
-                    if self.clbits > self.limits.max_clbits:
-                        raise CircuitLimitError(
-                            over_limit("clbits", self.clbits, self.limits.max_clbits), _line(node)
-                        )
+                name, size = node.identifier.name, node.type.size
+                self.declare(node, name, size, "clbits", self.limits.max_clbits)
             return 0 if node.init_expression is None else self.width([node.identifier])
         if isinstance(node, ast.ConstantDeclaration):
             value = self.integer(node.init_expression)

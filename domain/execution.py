@@ -7,7 +7,7 @@ rule that drops levels the client did not ask for lives in `qorch.domain.results
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Literal
 
 RunType = Literal["Run", "StatevectorRun"]
@@ -102,6 +102,7 @@ class CostEstimate:
     breakdown: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(eq=False, repr=False)  # compared and shown as the exception it is
 class ProviderError(Exception):
     """A provider failed to run a task; carries the structured error recorded as Failed.
 
@@ -111,23 +112,16 @@ class ProviderError(Exception):
     Retry-After header or the like; retryable errors are retried with backoff before failing.
     """
 
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        *,
-        retryable: bool = False,
-        field: str | None = None,
-        provider_code: str | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.retryable = retryable
-        self.field = field
-        self.provider_code = provider_code
-        self.retry_after = retry_after
+    code: str
+    message: str
+    _: KW_ONLY
+    retryable: bool = False
+    field: str | None = None
+    provider_code: str | None = None
+    retry_after: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Raised in worker processes: must survive pickling with all its fields.

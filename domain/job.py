@@ -210,6 +210,9 @@ class Job(Aggregate):
     @event(Released)
     def _released(self) -> None:
         self.status = STATUS_AFTER[Job.Released]
+        self._clear_claim()
+
+    def _clear_claim(self) -> None:
         self.worker_id = None
         self.lease_until = 0.0
 
@@ -281,8 +284,7 @@ class Job(Aggregate):
     @event(Restarted)
     def _restarted(self) -> None:
         self.status = STATUS_AFTER[Job.Restarted]
-        self.worker_id = None
-        self.lease_until = 0.0
+        self._clear_claim()
         self.runs += 1
         self.provider_job = None
 

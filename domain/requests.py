@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -229,15 +229,8 @@ def normalise_parameters(
         raise RequestError("parameters", "must be a list: [circuit][parameter_set][value]")
     if len(circuits) == 1 and _depth(raw) <= 2:
         raw = [raw]
-    if len(raw) != len(circuits):
-        raise RequestError(
-            "parameters",
-            f"expected one list of parameter sets per circuit ({len(circuits)}), got {len(raw)}",
-        )
     per_circuit: list[list[list[float]]] = []
-    for c, (sets, circuit) in enumerate(zip(raw, circuits, strict=True)):
-        if not isinstance(sets, list) or not sets:
-            raise RequestError(f"parameters[{c}]", "must be a non-empty list of parameter sets")
+    for c, sets, circuit in _per_circuit("parameters", "parameter sets", raw, circuits):
         if len(sets) > limits.max_parameter_sets:
             raise RequestError(
                 f"parameters[{c}]", f"at most {limits.max_parameter_sets} parameter sets"
@@ -265,6 +258,21 @@ def normalise_parameters(
     return per_circuit
 
 
+def _per_circuit(
+    field_name: str, what: str, raw: list[Any], circuits: Sequence[CircuitFacts]
+) -> Iterator[tuple[int, list[Any], CircuitFacts]]:
+    """Each circuit's entry of a `[circuit][...]` list, checked to be a non-empty list."""
+    if len(raw) != len(circuits):
+        raise RequestError(
+            field_name,
+            f"expected one list of {what} per circuit ({len(circuits)}), got {len(raw)}",
+        )
+    for c, (entry, circuit) in enumerate(zip(raw, circuits, strict=True)):
+        if not isinstance(entry, list) or not entry:
+            raise RequestError(f"{field_name}[{c}]", f"must be a non-empty list of {what}")
+        yield c, entry, circuit
+
+
 def normalise_observables(
     raw: Any, circuits: Sequence[CircuitFacts], limits: Limits
 ) -> list[list[list[Any]]] | None:
@@ -277,16 +285,9 @@ def normalise_observables(
             raw = [[raw]]
         elif all(_is_observable(item) for item in raw):
             raw = [raw]
-    if len(raw) != len(circuits):
-        raise RequestError(
-            "observables",
-            f"expected one list of observables per circuit ({len(circuits)}), got {len(raw)}",
-        )
     per_circuit: list[list[list[Any]]] = []
     terms = 0
-    for c, (observables, circuit) in enumerate(zip(raw, circuits, strict=True)):
-        if not isinstance(observables, list) or not observables:
-            raise RequestError(f"observables[{c}]", "must be a non-empty list of observables")
+    for c, observables, circuit in _per_circuit("observables", "observables", raw, circuits):
         if len(observables) > limits.max_observables:
             raise RequestError(f"observables[{c}]", f"at most {limits.max_observables} observables")
         checked: list[list[Any]] = []

@@ -15,7 +15,8 @@ from eventsourcing.domain import Aggregate, event
 from qorch.domain.fields import from_opaque_json, opaque_json
 
 
-class SubmitKey(Aggregate):
+@dataclass(eq=False, repr=False)  # what eventsourcing already made it, said for type checkers
+class SubmitKey(Aggregate, created_event_name="Used"):
     """One per (user, idempotency key): its id is derived from both, so a second job for the same
     key loses the optimistic-concurrency race instead of being recorded."""
 
@@ -23,15 +24,11 @@ class SubmitKey(Aggregate):
     def create_id(user_id: UUID, key: str) -> UUID:
         return uuid5(NAMESPACE_URL, f"qorch:submit-key:{user_id}:{key}")
 
-    @event("Used")
-    def __init__(
-        self, user_id: UUID, key: str, job_id: UUID, fingerprint: str, used_at: float
-    ) -> None:
-        self.user_id = user_id
-        self.key = key
-        self.job_id = job_id
-        self.fingerprint = fingerprint
-        self.used_at = used_at
+    user_id: UUID
+    key: str
+    job_id: UUID
+    fingerprint: str
+    used_at: float
 
     @event("Reused")
     def reuse(self, job_id: UUID, fingerprint: str, used_at: float) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -89,7 +90,8 @@ class User(Aggregate):
         return not self.revoked and key_generation == self.key_generation
 
 
-class EndedSession(Aggregate):
+@dataclass(eq=False, repr=False)  # what eventsourcing already made it, said for type checkers
+class EndedSession(Aggregate, created_event_name="Ended"):
     """A signed-out dashboard session, one record each (never an ever-growing list on the
     user, which every request replays): its id is derived from the session's id."""
 
@@ -97,13 +99,12 @@ class EndedSession(Aggregate):
     def create_id(session_id: str) -> UUID:
         return uuid5(NAMESPACE_URL, "qorch:ended-session:" + session_id)
 
-    @event("Ended")
-    def __init__(self, user_id: UUID, session_id: str) -> None:
-        self.user_id = user_id
-        self.session_id = session_id
+    user_id: UUID
+    session_id: str
 
 
-class ApiKey(Aggregate):
+@dataclass(eq=False, repr=False)
+class ApiKey(Aggregate, created_event_name="Issued"):
     """A key issued after registration (a rotation): its hash names this record, which names
     the user. A replaced key's record stays, but the user no longer holds that key."""
 
@@ -111,7 +112,5 @@ class ApiKey(Aggregate):
     def create_id(key_hash: str) -> UUID:
         return uuid5(NAMESPACE_URL, "qorch:api-key:" + key_hash)
 
-    @event("Issued")
-    def __init__(self, key_hash: str, user_id: UUID) -> None:
-        self.key_hash = key_hash
-        self.user_id = user_id
+    key_hash: str
+    user_id: UUID

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import KW_ONLY, InitVar, dataclass, field
 from uuid import UUID
 
 import anyio
@@ -46,42 +47,36 @@ MAX_REMOTE_JOBS = 256
 """Jobs waiting at providers do not count against `concurrency` (local CPU work), but this."""
 
 
+@dataclass(eq=False)
 class Executor:
-    def __init__(
-        self,
-        app: Qorch,
-        *,
-        concurrency: int,
-        lease_seconds: float,
-        poll_interval: float,
-        run_in_worker: RunInWorker = run_in_process,
-        worker_id: str | None = None,
-        vault: CredentialVault | None = None,
-        provider_config: ProviderConfig | None = None,
-        quotas: Quotas | None = None,
-        registry: Registry | None = None,
-    ) -> None:
-        self.app = app
-        self.concurrency = concurrency
-        self.lease_seconds = lease_seconds
-        self.poll_interval = poll_interval
-        self.run_in_worker = run_in_worker
-        self.worker_id = worker_id or new_worker_id()
-        self.vault = vault
-        self.provider_config = provider_config or ProviderConfig()
-        registry = registry or Registry(provider_config)
+    app: Qorch
+    _: KW_ONLY
+    concurrency: int
+    lease_seconds: float
+    poll_interval: float
+    run_in_worker: RunInWorker = run_in_process
+    worker_id: str = field(default_factory=new_worker_id)
+    vault: CredentialVault | None = None
+    provider_config: ProviderConfig = field(default_factory=ProviderConfig)
+    quotas: InitVar[Quotas | None] = None
+    registry: InitVar[Registry | None] = None
+
+    def __post_init__(self, quotas: Quotas | None, registry: Registry | None) -> None:
+        registry = registry or Registry(self.provider_config)
         quotas = quotas or Quotas()
-        self.per_user = quotas.running_cap(concurrency)
-        self.board = JobBoard(app)
-        self.calls = ProviderCalls(run_in_worker, self.provider_config)
-        self.remote = RemoteRuns(app, registry, self.calls, self.worker_id, self._wake)
-        self.runner = Runner(app, registry, quotas, run_in_worker, self.remote, vault)
+        self.per_user = quotas.running_cap(self.concurrency)
+        self.board = JobBoard(self.app)
+        self.calls = ProviderCalls(self.run_in_worker, self.provider_config)
+        self.remote = RemoteRuns(self.app, registry, self.calls, self.worker_id, self._wake)
+        self.runner = Runner(
+            self.app, registry, quotas, self.run_in_worker, self.remote, self.vault
+        )
         self.last_served: str | None = None
         """The user whose job was started last: the next round-robin round starts after them."""
         self.running: dict[UUID, anyio.CancelScope] = {}
         self.held: set[UUID] = set()
         """Jobs whose claim this executor holds and whose outcome is not recorded yet."""
-        self.follower = LogFollower(app, poll_interval=poll_interval, topics=JOB_TOPICS)
+        self.follower = LogFollower(self.app, poll_interval=self.poll_interval, topics=JOB_TOPICS)
         self._dispatch = anyio.Event()
         self.stopping = False
 
