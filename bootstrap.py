@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from weakref import WeakKeyDictionary
 
 from qorch.adapters.circuit_facts import configure_parsing, describe_circuit, warm_parsers
 from qorch.adapters.circuit_sandbox import SandboxConfig
@@ -62,10 +61,6 @@ def open_catalogue(settings: Settings, registry: Registry | None = None) -> Devi
     return DeviceCatalogue(registry or open_registry(settings), quotas=quotas_from(settings))
 
 
-_registries: WeakKeyDictionary[Qorch, Registry] = WeakKeyDictionary()
-"""The registry each application was wired with, for its executor (open_executor)."""
-
-
 def open_application(settings: Settings, catalogue: DeviceCatalogue | None = None) -> Qorch:
     keep_private(settings.data_dir)
     limits = limits_from(settings)
@@ -79,14 +74,15 @@ def open_application(settings: Settings, catalogue: DeviceCatalogue | None = Non
         limits=limits,
         credentials=CredentialVault(settings),
     )
-    _registries[app] = catalogue.registry
     keep_private(settings.data_dir)  # the files the store and the vault just created
     return app
 
 
-def open_executor(settings: Settings, app: Qorch) -> Executor:
+def open_executor(settings: Settings, app: Qorch, registry: Registry | None = None) -> Executor:
+    """The executor for `app`, calling providers through `registry` (the one the application's
+    catalogue was built from, when it is at hand)."""
     vault = app.credentials if isinstance(app.credentials, CredentialVault) else None
-    registry = _registries.get(app) or open_registry(settings)
+    registry = registry or open_registry(settings)
     return Executor(
         app,
         concurrency=settings.worker_concurrency,

@@ -181,10 +181,11 @@ def run_server(settings: Settings) -> None:
 
 
 def run_worker(settings: Settings) -> None:
-    from qorch.bootstrap import open_application, open_executor
+    from qorch.bootstrap import open_application, open_catalogue, open_executor, open_registry
 
-    app = open_application(settings)
-    executor = open_executor(settings, app)
+    registry = open_registry(settings)
+    app = open_application(settings, open_catalogue(settings, registry))
+    executor = open_executor(settings, app, registry)
     print(f"qorch worker {executor.worker_id} (data: {settings.data_dir})", flush=True)
 
     async def run_until_signalled() -> None:

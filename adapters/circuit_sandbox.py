@@ -9,7 +9,7 @@ make the known bombs fail fast; this bounds whatever they miss.
 
 Workers are plain subprocesses (not multiprocessing), so they never re-import the API's main
 module and never inherit its threads or open files. Configured once per process by `configure`
-(service.py, from settings); `call` runs a module-level function in a worker and returns its
+(bootstrap.py, from settings); `call` runs a module-level function in a worker and returns its
 (picklable) result.
 """
 

@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
 from starlette.testclient import TestClient  # noqa: E402
 
+from qorch.bootstrap import open_application  # noqa: E402
 from qorch.domain.requests import RunRequest  # noqa: E402
 from qorch.http.app import create_app  # noqa: E402
-from qorch.service import open_application  # noqa: E402
 from qorch.settings import Settings  # noqa: E402
 
 BELL = (

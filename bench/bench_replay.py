@@ -34,13 +34,13 @@ BATCH = 200
 
 def build_store(data_dir: Path, events: int) -> tuple[int, float]:
     """Records jobs until the log holds at least `events` events; answers (events, seconds)."""
+    from qorch.bootstrap import open_application
     from qorch.domain.execution import CircuitOutcome, ExecutionOutcome
     from qorch.domain.job import Job
     from qorch.domain.requests import RunRequest
     from qorch.domain.results import nest_results
     from qorch.projections.database import ViewDatabase
     from qorch.projections.projector import Projector
-    from qorch.service import open_application
     from qorch.settings import Settings
 
     settings = Settings(data_dir=data_dir)

@@ -2,7 +2,7 @@
 `qorch serve --no-worker`, on one shared store; then again with one worker SIGKILLed mid-run.
 
 Every job must end Done with exactly one `Executed` event, counted from the event store itself
-(`qorch.service.open_application`, whole notification log) after every process has stopped.
+(`qorch.bootstrap.open_application`, whole notification log) after every process has stopped.
 SQLite (shared data directory) always; PostgreSQL too when `--database-url` (or
 QORCH_BENCH_DATABASE_URL) names a server: a scratch database is created there, initialised with
 `qorch db init`, and dropped at the end. Jobs are submitted over HTTP by 8 concurrent clients.
@@ -85,7 +85,7 @@ def executed_per_job(
 
     With `claimants`, also collects the worker ids that recorded Claimed, per job id.
     """
-    from qorch.service import open_application
+    from qorch.bootstrap import open_application
     from qorch.settings import Settings
 
     app = open_application(Settings(data_dir=data_dir, database_url=database_url))

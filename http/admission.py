@@ -20,10 +20,10 @@ from weakref import WeakKeyDictionary
 import anyio
 
 from qorch.adapters.quotas import Quotas
+from qorch.bootstrap import Service
 from qorch.http.errors import ApiError
 from qorch.projections import jobs
 from qorch.projections.database import stored_bytes
-from qorch.service import Service
 
 OPEN_JOBS_SQL = "SELECT COUNT(*) FROM jobs WHERE user_id = ? AND status NOT IN ({})".format(
     ", ".join("?" * len(jobs.FINAL))

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from qorch.bootstrap import Service, open_executor, open_service
 from qorch.http import ai, haiqu, rest
 from qorch.http.auth import ApiKeyOrSession, refused
 from qorch.http.bodies import BodyLimits, LimitBodies
@@ -23,7 +24,6 @@ from qorch.http.dashboard.routes import routes as dashboard_routes
 from qorch.http.errors import EXCEPTION_HANDLERS
 from qorch.http.mcp import McpHost, http_endpoint
 from qorch.http.openapi import openapi_document
-from qorch.service import Service, open_executor, open_service
 from qorch.settings import Settings
 
 log = logging.getLogger("qorch")
@@ -48,7 +48,7 @@ def create_app(settings: Settings) -> Starlette:
                 tg.start_soon(service.projector.run, settings.poll_interval)
                 tg.start_soon(mcp.watch.run, service)
                 if settings.run_worker:
-                    tg.start_soon(open_executor(settings, service.app).run)
+                    tg.start_soon(open_executor(settings, service.app, service.registry).run)
                 yield
                 tg.cancel_scope.cancel()
         finally:

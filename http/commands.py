@@ -15,6 +15,7 @@ from typing import Any
 
 import anyio
 
+from qorch.bootstrap import Service
 from qorch.domain.application import Recorded, Submit
 from qorch.domain.requests import RunRequest
 from qorch.domain.submission import SdkView
@@ -23,7 +24,6 @@ from qorch.http import queries
 from qorch.http.admission import admit_submit, admit_upload
 from qorch.http.queries import await_recorded
 from qorch.http.schemas import AnalyticsRequest, RunCircuitsRequest
-from qorch.service import Service
 
 log = logging.getLogger("qorch.http")
 DEFAULT_LOCAL_USER = "local"

@@ -7,8 +7,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from starlette.requests import HTTPConnection
 
+from qorch.bootstrap import Service
 from qorch.http.errors import validated
-from qorch.service import Service
 
 M = TypeVar("M", bound=BaseModel)
 KEY_PARAMETER = "HAIQU_API_KEY"

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from qorch import __version__
-from qorch.bootstrap import limits_from
+from qorch.bootstrap import Service, limits_from
 from qorch.domain.user import User
 from qorch.http.auth import UNAUTHORIZED, acting_as, caller_of, user_of
 from qorch.http.errors import ApiError, as_api_error, error_body, error_response, validated
@@ -36,7 +36,6 @@ from qorch.http.mcp_jobs import (
     read_job_resource,
 )
 from qorch.http.mcp_tools import Answer, ToolSpec, tool_specs
-from qorch.service import Service
 from qorch.settings import Settings
 
 log = logging.getLogger("qorch.mcp")

@@ -27,12 +27,12 @@ from mcp.server.session import ServerSession
 from mcp.server.subscriptions import ListenHandler, ResourceUpdated, SubscriptionBus
 from mcp.shared.exceptions import MCPError
 
+from qorch.bootstrap import Service
 from qorch.domain.errors import NotFound
 from qorch.domain.user import User
 from qorch.http import queries
 from qorch.http.schemas import JobsQuery
 from qorch.projections import jobs
-from qorch.service import Service
 
 log = logging.getLogger("qorch.mcp")
 

@@ -19,9 +19,9 @@ import logging
 import anyio
 from mcp.server.stdio import stdio_server
 
+from qorch.bootstrap import Service, open_executor, open_service
 from qorch.http.commands import UnknownKey, local_user
 from qorch.http.mcp import McpHost
-from qorch.service import Service, open_executor, open_service
 from qorch.settings import Settings
 
 log = logging.getLogger("qorch.mcp")
@@ -39,7 +39,7 @@ async def serve_stdio(settings: Settings, key: str | None, name: str | None) -> 
             tg.start_soon(service.projector.run, settings.poll_interval)
             tg.start_soon(host.watch.run, service)
             if settings.run_worker:
-                tg.start_soon(open_executor(settings, service.app).run)
+                tg.start_soon(open_executor(settings, service.app, service.registry).run)
             async with stdio_server() as (read_stream, write_stream):
                 options = host.server.create_initialization_options()
                 await host.server.run(read_stream, write_stream, options)

@@ -10,6 +10,7 @@ from typing import Any
 import mcp_types as types
 from pydantic import BaseModel
 
+from qorch.bootstrap import Service
 from qorch.domain.requests import Limits
 from qorch.domain.user import User
 from qorch.http import commands, queries
@@ -27,7 +28,6 @@ from qorch.http.schemas import (
     JobsQuery,
     RunCircuitsRequest,
 )
-from qorch.service import Service
 
 MAX_WAIT_SECONDS = 60.0
 """Longest a get_job_results_and_status call waits: below common MCP client call timeouts."""

@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 
 from qorch import __version__
+from qorch.bootstrap import Service
 from qorch.domain.devices import Device
 from qorch.domain.errors import NotFound
 from qorch.domain.execution import ProviderError
@@ -27,7 +28,6 @@ from qorch.http.presenters import page_results, present_job
 from qorch.http.schemas import DeviceQuery, JobQuery, JobsQuery, Page
 from qorch.projections import circuits, experiments, jobs
 from qorch.projections.projector import set_aside_events
-from qorch.service import Service
 
 log = logging.getLogger("qorch.http")
 MAX_WAIT_SECONDS = 300.0

@@ -18,12 +18,12 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from qorch.bootstrap import Service
 from qorch.http.auth import session_of
 from qorch.http.context import service_of
 from qorch.http.errors import ApiError
 from qorch.http.schemas import MAX_OFFSET
 from qorch.projections import dashboard
-from qorch.service import Service
 
 STREAM_SECONDS = 20.0
 KEEPALIVE_SECONDS = 10.0

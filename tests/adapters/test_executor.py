@@ -20,11 +20,11 @@ from starlette.testclient import TestClient
 
 from qorch.adapters import providers
 from qorch.adapters.executor import Executor, run_in_process
+from qorch.bootstrap import open_application
 from qorch.domain.execution import CircuitTask, ExecutionTask, ProviderError
 from qorch.domain.job import Job
 from qorch.domain.requests import RunRequest
 from qorch.http.app import create_app
-from qorch.service import open_application
 from qorch.settings import Settings
 from tests.conftest import BELL_QASM2, Account, new_account, settings_for
 

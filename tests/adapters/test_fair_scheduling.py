@@ -16,11 +16,10 @@ import pytest
 from qorch.adapters.executor import Executor
 from qorch.adapters.quotas import Quotas
 from qorch.adapters.scheduling import Candidate, fair_pick
-from qorch.bootstrap import quotas_from
+from qorch.bootstrap import open_application, quotas_from
 from qorch.domain.application import Qorch
 from qorch.domain.execution import ProviderError
 from qorch.domain.requests import RunRequest
-from qorch.service import open_application
 from qorch.settings import Settings, settings_from_env
 from tests.conftest import BELL_QASM2
 

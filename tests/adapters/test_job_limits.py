@@ -21,9 +21,9 @@ from starlette.testclient import TestClient
 from qorch.adapters.executor import Executor, run_in_process
 from qorch.adapters.quotas import Quotas
 from qorch.adapters.worker_limits import call_with_memory_limit
+from qorch.bootstrap import open_application
 from qorch.domain.execution import ProviderError
 from qorch.http.app import create_app
-from qorch.service import open_application
 from qorch.settings import Settings
 from tests.conftest import BELL_QASM2, Account, new_account, settings_for
 

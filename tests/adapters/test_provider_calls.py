@@ -13,9 +13,9 @@ import pytest
 
 from qorch.adapters.executor import Executor
 from qorch.adapters.providers.config import ProviderConfig
+from qorch.bootstrap import open_application
 from qorch.domain.application import Qorch
 from qorch.domain.execution import ProviderError
-from qorch.service import open_application
 from qorch.settings import Settings
 
 

@@ -16,7 +16,7 @@ from uuid import UUID
 import httpx
 import pytest
 
-from qorch.service import open_application
+from qorch.bootstrap import open_application
 from qorch.settings import Settings
 from tests.conftest import BELL_QASM2
 from tests.dashboard.browsers import launched_chromium, screenshot, sign_in

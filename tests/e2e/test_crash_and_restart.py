@@ -11,7 +11,7 @@ import pytest
 from qiskit import qasm3
 from qiskit.circuit.library import efficient_su2
 
-from qorch.service import open_application
+from qorch.bootstrap import open_application
 from qorch.settings import Settings
 from tests.e2e.servers import Server, free_port
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from qorch.service import open_application
+from qorch.bootstrap import open_application
 from qorch.settings import Settings
 from tests.adapters.test_store import POSTGRES_URL
 from tests.conftest import BELL_QASM2, postgres_or_skip

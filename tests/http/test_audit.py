@@ -7,8 +7,8 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
+from qorch.bootstrap import open_application
 from qorch.domain.job import Job
-from qorch.service import open_application
 from qorch.settings import Settings
 from tests.conftest import BELL_QASM2, Account
 

@@ -17,10 +17,10 @@ from eventsourcing.persistence import StoredEvent
 from starlette.testclient import TestClient
 
 from qorch.adapters.store import MisreadableValue
+from qorch.bootstrap import open_application
 from qorch.domain.experiment import Experiment
 from qorch.domain.submission import SdkJob
 from qorch.http.app import create_app
-from qorch.service import open_application
 from qorch.settings import Settings
 from tests.conftest import BELL_QASM2, Account, new_account, settings_for
 from tests.sdk.test_sdk_wire import PROGRAM, SDK, sdk_post, upload_bell

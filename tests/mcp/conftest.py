@@ -21,8 +21,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp_types import CallToolResult
 
+from qorch.bootstrap import Service
 from qorch.http.app import create_app
-from qorch.service import Service
 from tests.conftest import settings_for
 
 

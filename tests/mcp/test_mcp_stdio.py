@@ -15,7 +15,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-from qorch.service import open_application
+from qorch.bootstrap import open_application
 from qorch.settings import Settings
 from tests.mcp import scenarios
 from tests.mcp.conftest import call
