@@ -33,6 +33,25 @@ cx q[0], q[1];
 c = measure q;
 """
 
+GHZ3_QASM2 = """OPENQASM 2.0;
+include "qelib1.inc";
+qreg q[3];
+creg c[3];
+h q[0];
+cx q[0],q[1];
+cx q[1],q[2];
+measure q -> c;
+"""
+
+RY_CX = """OPENQASM 3.0;
+include "stdgates.inc";
+input float[64] theta;
+qubit[2] q;
+ry(theta) q[0];
+cx q[0], q[1];
+"""
+"""One parameter; no measurements (for observables)."""
+
 
 def settings_for(data_dir: Path) -> Settings:
     return Settings(

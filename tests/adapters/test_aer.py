@@ -27,6 +27,7 @@ from qorch.domain.execution import (
     ObservableSpec,
     ProviderError,
 )
+from tests.conftest import BELL_QASM3, RY_CX
 
 BELL_QASM2 = """OPENQASM 2.0;
 include "qelib1.inc";
@@ -35,15 +36,6 @@ creg c[2];
 h q[0];
 cx q[0], q[1];
 measure q -> c;
-"""
-
-BELL_QASM3 = """OPENQASM 3.0;
-include "stdgates.inc";
-qubit[2] q;
-bit[2] c;
-h q[0];
-cx q[0], q[1];
-c = measure q;
 """
 
 X_ON_QUBIT_0 = """OPENQASM 3.0;
@@ -55,13 +47,6 @@ c = measure q;
 """
 
 # Declared phi before alpha: binding must follow the sorted order (alpha, phi).
-RY_CX = """OPENQASM 3.0;
-include "stdgates.inc";
-input float[64] theta;
-qubit[2] q;
-ry(theta) q[0];
-cx q[0], q[1];
-"""
 RY_RX = """OPENQASM 3.0;
 include "stdgates.inc";
 input float[64] phi;

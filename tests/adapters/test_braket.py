@@ -34,20 +34,12 @@ from qorch.domain.execution import (
     ProviderError,
     ProviderJob,
 )
+from tests.conftest import BELL_QASM2 as BELL
 from tests.fakes.braket_api import FORTE, GARNET, SV1, FakeBraket
 
 KEY_ID = "AKIDQORCHTEST0000001"
 SECRET = "wJalrXUtnFEMI/K7MDENG/never-shown-anywhere"
 CREDENTIALS = {"aws_access_key_id": KEY_ID, "aws_secret_access_key": SECRET}
-
-BELL = """OPENQASM 2.0;
-include "qelib1.inc";
-qreg q[2];
-creg c[2];
-h q[0];
-cx q[0],q[1];
-measure q -> c;
-"""
 
 LOCAL = BraketProvider()
 """The provider as a worker process has it with no AWS configured: the local simulators."""

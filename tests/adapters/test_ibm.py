@@ -29,16 +29,8 @@ from qorch.domain.execution import (
     ProviderError,
     ProviderJob,
 )
+from tests.conftest import BELL_QASM2 as BELL
 from tests.fakes.ibm_quantum import FakeIAM, FakeIBMQuantum
-
-BELL = """OPENQASM 2.0;
-include "qelib1.inc";
-qreg q[2];
-creg c[2];
-h q[0];
-cx q[0],q[1];
-measure q -> c;
-"""
 
 GHZ3 = """OPENQASM 2.0;
 include "qelib1.inc";

@@ -32,37 +32,13 @@ from qorch.domain.execution import (
     ProviderJob,
 )
 from qorch.domain.ports import Provider
+from tests.conftest import BELL_QASM2 as BELL
+from tests.conftest import GHZ3_QASM2 as GHZ3
+from tests.conftest import RY_CX
 from tests.fakes.ionq_api import FakeIonQ
 
 KEY = "ionq-key-for-tests-0123"
 CREDENTIALS = {"ionq_api_key": KEY}
-
-BELL = """OPENQASM 2.0;
-include "qelib1.inc";
-qreg q[2];
-creg c[2];
-h q[0];
-cx q[0],q[1];
-measure q -> c;
-"""
-
-GHZ3 = """OPENQASM 2.0;
-include "qelib1.inc";
-qreg q[3];
-creg c[3];
-h q[0];
-cx q[0],q[1];
-cx q[1],q[2];
-measure q -> c;
-"""
-
-RY_CX = """OPENQASM 3.0;
-include "stdgates.inc";
-input float[64] theta;
-qubit[2] q;
-ry(theta) q[0];
-cx q[0], q[1];
-"""
 
 # Only qubit 1 is measured, into clbit 0: the result has one bit, read from IonQ's qubit 1.
 X_ON_1_MEASURED_ALONE = """OPENQASM 2.0;
