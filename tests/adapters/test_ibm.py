@@ -251,7 +251,7 @@ def test_a_malformed_token_fails_at_once_without_calling_ibm(
             DEVICES["ibm_brisbane"],
             {"ibm_quantum_token": secret},
         )
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 2.0
     error = raised.value
     assert error.code == "invalid_credentials" and error.field == "options"
     assert "IBM Cloud API key" in error.message and secret not in error.message

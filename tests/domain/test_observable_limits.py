@@ -25,13 +25,13 @@ def observable(terms: int, qubits: int = 10) -> list[list]:
 
 
 def test_an_observable_of_20000_terms_is_refused_at_once():
-    started = time.monotonic()
+    started = time.thread_time()
     with pytest.raises(RequestError) as refused:
         normalise_observables([observable(20_000)], [facts(10)], Limits())
     assert refused.value.field == "observables[0][0]"
     assert "20,000 Pauli terms" in refused.value.message
     assert "QORCH_MAX_PAULI_TERMS" in refused.value.message
-    assert time.monotonic() - started < 1.0
+    assert time.thread_time() - started < 1.0
 
 
 def test_terms_are_limited_over_the_whole_job():
