@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     port: int = 8000
     run_worker: bool = True
     worker_concurrency: int = max(1, min(4, os.cpu_count() or 1))
+    batch_size: int = Field(default=32, ge=1, le=256)
+    """Small local jobs of one user run together, this many to a worker call (1: each alone)."""
     lease_seconds: float = 30.0
     poll_interval: float = 0.2
     max_dense_qubits: int = 26

@@ -11,6 +11,12 @@ write in this process, and every `catch_up_interval` (poll_interval * 10) otherw
 deliver notifications in id order (the library serialises inserts with a table lock), and only
 notifications after the follower's position are handed on, so overlaps are harmless. When the
 subscription fails it is started again, after a pause, from the follower's position.
+
+A follower of some topics moves its position past the events of other topics too (to the log's
+head as read just before a page that came back short): otherwise every read would scan again
+whatever was recorded since the last event of its topics. That is safe because an id is never
+visible before a lower one, for the same reasons (one writer on SQLite, the table lock on
+PostgreSQL): every event up to the head read is in the page read after it.
 """
 
 from __future__ import annotations
@@ -94,11 +100,12 @@ class LogFollower:
             while True:
                 pushed = self._take_received()
                 if pushed is None:  # nothing pushed: read the log itself
-                    page = await anyio.to_thread.run_sync(self._read_after, self.position)
+                    page, head = await anyio.to_thread.run_sync(self._read_after, self.position)
                     if page:
                         await self._hand(page, handle)
                         if len(page) == self.page_size:
                             continue
+                    self.position = max(self.position, head)
                 elif pushed:
                     await self._hand(pushed, handle)
                     continue
@@ -133,10 +140,20 @@ class LogFollower:
                 position = notification.id
         return page if taken else None
 
-    def _read_after(self, position: int) -> Sequence[Notification]:
-        return self.app.recorder.select_notifications(
-            start=position, limit=self.page_size, topics=self.topics, inclusive_of_start=False
+    def _read_after(self, position: int) -> tuple[Sequence[Notification], int]:
+        """The next page after `position`, and the position that a short page lets the
+        follower pass over to: with topics, the log's head when the page was read."""
+        recorder = self.app.recorder
+        # Read first, so that the page holds every event up to it (see the module docstring).
+        head = (recorder.max_notification_id() or 0) if self.topics else 0
+        page = recorder.select_notifications(
+            start=position,
+            limit=self.page_size,
+            stop=head or None,
+            topics=self.topics,
+            inclusive_of_start=False,
         )
+        return page, head if len(page) < self.page_size else 0
 
 
 def supports_subscription(app: Qorch) -> bool:

@@ -4,25 +4,28 @@ One client submits a Bell circuit (1024 shots, aer_simulator) and long-polls
 GET /jobs/{id}?wait=30 right after the submit answers; the latency is from sending the submit to
 receiving the Done document (results included). N jobs run sequentially after a warm-up. The
 baseline is `AerSimulator().run(transpiled_bell, shots=1024).result()` in this process, timed
-over the same N. Both are reported as p50/p99, and the ratios qorch/direct.
+over the same N. Both are reported as p50/p99, and the ratios qorch/direct (target: p50 at most
+3x). Then where each millisecond of a job goes, from the jobs' own event timestamps and metadata
+(see timeline.PHASES): p50, p99 and mean of each phase.
 
     .venv/bin/python bench/bench_latency.py [--quick] [-n N] [--poll-interval S]
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (  # noqa: E402
-    RUN_PATH,
     Server,
     Summary,
     bell_body,
@@ -35,8 +38,11 @@ from common import (  # noqa: E402
     summary,
     transpiled_bell,
 )
+from rows import Row  # noqa: E402
+from timeline import PHASES, submit_and_read  # noqa: E402
 
 SHOTS = 1024
+SERIAL = ("send->Submitted", "Submitted->Claimed", "Claimed->Executed", "Executed->client")
 
 
 def direct_latencies(n: int, warm_up: int, **options: Any) -> list[float]:
@@ -56,51 +62,50 @@ class Measured:
     submits: list[float] = field(default_factory=list)
     """Until the submit's answer (the job is recorded and projected)."""
     phases: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    """Server-side breakdown from the job's own timeline and metadata."""
+    """Server-side breakdown from the job's own timeline and metadata (timeline.PHASES)."""
     problems: list[str] = field(default_factory=list)
-
-
-def timeline(job: dict[str, Any]) -> dict[str, float]:
-    """Seconds between the job's recorded events, and what the worker reported."""
-    when = {e["type"]: datetime.fromisoformat(e["timestamp"]) for e in job["events"]}
-    metadata = job["info"]["metadata"]
-    return {
-        "Submitted->Claimed": (when["Claimed"] - when["Submitted"]).total_seconds(),
-        "Claimed->Executed": (when["Executed"] - when["Claimed"]).total_seconds(),
-        "  Aer execution": float(metadata["execution_seconds"]),
-        "  transpile": float(metadata["transpile_seconds"]),
-    }
 
 
 def qorch_latencies(server: Server, n: int, warm_up: int) -> Measured:
     experiment_id = server.create_experiment("bench-latency")
     body = bell_body(experiment_id, SHOTS)
     out = Measured()
-    latencies, submits, problems = out.latencies, out.submits, out.problems
     with server.client() as client:
         for i in range(warm_up + n):
-            started = time.perf_counter()
-            answer = client.post(RUN_PATH, json=body)
-            submitted = time.perf_counter()
-            if answer.status_code != 201:
-                problems.append(f"submit answered {answer.status_code}: {answer.text[:200]}")
+            try:
+                read = submit_and_read(client, body, wait=30)
+            except httpx.HTTPStatusError as error:
+                answer = error.response
+                out.problems.append(f"submit answered {answer.status_code}: {answer.text[:200]}")
                 continue
-            job_id = answer.json()["job"]["id"]
-            done = client.get(f"/jobs/{job_id}", params={"wait": 30})
-            finished = time.perf_counter()
-            job = done.json()
-            if done.status_code != 200 or job.get("status") != "Done":
-                problems.append(f"job {job_id}: {done.status_code} {job.get('status')}")
+            job = read.job
+            if job.get("status") != "Done":
+                out.problems.append(f"job {job.get('id')}: {job.get('status')}")
                 continue
             counts = job["counts"][0]
             if sum(counts.values()) != SHOTS or set(counts) - {"00", "11"}:
-                problems.append(f"job {job_id}: unexpected counts {counts}")
+                out.problems.append(f"job {job['id']}: unexpected counts {counts}")
             if i >= warm_up:
-                latencies.append(finished - started)
-                submits.append(submitted - started)
-                for phase, seconds in timeline(job).items():
+                out.latencies.append(read.seconds)
+                out.submits.append(read.answered)
+                for phase, seconds in read.phases.items():
                     out.phases[phase].append(seconds)
     return out
+
+
+def breakdown(measured: Measured) -> None:
+    """Where the milliseconds of a Bell job go; the means of the serial phases add up to the
+    mean latency (Submitted->answered overlaps what follows it)."""
+    print("    where a job's time goes (event timestamps, job metadata; p50 / p99 / mean):")
+    for phase in PHASES:
+        values = measured.phases[phase]
+        p50, p99, mean = percentile(values, 50), percentile(values, 99), statistics.fmean(values)
+        print(f"      {phase:<21} {ms(p50):>10} {ms(p99):>10} {ms(mean):>10}")
+    serial = sum(statistics.fmean(measured.phases[phase]) for phase in SERIAL)
+    print(
+        f"      serial phases add up to {ms(serial)}; mean submit->Done "
+        f"{ms(statistics.fmean(measured.latencies))}"
+    )
 
 
 def run(quick: bool = False, n: int | None = None, poll_interval: str | None = None) -> Summary:
@@ -123,10 +128,8 @@ def run(quick: bool = False, n: int | None = None, poll_interval: str | None = N
     print(f"    qorch submit answer p50 {ms(s50):>10}  p99 {ms(s99):>10}")
     print(f"    qorch submit->Done  p50 {ms(q50):>10}  p99 {ms(q99):>10}")
     print(f"    ratio qorch/direct  p50 {ratio(q50, d50):>10}  p99 {ratio(q99, d99):>10}")
-    print("    server-side timeline of the measured jobs (event timestamps, job metadata):")
-    for phase, values in measured.phases.items():
-        p50, p99 = percentile(values, 50), percentile(values, 99)
-        print(f"      {phase:<19} p50 {ms(p50):>10}  p99 {ms(p99):>10}")
+    if measured.latencies:
+        breakdown(measured)
     return summary(
         "latency",
         (
@@ -144,6 +147,7 @@ def run(quick: bool = False, n: int | None = None, poll_interval: str | None = N
             "submit_p99_s": s99,
         },
         problems,
+        [Row("latency", q50, "s", d50)],
     )
 
 

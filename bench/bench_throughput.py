@@ -5,8 +5,8 @@ accepted/s (submits answered / wall time of the submission phase), completed/s (
 submit until every job is Done, watched with GET /jobs?status=Queued|Running&limit=1 and then
 verified by listing all jobs of the experiment), submit latency p50/p99, non-2xx answers (must be
 0) and jobs not Done (must be 0). The baseline is the rate of sequential direct
-`AerSimulator().run(bell, shots=100).result()` calls in this process; completed/s is reported as
-a fraction of it.
+`AerSimulator().run(bell, shots=100).result()` calls in this process. Targets: completed/s at
+least 0.5x the baseline; accepted/s at least 1000/s.
 
     .venv/bin/python bench/bench_throughput.py [--quick] [--jobs N] [--poll-interval S]
 """
@@ -37,6 +37,7 @@ from common import (  # noqa: E402
     summary,
     transpiled_bell,
 )
+from rows import Row  # noqa: E402
 
 SHOTS = 100
 CLIENTS = 8
@@ -178,6 +179,7 @@ def run(quick: bool = False, jobs: int | None = None, poll_interval: str | None 
     )
     print(f"    submit latency                    p50 {ms(p50)}  p99 {ms(p99)}")
     print(f"    non-2xx/failed submits {len(submissions.failures)}, jobs not Done {len(not_done)}")
+    rows = [Row("completed", completed, "jobs/s", baseline), Row("accepted", accepted, "jobs/s")]
     return summary(
         "throughput",
         (
@@ -197,6 +199,7 @@ def run(quick: bool = False, jobs: int | None = None, poll_interval: str | None 
             "not_done": float(len(not_done)),
         },
         problems,
+        rows,
     )
 
 

@@ -19,12 +19,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 import httpx
+from rows import Row as Row
+from rows import Summary as Summary
+from rows import summary as summary
 
 ROOT = Path(__file__).resolve().parent.parent
 BELL_QASM = (
@@ -226,16 +228,6 @@ def ratio(value: float, baseline: float) -> str:
     return f"{value / baseline:.2f}x" if baseline > 0 else "n/a"
 
 
-@dataclass
-class Summary:
-    """What a benchmark hands to run_all: one headline line and a few named numbers."""
-
-    name: str
-    headline: str
-    numbers: dict[str, float] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-
-
 @contextlib.contextmanager
 def timed() -> Iterator[list[float]]:
     """`with timed() as t: ...` leaves the elapsed seconds in t[0]."""
@@ -260,16 +252,9 @@ def stop_group(process: subprocess.Popen[str], sig: int = signal.SIGTERM, wait: 
             process.wait()
 
 
-def summary(name: str, headline: str, numbers: dict[str, float], problems: list[str]) -> Summary:
-    """Prints the problems under the benchmark's table and hands run_all its summary."""
-    for problem in problems[:10]:
-        print(f"    PROBLEM: {problem}")
-    return Summary(name=name, headline=headline, numbers=numbers, problems=problems)
-
-
 def bench_main(
     doc: str, run: Callable[..., Summary], quick: str, counts: dict[str, str], poll: bool = False
-) -> Callable[[list[str] | None], int]:
+) -> Callable[..., int]:
     """A benchmark's command line: --quick (help `quick`), integer options (flag: help) and
     optionally --poll-interval, passed to `run` by name; exits 1 when the run saw problems."""
 

@@ -1,44 +1,67 @@
-"""Runs the benchmarks one after the other and prints a compact summary.
+"""Runs the benchmarks one after the other and prints a compact summary, then the target table.
 
     .venv/bin/python bench/run_all.py [--quick] [--poll-interval S] [--only NAME ...]
 
 Each benchmark starts its own qorch server; every figure is a ratio against a baseline measured
 in the same run (direct Qiskit Aer calls in this process), never an absolute pass/fail timing.
-Exits 1 when a benchmark saw errors (non-2xx answers, jobs not Done, wrong results).
+The closing table has one line per row of the engine-speed targets (rows.TABLE): measure, value,
+baseline, ratio, target, met / NOT met. Exits 1 when a benchmark saw errors (non-2xx answers,
+jobs not Done, wrong results), never because a target was not met.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_latency  # noqa: E402
-import bench_load  # noqa: E402
-import bench_qasm  # noqa: E402
-import bench_replay  # noqa: E402
-import bench_sweep  # noqa: E402
-import bench_throughput  # noqa: E402
-import bench_workers  # noqa: E402
 from common import Summary, machine_note  # noqa: E402
+from rows import table_lines  # noqa: E402
 
-BENCHMARKS: dict[str, Callable[[bool, str | None], Summary]] = {
-    "latency": lambda quick, poll: bench_latency.run(quick, poll_interval=poll),
-    "sweep": lambda quick, poll: bench_sweep.run(quick, poll_interval=poll),
-    "throughput": lambda quick, poll: bench_throughput.run(quick, poll_interval=poll),
-    "qasm": lambda quick, poll: bench_qasm.run(quick),
+
+@dataclass(frozen=True)
+class Bench:
+    module: str
+    function: str = "run"
+    polls: bool = False
+    """`run` takes poll_interval (it starts a server that runs its own worker)."""
+
+    @property
+    def present(self) -> bool:
+        return importlib.util.find_spec(self.module) is not None
+
+    def run(self, quick: bool, poll_interval: str | None) -> Summary:
+        function = getattr(importlib.import_module(self.module), self.function)
+        options = {"poll_interval": poll_interval} if self.polls else {}
+        summary: Summary = function(quick, **options)
+        return summary
+
+
+# The default set, in the order of the target table. startup and status are measured by modules
+# another change adds: they run once bench_startup.py / bench_status.py exist (each module's
+# `run(quick)` returns a Summary whose rows carry the keys "startup" / "status" of rows.TABLE).
+BENCHMARKS: dict[str, Bench] = {
+    "latency": Bench("bench_latency", polls=True),
+    "throughput": Bench("bench_throughput", polls=True),
+    "replay": Bench("bench_replay"),
+    "sampling": Bench("bench_sampling", polls=True),
+    "sweep": Bench("bench_sweep", polls=True),
+    "startup": Bench("bench_startup"),
+    "status": Bench("bench_status"),
+    "qasm": Bench("bench_qasm"),
 }
 # Longer runs (minutes each): only with --only NAME, never in the default set.
-OPT_IN: dict[str, Callable[[bool, str | None], Summary]] = {
-    "workers": lambda quick, poll: bench_workers.run(quick),
-    "scaling": lambda quick, poll: bench_workers.run_scaling(quick),
-    "load": lambda quick, poll: bench_load.run(quick),
-    "replay": lambda quick, poll: bench_replay.run(quick),
+OPT_IN: dict[str, Bench] = {
+    "workers": Bench("bench_workers"),
+    "scaling": Bench("bench_workers", "run_scaling"),
+    "load": Bench("bench_load"),
 }
 
 
@@ -50,15 +73,18 @@ def main(argv: list[str] | None = None) -> int:
         "--only",
         nargs="+",
         choices=sorted({**BENCHMARKS, **OPT_IN}),
-        help="a subset; workers, scaling, load and replay run only when named here",
+        help="a subset; workers, scaling and load run only when named here",
     )
     args = parser.parse_args(argv)
+    every = {**BENCHMARKS, **OPT_IN}
+    present = {name for name, bench in every.items() if bench.present}
     started = time.perf_counter()
     summaries: list[Summary] = []
     errors: list[str] = []
-    for name in args.only or list(BENCHMARKS):
+    names = [name for name in args.only or list(BENCHMARKS) if name in present]
+    for name in names:
         try:
-            summaries.append({**BENCHMARKS, **OPT_IN}[name](args.quick, args.poll_interval))
+            summaries.append(every[name].run(args.quick, args.poll_interval))
         except Exception:
             errors.append(f"{name}: {traceback.format_exc()}")
             print(f"{name} FAILED:\n{traceback.format_exc()}", file=sys.stderr)
@@ -72,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {'':<10} PROBLEM: {problem}")
     for error in errors:
         print(f"  ERROR {error.splitlines()[0]} {error.strip().splitlines()[-1]}")
+    print("\n== targets (each ratio against a baseline measured in this run) ==")
+    rows = [row for summary in summaries for row in summary.rows]
+    for line in table_lines(rows, ran=names, present=present):
+        print(f"  {line}")
     failed = errors or any(summary.problems for summary in summaries)
     return 1 if failed else 0
 

@@ -7,14 +7,15 @@ request check, the credential holder), so the domain imports no SDK and no web c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import MapperDeserialisationError, Recording
+from eventsourcing.persistence import IntegrityError, MapperDeserialisationError, Recording
 
 from qorch.domain.circuit import CircuitFacts
 from qorch.domain.devices import Device
@@ -27,6 +28,7 @@ FindDevice = Callable[[str], Device | None]
 CheckOptions = Callable[[Device, str, dict[str, Any], bool], None]
 """Raises ProviderError for options or flags the device's provider would refuse."""
 A = TypeVar("A", bound=Aggregate)
+T = TypeVar("T")
 
 DEFAULT_DEVICE_ID = "aer_simulator"
 
@@ -68,6 +70,33 @@ class ApplicationBase(Application[UUID]):
         self.limits = limits or Limits()
         self.listeners: list[Callable[[int], None]] = []
         """Called with the log position of every save made here (wakes local followers)."""
+        self._saving = threading.local()
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        deferred: list[Any] | None = getattr(self._saving, "deferred", None)
+        if deferred is not None:  # inside `together`: written with the others at the end
+            deferred.extend(objs)
+            return []
+        return super().save(*objs, **kwargs)
+
+    def together(self, calls: Sequence[Callable[[], T]]) -> list[T | Exception]:
+        """Runs commands on different aggregates with all their saves in one transaction (one
+        commit for a batch of jobs); each answers its value or the error it raised. If that
+        write fails (one aggregate changed meanwhile), every command runs again on its own, so
+        each answers as it would have alone. Only for commands that do not read what `save`
+        answers."""
+        deferred: list[Any] = []
+        self._saving.deferred = deferred
+        try:
+            answers = [_answer(call) for call in calls]
+        finally:
+            self._saving.deferred = None
+        try:
+            if deferred:
+                self.save(*deferred)
+            return answers
+        except IntegrityError:
+            return [_answer(call) for call in calls]
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         if recordings:
@@ -112,3 +141,10 @@ class ApplicationBase(Application[UUID]):
         except MapperDeserialisationError as error:
             raise Unreadable(aggregate_id) from error
         return found if isinstance(found, kind) else None
+
+
+def _answer(call: Callable[[], T]) -> T | Exception:
+    try:
+        return call()
+    except Exception as error:
+        return error

@@ -22,6 +22,9 @@ class CircuitFacts:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
+CONTROL_FLOW = frozenset({"if_else", "while_loop", "for_loop", "switch_case", "box"})
+
+
 class Circuit(Aggregate):
     """Stored once per experiment and content hash: the id is derived from both."""
 
@@ -91,6 +94,15 @@ class Circuit(Aggregate):
             has_measurements=self.has_measurements,
             metrics=self.metrics,
         )
+
+    @property
+    def gates(self) -> int:
+        return int(self.metrics.get("gates_total", 0))
+
+    @property
+    def has_control_flow(self) -> bool:
+        """It loops or branches: its gate count does not say how long it runs."""
+        return bool(CONTROL_FLOW & set(self.metrics.get("other_ops", {})))
 
     def is_owned_by(self, user_id: UUID) -> bool:
         return self.user_id == user_id

@@ -36,6 +36,12 @@ class Claim:
     attempt: int = 1
     provider_job: ProviderJob | None = None
     """Set when an earlier claimant submitted the job to a remote provider: re-attach to it."""
+    qubits: int = 0
+    """The widest of the job's circuits (their size tells an executor which jobs are small)."""
+    gates: int = 0
+    """The gates of all the job's circuits, as parsed."""
+    control_flow: bool = False
+    """Some circuit loops or branches."""
 
 
 class WorkerCommands(ApplicationBase):
@@ -52,7 +58,17 @@ class WorkerCommands(ApplicationBase):
         except (Conflict, IntegrityError):
             return None
         provider_job = ProviderJob.from_dict(job.provider_job) if job.provider_job else None
-        return Claim(job.id, self._task_for(job), job.dry_run, job.attempts, provider_job)
+        circuits: list[Circuit] = [self.repository.get(c) for c in job.circuit_ids]
+        return Claim(
+            job.id,
+            self._task_for(job, circuits),
+            job.dry_run,
+            job.attempts,
+            provider_job,
+            qubits=max((c.qubits for c in circuits), default=0),
+            gates=sum(c.gates for c in circuits),
+            control_flow=any(c.has_control_flow for c in circuits),
+        )
 
     def renew_lease(self, job_id: UUID, worker_id: str, now: float, lease_seconds: float) -> bool:
         return self._update_held(job_id, lambda job: job.renew_lease(worker_id, now, lease_seconds))
@@ -108,9 +124,8 @@ class WorkerCommands(ApplicationBase):
             return True
         return False
 
-    def _task_for(self, job: Job) -> ExecutionTask:
+    def _task_for(self, job: Job, circuits: list[Circuit]) -> ExecutionTask:
         """What a provider needs to run the job: its circuits' text with their inputs."""
-        circuits: list[Circuit] = [self.repository.get(c) for c in job.circuit_ids]
         inputs = job.inputs()
         tasks = []
         for index, circuit in enumerate(circuits):

@@ -17,9 +17,11 @@ import anyio.to_thread
 from eventsourcing.persistence import MapperDeserialisationError, Notification
 from eventsourcing.utils import get_topic
 
+from qorch.adapters.executor.batch import is_small
 from qorch.adapters.executor.workers import claimant_is_dead
 from qorch.adapters.scheduling import Candidate
 from qorch.domain.application import Qorch
+from qorch.domain.circuit import Circuit
 from qorch.domain.errors import Unreadable
 from qorch.domain.job import CLOSING, LEASING, OPENING, Job
 
@@ -31,10 +33,18 @@ JOB_TOPICS = [get_topic(cls) for cls in (*OPENING, *CLOSING, *LEASING)]
 CLAIMED_TOPIC = get_topic(Job.Claimed)
 CANCELLED_TOPIC = get_topic(Job.Cancelled)
 RESTARTED_TOPIC = get_topic(Job.Restarted)
+CIRCUITS_KEPT = 10_000
 OWNERS_PER_READ = 500
 """Owners of newly opened jobs looked up in one worker-thread call."""
 UNREADABLE = (MapperDeserialisationError, Unreadable)
 """A stored event of the job cannot be decoded: the job is set aside, the rest goes on."""
+
+
+Owner = tuple[str, int, str]
+"""What a job's first event says: its user, its priority, and the local device it may run on
+with other small jobs ("" when it runs alone)."""
+SWEEP_TEXT = 4096
+"""Inputs longer than this may hold many parameter sets: such a job is not taken as small."""
 
 
 @dataclass
@@ -47,6 +57,8 @@ class OpenJob:
     user: str | None = None
     """Looked up once, from the job's first event, when the job is first considered."""
     priority: int = 0
+    batch_device: str = ""
+    """The local device this job may run on together with other small jobs; "" to run alone."""
 
 
 class JobBoard:
@@ -57,6 +69,7 @@ class JobBoard:
         """Jobs with an event that cannot be decoded: never claimed again by this executor."""
         self.closed: list[UUID] = []
         """Jobs that ended since the vault was last swept: their credentials are destroyed."""
+        self._sizes: dict[UUID, tuple[int, int, bool]] = {}
 
     def track(self, notifications: Sequence[Notification]) -> list[UUID]:
         """Takes in what the log says; answers the jobs cancelled by their users."""
@@ -72,6 +85,7 @@ class JobBoard:
                     opened_at=known.opened_at if known else notification.id,
                     user=known.user if known else None,
                     priority=known.priority if known else 0,
+                    batch_device=known.batch_device if known else "",
                 )
                 if topic == RESTARTED_TOPIC and job_id in self.closed:
                     # Restarted with fresh credentials: they must outlive the earlier ending.
@@ -127,20 +141,51 @@ class JobBoard:
                 if isinstance(owner, Exception):
                     self.put_aside(job_id, state.opened_at, owner)
                 else:
-                    state.user, state.priority = owner
+                    state.user, state.priority, state.batch_device = owner
 
-    def _read_owners(self, job_ids: list[UUID]) -> dict[UUID, tuple[str, int] | Exception]:
-        found: dict[UUID, tuple[str, int] | Exception] = {}
+    def _read_owners(self, job_ids: list[UUID]) -> dict[UUID, Owner | Exception]:
+        found: dict[UUID, Owner | Exception] = {}
         for job_id in job_ids:
             first = self.app.recorder.select_events(job_id, limit=1)  # the store's errors raise
             if not first:
                 continue  # not stored (yet): looked up again on the next pass
             try:
                 event: Any = self.app.mapper.to_domain_event(first[0])
-                found[job_id] = (str(event.user_id), int(event.priority))
+                found[job_id] = (str(event.user_id), int(event.priority), self._batch_device(event))
             except Exception as error:  # whatever the decoding raised: it cannot be read
                 found[job_id] = error
         return found
+
+    def _batch_device(self, submitted: Any) -> str:
+        device = self.app.find_device(submitted.device_id)
+        if device is None or device.remote or submitted.dry_run:
+            return ""
+        if len(submitted.inputs_json) > SWEEP_TEXT:
+            return ""
+        sizes = [self._size_of(circuit_id) for circuit_id in submitted.circuit_ids]
+        small = is_small(
+            max((qubits for qubits, _, _ in sizes), default=0),
+            sum(gates for _, gates, _ in sizes),
+            any(control_flow for _, _, control_flow in sizes),
+            submitted.shots,
+            1,
+        )
+        return device.id if small else ""
+
+    def _size_of(self, circuit_id: UUID) -> tuple[int, int, bool]:
+        """A circuit's qubits, gates and whether it loops or branches; circuits are shared by
+        many jobs and never change what they hold, so each is read once."""
+        size = self._sizes.get(circuit_id)
+        if size is None:
+            if len(self._sizes) >= CIRCUITS_KEPT:
+                self._sizes.clear()
+            circuit: Circuit = self.app.repository.get(circuit_id)
+            size = self._sizes[circuit_id] = (
+                circuit.qubits,
+                circuit.gates,
+                circuit.has_control_flow,
+            )
+        return size
 
     def put_aside(self, job_id: UUID, position: int | None, error: BaseException) -> None:
         """A job whose stored events cannot be decoded: it is left alone (an operator repairs

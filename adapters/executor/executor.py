@@ -9,8 +9,10 @@ job is executed (recorded as Executed) at most once.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import KW_ONLY, InitVar, dataclass, field
 from uuid import UUID
@@ -20,6 +22,7 @@ import anyio.abc
 import anyio.to_thread
 from eventsourcing.persistence import Notification
 
+from qorch.adapters.executor.batch import claim_all, record_all, renew_all
 from qorch.adapters.executor.board import JOB_TOPICS, UNREADABLE, JobBoard
 from qorch.adapters.executor.calls import ProviderCalls
 from qorch.adapters.executor.remote import RemoteRuns
@@ -34,9 +37,9 @@ from qorch.adapters.log_follower import LogFollower
 from qorch.adapters.providers import Registry, warm_up
 from qorch.adapters.providers.config import ProviderConfig
 from qorch.adapters.quotas import Quotas
-from qorch.adapters.scheduling import fair_pick
+from qorch.adapters.scheduling import Candidate, fair_pick
 from qorch.adapters.vault import CredentialVault
-from qorch.domain.application import Qorch
+from qorch.domain.application import Claim, Qorch
 
 log = logging.getLogger("qorch.executor")
 
@@ -60,6 +63,11 @@ class Executor:
     provider_config: ProviderConfig = field(default_factory=ProviderConfig)
     quotas: InitVar[Quotas | None] = None
     registry: InitVar[Registry | None] = None
+    batch_size: int = 1
+    """Up to this many small local jobs of one user are claimed, run in one worker call and
+    recorded together (1: every job runs alone)."""
+    slots: dict[UUID, str] = field(default_factory=dict, init=False)
+    """What occupies the local slots: the first job of each run (alone or a batch) -> its user."""
 
     def __post_init__(self, quotas: Quotas | None, registry: Registry | None) -> None:
         registry = registry or Registry(self.provider_config)
@@ -77,15 +85,26 @@ class Executor:
         self.held: set[UUID] = set()
         """Jobs whose claim this executor holds and whose outcome is not recorded yet."""
         self.follower = LogFollower(self.app, poll_interval=self.poll_interval, topics=JOB_TOPICS)
+        from qorch.adapters.executor.checkpoint import Checkpoints
+
+        self.checkpoints = Checkpoints(self.app)
         self._dispatch = anyio.Event()
         self.stopping = False
 
     async def run(self) -> None:
         """Executes jobs until cancelled; then stops claiming and releases the jobs it holds,
-        so that other workers take them over at once instead of after their lease."""
+        so that other workers take them over at once instead of after their lease.
+
+        The log is read from the board's last checkpoint, not from its start (checkpoint.py)."""
         try:
+            position = await self.checkpoints.restore(self.board)
+            if position and self.vault is not None:
+                # Jobs that ended before the checkpoint but whose credentials a crash left held.
+                held = await anyio.to_thread.run_sync(self.vault.held_jobs)
+                self.board.closed.extend(UUID(job_id) for job_id in held)
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self.follower.follow, 0, self.track)
+                tg.start_soon(self.follower.follow, position, self.track)
+                tg.start_soon(self.checkpoints.keep, self.board, self.follower)
                 tg.start_soon(self._warm_up)
                 tg.start_soon(self._destroy_credentials_of_closed_jobs)
                 await self._dispatch_forever(tg)
@@ -93,6 +112,7 @@ class Executor:
             self.stopping = True
             with anyio.CancelScope(shield=True):
                 await self._release_held()
+                await self.checkpoints.save(self.board, self.follower.position)
 
     def track(self, notifications: Sequence[Notification]) -> None:
         for job_id in self.board.track(notifications):
@@ -131,43 +151,80 @@ class Executor:
 
     def dispatch_once(self, tg: anyio.abc.TaskGroup, now: float) -> float:
         """Starts what the free slots allow, fairly across users; answers how long until a
-        held lease may have lapsed (the next look without a notification)."""
+        held lease may have lapsed (the next look without a notification).
+
+        A slot runs one job, or a batch of one user's small jobs on one local device."""
         waiting = self.remote.waiting
-        busy = len(self.running) - len(waiting)
+        busy = sum(1 for head in self.slots if head not in waiting)
         slots = min(self.concurrency - busy, self.concurrency + MAX_REMOTE_JOBS - len(self.running))
         if slots <= 0:
             return self.poll_interval * 10
         candidates, lapse = self.board.claimable(now, self.running)
-        running: dict[str, int] = {}
-        for job_id in self.running:
-            owner = self.board.open.get(job_id)
-            if job_id not in waiting and owner is not None and owner.user:
-                running[owner.user] = running.get(owner.user, 0) + 1
-        for chosen in fair_pick(candidates, running, slots, self.per_user, self.last_served):
-            state = self.board.open[chosen.job_id]
+        running = Counter(user for head, user in self.slots.items() if head not in waiting)
+        picked = fair_pick(candidates, running, slots, self.per_user, self.last_served)
+        taken = {chosen.job_id for chosen in picked}
+        for chosen in picked:
             self.last_served = chosen.user
-            self.running[chosen.job_id] = anyio.CancelScope()
-            tg.start_soon(self._execute, chosen.job_id, claimant_is_dead(state.worker_id))
+            batch = [chosen.job_id, *self._companions(chosen, candidates, taken)]
+            for job_id in batch:
+                self.running[job_id] = anyio.CancelScope()
+            self.slots[chosen.job_id] = chosen.user
+            if len(batch) == 1:
+                state = self.board.open[chosen.job_id]
+                tg.start_soon(self._execute, chosen.job_id, claimant_is_dead(state.worker_id))
+            else:
+                tg.start_soon(self._execute_batch, batch)
         return min(self.poll_interval * 10, lapse)
+
+    def _companions(
+        self, chosen: Candidate, candidates: list[Candidate], taken: set[UUID]
+    ) -> list[UUID]:
+        """More of the chosen user's small local jobs on the same device, to run with it."""
+        if self.batch_size <= 1:
+            return []
+        device_id = self._batch_device(chosen.job_id)
+        if device_id is None:
+            return []
+        same = [
+            candidate
+            for candidate in candidates
+            if candidate.user == chosen.user
+            and candidate.job_id not in taken
+            and self._batch_device(candidate.job_id) == device_id
+        ]
+        joining = heapq.nsmallest(self.batch_size - 1, same, key=lambda c: (-c.priority, c.seq))
+        taken.update(candidate.job_id for candidate in joining)
+        return [candidate.job_id for candidate in joining]
+
+    def _batch_device(self, job_id: UUID) -> str | None:
+        """The local device of a job that may run in a batch (its size is checked once claimed)."""
+        state = self.board.open.get(job_id)
+        if state is None or not state.batch_device or job_id in self.runner.solo:
+            return None
+        return state.batch_device
 
     async def _execute(self, job_id: UUID, claimant_dead: bool) -> None:
         try:
             await self._claim_and_run(job_id, claimant_dead)
         except anyio.get_cancelled_exc_class():
             raise
-        except UNREADABLE as error:
-            self.board.put_aside(job_id, None, error)
-        except Exception:
-            # e.g. the store is unreachable for a moment: this job is tried again later, and a
-            # failure of one job never stops the executor.
-            log.exception("job %s: running it failed; trying again later", job_id)
-            self.board.postpone(job_id, time.time() + max(1.0, self.poll_interval * 20))
+        except Exception as error:
+            self._failed(job_id, error)
         finally:
             self.running.pop(job_id, None)
+            self.slots.pop(job_id, None)
             self._wake()
 
+    def _failed(self, job_id: UUID, error: Exception) -> None:
+        if isinstance(error, UNREADABLE):
+            self.board.put_aside(job_id, None, error)
+            return
+        # e.g. the store is unreachable for a moment: this job is tried again later, and a
+        # failure of one job never stops the executor.
+        log.error("job %s: running it failed; trying again later", job_id, exc_info=error)
+        self.board.postpone(job_id, time.time() + max(1.0, self.poll_interval * 20))
+
     async def _claim_and_run(self, job_id: UUID, claimant_dead: bool) -> None:
-        scope = self.running[job_id]
         claim = await anyio.to_thread.run_sync(
             lambda: self.app.claim_job(
                 job_id, self.worker_id, time.time(), claimant_dead, self.lease_seconds
@@ -179,6 +236,11 @@ class Executor:
             return
         log.info("job %s claimed by %s", job_id, self.worker_id)
         self.held.add(job_id)
+        await self._run_held(claim)
+
+    async def _run_held(self, claim: Claim) -> None:
+        job_id = claim.job_id
+        scope = self.running[job_id]
         with scope:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._keep_lease, job_id, scope)
@@ -190,6 +252,76 @@ class Executor:
             self.held.discard(job_id)
             if not recorded:
                 log.warning("job %s: outcome dropped, the claim is no longer held", job_id)
+
+    async def _execute_batch(self, job_ids: list[UUID]) -> None:
+        """Claims the jobs together, runs the small ones in one worker call and records their
+        outcomes together; a job that turns out not small runs alone afterwards."""
+        try:
+            jobs = [(job_id, self._claimant_dead(job_id)) for job_id in job_ids]
+            answers = await claim_all(self.app, jobs, self.worker_id, self.lease_seconds)
+            claims: list[Claim] = []
+            for job_id, answer in zip(job_ids, answers, strict=True):
+                if isinstance(answer, Exception):
+                    self._failed(job_id, answer)
+                elif answer is None:
+                    self.board.postpone(job_id, time.time() + self.poll_interval)
+                else:
+                    claims.append(answer)
+                    self.held.add(job_id)
+            small = [claim for claim in claims if self.runner.batchable(claim)]
+            alone = [claim for claim in claims if claim not in small]
+            if len(small) == 1:
+                alone.insert(0, small.pop())
+            if small:
+                await self._run_batch(small)
+            for claim in alone:
+                try:
+                    await self._run_held(claim)
+                except anyio.get_cancelled_exc_class():
+                    raise
+                except Exception as error:
+                    self._failed(claim.job_id, error)
+        finally:
+            for job_id in job_ids:
+                self.running.pop(job_id, None)
+            self.slots.pop(job_ids[0], None)
+            self._wake()
+
+    async def _run_batch(self, claims: list[Claim]) -> None:
+        job_ids = [claim.job_id for claim in claims]
+        log.info(
+            "jobs %s claimed by %s, run together", ", ".join(map(str, job_ids)), self.worker_id
+        )
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._keep_leases, job_ids)
+            outcomes = await self.runner.run_batch(claims)
+            tg.cancel_scope.cancel()
+        answers = await record_all(
+            self.app,
+            self.worker_id,
+            [
+                (job_id, record, value)
+                for job_id, (record, value) in zip(job_ids, outcomes, strict=True)
+            ],
+        )
+        for job_id, answer in zip(job_ids, answers, strict=True):
+            if isinstance(answer, Exception):
+                self._failed(job_id, answer)
+                continue
+            self.held.discard(job_id)
+            if not answer:
+                log.warning("job %s: outcome dropped, the claim is no longer held", job_id)
+
+    def _claimant_dead(self, job_id: UUID) -> bool:
+        state = self.board.open.get(job_id)
+        return state is not None and claimant_is_dead(state.worker_id)
+
+    async def _keep_leases(self, job_ids: list[UUID]) -> None:
+        """Renews a batch's leases together (a job whose lease is lost records nothing)."""
+        while job_ids:
+            await anyio.sleep(self.lease_seconds / 3)
+            renewed = await renew_all(self.app, job_ids, self.worker_id, self.lease_seconds)
+            job_ids = [job_id for job_id, ok in zip(job_ids, renewed, strict=True) if ok is True]
 
     async def _keep_lease(self, job_id: UUID, scope: anyio.CancelScope) -> None:
         while True:

@@ -10,15 +10,16 @@ import tempfile
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 import anyio
 import anyio.to_thread
 
+from qorch.adapters.executor.batch import is_small
 from qorch.adapters.executor.remote import Record, RemoteRuns
-from qorch.adapters.executor.workers import RunInWorker
+from qorch.adapters.executor.workers import RunInWorker, run_each
 from qorch.adapters.providers import Registry, in_worker, warm_up
 from qorch.adapters.providers.pipeline.secrets import without_secrets
 from qorch.adapters.quotas import Quotas
@@ -42,6 +43,8 @@ class Runner:
     run_in_worker: RunInWorker
     remote: RemoteRuns
     vault: CredentialVault | None
+    solo: set[UUID] = field(default_factory=set)
+    """Jobs whose batch failed as a whole: from now on they run alone."""
     cold: bool = False
     """A worker process was killed: the next local job first warms a fresh one, untimed, so its
     time limit is not spent on starting a process and importing Qiskit."""
@@ -72,18 +75,57 @@ class Runner:
         except anyio.get_cancelled_exc_class():
             raise
         except Exception as error:
-            # The worker process died (killed with its process group on shutdown, or by the OOM
-            # killer) or something unexpected broke: try again, then fail with what happened.
-            if claim.attempt < MAX_ATTEMPTS:
-                failed = without_secrets(repr(error), credentials)
-                log.warning("job %s: run failed (%s); releasing the job", claim.job_id, failed)
-                return self._release, None
-            log.error(
-                "job %s failed:\n%s",
-                claim.job_id,
-                without_secrets(traceback.format_exc(), credentials),
+            return self._broken(claim, error, credentials)
+
+    def batchable(self, claim: Claim) -> bool:
+        """A small job on a local simulator: worth running with others in one worker call."""
+        device = self.app.find_device(claim.task.device_id)
+        if device is None or device.remote or claim.dry_run or claim.job_id in self.solo:
+            return False
+        sets = sum(len(c.parameter_sets or ()) or 1 for c in claim.task.circuits)
+        return is_small(claim.qubits, claim.gates, claim.control_flow, claim.task.shots, sets)
+
+    async def run_batch(self, claims: list[Claim]) -> list[tuple[Record, Any]]:
+        """Small local jobs of one device in one worker call, within the device's limits for
+        one job. If the call as a whole fails (past a limit, the process died), its jobs are
+        released and later run one by one, each under its own limits."""
+        device = self.app.find_device(claims[0].task.device_id)
+        assert device is not None
+        provider = self.registry.provider_of(device)
+        calls: list[tuple[Callable[..., Any], tuple[Any, ...]]] = [
+            (in_worker, (provider, "run", claim.task, device, {})) for claim in claims
+        ]
+        try:
+            answers = await self.run_local(device.id, run_each, calls)
+        except anyio.get_cancelled_exc_class():
+            raise
+        except Exception as error:
+            log.warning(
+                "a batch of %d jobs failed (%r); running them one by one", len(claims), error
             )
-            return self.app.record_failure, without_secrets(_failure(error, claim), credentials)
+            self.solo.update(claim.job_id for claim in claims)
+            return [(self._release, None) for _ in claims]
+        assert len(answers) == len(claims)
+        return [
+            (self.app.record_results, value) if ok else (self.app.record_failure, value.as_dict())
+            for ok, value in answers
+        ]
+
+    def _broken(
+        self, claim: Claim, error: Exception, credentials: dict[str, str]
+    ) -> tuple[Record, Any]:
+        """The worker process died (killed with its process group on shutdown, or by the OOM
+        killer) or something unexpected broke: try again, then fail with what happened."""
+        if claim.attempt < MAX_ATTEMPTS:
+            failed = without_secrets(repr(error), credentials)
+            log.warning("job %s: run failed (%s); releasing the job", claim.job_id, failed)
+            return self._release, None
+        log.error(
+            "job %s failed:\n%s",
+            claim.job_id,
+            without_secrets(traceback.format_exc(), credentials),
+        )
+        return self.app.record_failure, without_secrets(_failure(error, claim), credentials)
 
     async def run_local(self, device_id: str, function: Callable[..., Any], *args: Any) -> Any:
         """A job's work in a worker process, within the device's time and memory limits: past

@@ -10,6 +10,9 @@ from typing import Any
 
 import anyio.to_process
 
+from qorch.adapters.worker_limits import is_allocation_failure
+from qorch.domain.execution import ProviderError
+
 RunInWorker = Callable[..., Awaitable[Any]]
 
 
@@ -45,3 +48,20 @@ async def run_in_process(function: Callable[..., Any], *args: Any) -> Any:
     # Simulation is CPU-bound and partly holds the GIL (transpiling): a process keeps the API
     # responsive. cancellable=True kills the worker process when a job is cancelled.
     return await anyio.to_process.run_sync(function, *args, cancellable=True)
+
+
+def run_each(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> list[tuple[bool, Any]]:
+    """Runs in a worker process: several small jobs' calls, one after the other, in one trip.
+
+    A job's own ProviderError is its answer (False, error); anything else — an allocation past
+    the memory limit included — fails the whole call, and the executor runs its jobs one by one.
+    """
+    answers: list[tuple[bool, Any]] = []
+    for function, args in calls:
+        try:
+            answers.append((True, function(*args)))
+        except ProviderError as error:
+            if is_allocation_failure(error):
+                raise
+            answers.append((False, error))
+    return answers

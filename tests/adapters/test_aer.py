@@ -12,7 +12,7 @@ import pytest
 from qiskit import QuantumCircuit, qasm3
 from qiskit.quantum_info import SparsePauliOp, Statevector
 from qiskit_aer import AerSimulator
-from qiskit_aer.primitives import EstimatorV2, SamplerV2
+from qiskit_aer.primitives import EstimatorV2
 
 from qorch.adapters.providers.config import ProviderConfig
 from qorch.adapters.providers.local import build, client
@@ -170,6 +170,88 @@ b[0] = measure q[2];
     assert outcome.circuits[0].counts == [{"110": 10}]
 
 
+def test_a_bit_in_no_register_is_left_out_as_qiskits_sampler_does() -> None:
+    source = """OPENQASM 3.0;
+include "stdgates.inc";
+qubit[2] q;
+bit flag;
+bit[1] a;
+x q[0];
+flag = measure q[0];
+a[0] = measure q[1];
+"""
+    outcome = run_task(task(CircuitTask(source), shots=10))
+
+    assert outcome.circuits[0].counts == [{"0": 10}]
+
+
+def test_a_mid_circuit_measurement_steers_an_if_else_across_two_registers() -> None:
+    source = """OPENQASM 3.0;
+include "stdgates.inc";
+qubit[3] q;
+bit[2] m;
+bit[1] f;
+h q[0];
+m[0] = measure q[0];
+if (m[0]) { x q[1]; } else { x q[2]; }
+reset q[0];
+m[1] = measure q[1];
+f[0] = measure q[2];
+"""
+    outcome = run_task(task(CircuitTask(source), shots=1000, seed_simulator=3))
+
+    [counts] = outcome.circuits[0].counts or []
+    # m[0] rightmost, then m[1], then f[0]: 1 flips q[1] ("011"), 0 flips q[2] ("100").
+    assert set(counts) == {"011", "100"}
+    assert sum(counts.values()) == 1000
+    assert within_5_sigma(counts["011"] / 1000, 0.5, 1000)
+
+
+RY_MEASURED = """OPENQASM 3.0;
+include "stdgates.inc";
+input float[64] theta;
+qubit[1] q;
+bit[1] c;
+ry(theta) q[0];
+c[0] = measure q[0];
+"""
+"""P(1) = sin^2(theta / 2)."""
+
+
+def test_each_parameter_set_gets_its_own_distribution_of_all_its_shots() -> None:
+    thetas = (0.0, 0.4, 1.0, math.pi / 2, 2.2, 2.9, math.pi)
+    sets = tuple((theta,) for theta in thetas)
+
+    outcome = run_task(task(CircuitTask(RY_MEASURED, sets), shots=4000, seed_simulator=11))
+
+    [circuit] = outcome.circuits
+    assert circuit.counts is not None and circuit.distributions is not None
+    assert len(circuit.counts) == len(circuit.distributions) == len(thetas)
+    for theta, counts, distribution in zip(
+        thetas, circuit.counts, circuit.distributions, strict=True
+    ):
+        assert sum(counts.values()) == 4000
+        assert distribution == {key: n / 4000 for key, n in counts.items()}
+        assert sum(distribution.values()) == pytest.approx(1.0)
+        assert within_5_sigma(distribution.get("1", 0.0), math.sin(theta / 2) ** 2, 4000)
+
+
+def test_a_noisy_device_samples_every_parameter_set_with_its_noise() -> None:
+    sets = ((0.0,), (math.pi / 2,), (math.pi,))
+
+    outcome = run_task(
+        task(CircuitTask(RY_MEASURED, sets), device="fake_nairobi", shots=2000, seed_simulator=5)
+    )
+
+    counts = outcome.circuits[0].counts or []
+    assert [sum(c.values()) for c in counts] == [2000] * 3
+    zero, half, one = (d.get("1", 0.0) for d in outcome.circuits[0].distributions or [])
+    # Readout errors flip some shots of the exact 0 and 1 outcomes.
+    assert 0 < zero < 0.1 and 0.9 < one < 1
+    assert within_5_sigma(half, 0.5, 2000)
+    assert outcome.metadata["noisy"] is True
+
+
 def test_observables_by_parameter_sets_match_exact_values() -> None:
     shots = 4000
     circuits = (
@@ -250,23 +332,22 @@ def test_noisy_fake_device_shows_noise_and_builds_its_simulator_once(monkeypatch
     assert iz < -0.8 and zi > 0.8
 
 
-def test_one_primitive_call_per_job_and_one_transpile_per_circuit(monkeypatch) -> None:
+def test_one_simulator_run_per_job_and_one_transpile_per_circuit(monkeypatch) -> None:
     calls: Counter[str] = Counter()
-    for cls in (SamplerV2, EstimatorV2):
-        original = cls.run
+    original_estimate = EstimatorV2.run
+    original_run = AerSimulator.run
 
-        def counted(
-            self: Any,
-            pubs: Any,
-            *,
-            _original: Any = original,
-            _name: str = cls.__name__,
-            **kwargs: Any,
-        ) -> Any:
-            calls[_name] += 1
-            return _original(self, pubs, **kwargs)
+    def counted_estimate(self: EstimatorV2, pubs: Any, **kwargs: Any) -> Any:
+        calls["EstimatorV2"] += 1
+        return original_estimate(self, pubs, **kwargs)
 
-        monkeypatch.setattr(cls, "run", counted)
+    def counted_run(self: AerSimulator, circuits: Any, **kwargs: Any) -> Any:
+        if "shots" in kwargs:  # the Estimator runs its circuits without shots
+            calls["counting run"] += 1
+        return original_run(self, circuits, **kwargs)
+
+    monkeypatch.setattr(EstimatorV2, "run", counted_estimate)
+    monkeypatch.setattr(AerSimulator, "run", counted_run)
     transpiled: list[int] = []
     real_pass_manager = client.pass_manager_for
 
@@ -292,7 +373,7 @@ def test_one_primitive_call_per_job_and_one_transpile_per_circuit(monkeypatch) -
         )
     )
 
-    assert calls == {"SamplerV2": 1, "EstimatorV2": 1}
+    assert calls == {"counting run": 1, "EstimatorV2": 1}
     assert len(transpiled) == 3
     assert len(outcome.circuits[0].counts or []) == 50
     assert all(sum(c.values()) == 100 for c in outcome.circuits[0].counts or [])
@@ -322,27 +403,37 @@ def test_statevector_run_is_one_simulator_call(monkeypatch) -> None:
 
 def test_a_parameter_removed_by_the_transpiler_still_gives_every_set() -> None:
     # At optimization level 3 the rz before the measurement disappears, and theta with it.
-    source = """OPENQASM 3.0;
+    def source(prepare: str) -> str:
+        return f"""OPENQASM 3.0;
 include "stdgates.inc";
 input float[64] theta;
 qubit[1] q;
 bit[1] c;
-x q[0];
+{prepare} q[0];
 rz(theta) q[0];
 c[0] = measure q[0];
 """
+
     sets = ((0.1,), (0.2,), (0.3,))
     outcome = run_task(
         task(
-            CircuitTask(source, parameter_sets=sets),
-            CircuitTask(source, parameter_sets=sets, observables=(ObservableSpec(("Z",), (1.0,)),)),
-            shots=50,
+            CircuitTask(source("x"), parameter_sets=sets),
+            CircuitTask(
+                source("x"), parameter_sets=sets, observables=(ObservableSpec(("Z",), (1.0,)),)
+            ),
+            CircuitTask(source("h"), parameter_sets=sets),
+            shots=200,
             optimization_level=3,
+            seed_simulator=2,
         )
     )
 
-    assert outcome.circuits[0].counts == [{"1": 50}] * 3
+    assert outcome.circuits[0].counts == [{"1": 200}] * 3
     assert np.shape(np.array(outcome.circuits[1].expectation_values)) == (1, 3)
+    # Each set still has shots of its own, not one sample repeated.
+    coin_flips = outcome.circuits[2].counts or []
+    assert [sum(c.values()) for c in coin_flips] == [200] * 3
+    assert len({c["1"] for c in coin_flips}) > 1
 
 
 def test_seed_simulator_makes_sampling_reproducible() -> None:

@@ -54,3 +54,27 @@ def test_local_devices_are_never_submitted_polled_or_cancelled() -> None:
             call()
         assert raised.value.code == "unsupported_operation"
     assert local.live_status([device], {}) == {}
+
+
+def test_a_small_ideal_circuit_runs_on_one_aer_thread_and_a_wide_one_on_all(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from qiskit_aer import AerSimulator
+
+    seen: list[dict[str, object]] = []
+    run = AerSimulator.run
+
+    def noting(self: AerSimulator, circuits: object, **options: object) -> object:
+        seen.append(options)
+        return run(self, circuits, **options)
+
+    monkeypatch.setattr(AerSimulator, "run", noting)
+    local = build(ProviderConfig())
+    device = next(d for d in local.devices() if d.id == "aer_simulator")
+    wide = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[14];\ncreg c[14];\nh q;\nmeasure q -> c;\n'
+    for source in (MEASURED_BELL, wide):
+        task = ExecutionTask("job", device.id, "Run", 100, (CircuitTask(source),))
+        assert sum(local.run(task, device, {}).circuits[0].counts[0].values()) == 100
+
+    assert seen[0].get("max_parallel_threads") == 1  # OpenMP would only spin for two qubits
+    assert "max_parallel_threads" not in seen[1]  # 14 qubits: Aer splits the state

@@ -3,6 +3,7 @@ and zero-noise extrapolation (folding + mitiq) of expectation values."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import textwrap
@@ -154,6 +155,35 @@ def test_readout_mitigation_brings_ghz_distributions_closer_and_keeps_raw_counts
         raw_distances,
         mitigated_distances,
     )
+
+
+RY_MEASURED = """OPENQASM 3.0;
+include "stdgates.inc";
+input float[64] theta;
+qubit[1] q;
+bit[1] c;
+ry(theta) q[0];
+c[0] = measure q[0];
+"""
+"""P(1) = sin^2(theta / 2)."""
+
+
+def test_readout_mitigation_corrects_every_parameter_set_of_a_sweep() -> None:
+    sets = ((0.0,), (math.pi / 3,), (math.pi,))
+    exact = [math.sin(theta / 2) ** 2 for (theta,) in sets]
+
+    raw = run(CircuitTask(RY_MEASURED, sets), mitigate=False, seed_simulator=21).circuits[0]
+    mitigated = run(CircuitTask(RY_MEASURED, sets), mitigate=True, seed_simulator=21).circuits[0]
+
+    assert mitigated.counts == raw.counts
+    assert [sum(c.values()) for c in mitigated.counts or []] == [4000] * 3
+    raw_ones = [d.get("1", 0.0) for d in raw.distributions or []]
+    mitigated_ones = [d.get("1", 0.0) for d in mitigated.distributions or []]
+    assert len(mitigated_ones) == 3
+    assert all(sum(d.values()) == pytest.approx(1.0) for d in mitigated.distributions or [])
+    raw_error = sum(abs(p - want) for p, want in zip(raw_ones, exact, strict=True))
+    mitigated_error = sum(abs(p - want) for p, want in zip(mitigated_ones, exact, strict=True))
+    assert mitigated_error < raw_error / 2, (raw_ones, mitigated_ones)
 
 
 def test_metadata_records_what_was_applied_and_calibrations_are_cached() -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from qiskit.circuit.library import efficient_su2
 
 from qorch.bootstrap import open_application
 from qorch.settings import Settings
+from tests.conftest import BELL_QASM2
 from tests.e2e.servers import Server, free_port
 
 pytestmark = pytest.mark.slow
@@ -96,3 +99,60 @@ def test_a_server_stopped_gracefully_releases_its_running_job(server: Server):
     done = server.call("GET", f"/jobs/{job['id']}", params={"wait": 120}).json()
     assert done["status"] == "Done", done["error"]
     assert job_event_types(server.data_dir, job["id"]).count("Executed") == 1
+
+
+@pytest.fixture
+def busy_server(tmp_path: Path) -> Iterator[Server]:
+    """One user may submit 200 jobs at once (no submit rate, no cap on open jobs)."""
+    env = {"QORCH_SUBMIT_RATE": "0", "QORCH_MAX_QUEUED_PER_USER": "0", "QORCH_LOG_LEVEL": "INFO"}
+    server = Server(tmp_path / "data", free_port(), env=env)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_a_batch_of_small_jobs_in_flight_when_the_server_is_killed_ends_done_exactly_once(
+    busy_server: Server,
+):
+    """Small jobs are claimed, run and recorded many at a time (group commit, batches): a kill
+    in the middle loses none of them and runs none twice."""
+    server = busy_server
+    experiment = server.call("POST", "/experiments", json={"name": "batch"}).json()
+    body = {
+        "experiment_id": experiment["id"],
+        "circuits_qasm": [BELL_QASM2],
+        "shots": 100,
+    }
+    job_ids: list[str] = []
+    with ThreadPoolExecutor(8) as pool:
+        answers = pool.map(
+            lambda _: server.call("POST", "/ai/run_circuits_on_qpu_or_simulator", json=body),
+            range(200),
+        )
+        job_ids = [answer.json()["job"]["id"] for answer in answers]
+    assert len(set(job_ids)) == 200
+
+    server.kill()  # while most of them are queued, claimed or running
+    statuses = job_statuses(server.data_dir, job_ids)
+    assert statuses["Done"] < 200, "all 200 jobs ended before the kill: nothing was in flight"
+    server.start()
+
+    deadline = time.monotonic() + 120
+    for job_id in job_ids:
+        done = server.call("GET", f"/jobs/{job_id}", params={"wait": 60}).json()
+        assert done["status"] == "Done", done
+        assert sum(done["counts"][0].values()) == 100
+        assert time.monotonic() < deadline
+    for job_id in job_ids:
+        assert job_event_types(server.data_dir, job_id).count("Executed") == 1, job_id
+    assert any("run together" in line for line in server.output)  # in batches, not one by one
+
+
+def job_statuses(data_dir: Path, job_ids: list[str]) -> Counter[str]:
+    app = open_application(Settings(data_dir=data_dir))
+    try:
+        from uuid import UUID
+
+        return Counter(str(app.find_job(UUID(job_id)).status) for job_id in job_ids)  # type: ignore[union-attr]
+    finally:
+        app.close()

@@ -2,8 +2,9 @@
 wall-time model (order of magnitude only, fitted on a 2-core machine), 0 USD.
 
 A gate costs _AMPLITUDE_SECONDS per amplitude it touches, so does each Pauli term of an
-observable; each parameter set adds _SET_SECONDS of overhead, each shot _SHOT_SECONDS (Aer's
-sampler returns every shot as a string), each job _JOB_SECONDS.
+observable; each parameter set adds _SET_SECONDS of overhead, each shot _SHOT_SECONDS (Aer draws
+and counts every shot: about 2 us with few distinct outcomes, up to 5 us with thousands), each job
+_JOB_SECONDS.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from qorch.domain.execution import CostEstimate, ExecutionTask
 
 _AMPLITUDE_SECONDS = 2e-9
 _SET_SECONDS = 2e-4
-_SHOT_SECONDS = 3e-6
+_SHOT_SECONDS = 2e-6
 _JOB_SECONDS = 0.02
 
 
@@ -31,7 +32,7 @@ def estimate(task: ExecutionTask, plan: Plan) -> CostEstimate:
             "per_circuit_seconds": per_circuit,
             "transpile_seconds": plan.transpile_seconds,
             "model": "per set: gates x amplitudes x 2ns (x trajectories if noisy) + 0.2ms"
-            " + 3us/shot; per observable term: amplitudes x 2ns",
+            " + 2us/shot; per observable term: amplitudes x 2ns",
         },
     )
 

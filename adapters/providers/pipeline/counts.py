@@ -1,13 +1,19 @@
-"""Counts per parameter set from a Qiskit primitive's measured bits, and counts as frequencies."""
+"""Counts per parameter set, from a Qiskit primitive's measured bits or a simulator's counts,
+and counts as frequencies.
+
+A bitstring holds every classical register's bits, registers in the circuit's order, the first
+register's bit 0 rightmost, no spaces (what a Sampler's `join_data` gives); clbits in no register
+are not reported, unless the circuit has no register at all."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
+    from qiskit import QuantumCircuit
     from qiskit.primitives import BitArray
 
 
@@ -26,6 +32,29 @@ def counts_per_set(bits: BitArray) -> list[dict[str, int]]:
         counts.append(
             {format(v, key): f for v, f in zip(values.tolist(), frequencies.tolist(), strict=True)}
         )
+    return counts
+
+
+def reported_clbits(circuit: QuantumCircuit) -> list[int]:
+    """The clbit index behind each character of a bitstring, rightmost character first."""
+    registered = [circuit.find_bit(bit).index for register in circuit.cregs for bit in register]
+    return registered or list(range(circuit.num_clbits))
+
+
+def bitstring_counts(
+    memory_counts: Mapping[str, int], clbits: Sequence[int], num_clbits: int
+) -> dict[str, int]:
+    """A simulator's counts, keyed by hexadecimal memory over all `num_clbits` clbits (clbit i
+    is bit i), as bitstrings of `clbits` (see `reported_clbits`)."""
+    key = f"0{len(clbits)}b"
+    if list(clbits) == list(range(num_clbits)):  # the usual case: every clbit, in order
+        return {format(int(memory, 16), key): n for memory, n in memory_counts.items()}
+    counts: dict[str, int] = {}
+    for memory, n in memory_counts.items():
+        value = int(memory, 16)
+        picked = sum(((value >> clbit) & 1) << i for i, clbit in enumerate(clbits))
+        bitstring = format(picked, key)
+        counts[bitstring] = counts.get(bitstring, 0) + n  # dropped clbits merge outcomes
     return counts
 
 
