@@ -64,3 +64,11 @@ async def renew_all(
         app.together,
         [partial(app.renew_lease, job_id, worker_id, now, lease_seconds) for job_id in job_ids],
     )
+
+
+async def release_all(
+    app: Qorch, job_ids: Sequence[UUID], worker_id: str
+) -> list[bool | Exception]:
+    return await anyio.to_thread.run_sync(
+        app.together, [partial(app.release_job, job_id, worker_id) for job_id in job_ids]
+    )

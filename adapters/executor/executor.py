@@ -22,9 +22,10 @@ import anyio.abc
 import anyio.to_thread
 from eventsourcing.persistence import Notification
 
-from qorch.adapters.executor.batch import claim_all, record_all, renew_all
+from qorch.adapters.executor.batch import claim_all, record_all, release_all, renew_all
 from qorch.adapters.executor.board import JOB_TOPICS, UNREADABLE, JobBoard
 from qorch.adapters.executor.calls import ProviderCalls
+from qorch.adapters.executor.checkpoint import Checkpoints
 from qorch.adapters.executor.remote import RemoteRuns
 from qorch.adapters.executor.run import Runner
 from qorch.adapters.executor.workers import (
@@ -85,8 +86,6 @@ class Executor:
         self.held: set[UUID] = set()
         """Jobs whose claim this executor holds and whose outcome is not recorded yet."""
         self.follower = LogFollower(self.app, poll_interval=self.poll_interval, topics=JOB_TOPICS)
-        from qorch.adapters.executor.checkpoint import Checkpoints
-
         self.checkpoints = Checkpoints(self.app)
         self._dispatch = anyio.Event()
         self.stopping = False
@@ -126,9 +125,10 @@ class Executor:
         self._dispatch.set()
 
     async def _release_held(self) -> None:
-        for job_id in list(self.held):
-            released = await anyio.to_thread.run_sync(self.app.release_job, job_id, self.worker_id)
-            log.info("job %s %s on shutdown", job_id, "released" if released else "was final")
+        held = list(self.held)
+        answers = await release_all(self.app, held, self.worker_id)
+        for job_id, released in zip(held, answers, strict=True):
+            log.info("job %s %s on shutdown", job_id, "released" if released is True else "kept")
             self.held.discard(job_id)
 
     async def _warm_up(self) -> None:
