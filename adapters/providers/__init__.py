@@ -8,6 +8,7 @@ stays cheap. Nothing outside this module branches on a provider's name.
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 from collections.abc import Iterable, Mapping
 from functools import cache
@@ -61,21 +62,27 @@ class Registry:
         self.provider_of(device).check_request(device, run_type, options, mitigate)
 
 
+WORKER_NICENESS = 10
+"""Simulations yield the CPU to the API process: a status read stays fast while a 24-qubit run
+keeps every core busy (the kernel still gives the workers whatever the API leaves idle)."""
+
+
 @cache
-def _leave_signals_to_the_parent() -> None:
+def _become_a_worker() -> None:
     # A worker process lives and dies with its executor: SIGTERM or Ctrl-C sent to the whole
     # process group must not kill a simulation before the executor has released its job.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.nice(WORKER_NICENESS)
 
 
 def in_worker(provider: Provider, method: str, *args: Any) -> Any:
     """The entry point of every provider call made in a worker process."""
-    _leave_signals_to_the_parent()
+    _become_a_worker()
     return getattr(provider, method)(*args)
 
 
 def warm_up(config: ProviderConfig | None = None) -> None:
     """Readies a worker process for the local simulators (the most frequent jobs)."""
-    _leave_signals_to_the_parent()
+    _become_a_worker()
     Registry(config, names=("local",)).provider("local").warm_up()

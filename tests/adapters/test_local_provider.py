@@ -78,3 +78,16 @@ def test_a_small_ideal_circuit_runs_on_one_aer_thread_and_a_wide_one_on_all(
 
     assert seen[0].get("max_parallel_threads") == 1  # OpenMP would only spin for two qubits
     assert "max_parallel_threads" not in seen[1]  # 14 qubits: Aer splits the state
+
+
+@pytest.mark.anyio
+async def test_worker_processes_yield_the_cpu_to_the_api_process() -> None:
+    import os
+
+    from qorch.adapters.executor import run_in_process
+    from qorch.adapters.providers import WORKER_NICENESS, warm_up
+
+    await run_in_process(warm_up, ProviderConfig())
+    niceness = await run_in_process(os.nice, 0)  # the warmed process: anyio reuses idle ones
+
+    assert niceness == min(19, os.nice(0) + WORKER_NICENESS)  # 19: the lowest priority
