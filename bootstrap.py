@@ -15,6 +15,7 @@ from qorch.adapters.circuit_facts import configure_parsing, describe_circuit, wa
 from qorch.adapters.circuit_sandbox import SandboxConfig
 from qorch.adapters.devices import DeviceCatalogue
 from qorch.adapters.executor import Executor
+from qorch.adapters.group_commit import GroupCommit
 from qorch.adapters.private_files import keep_private
 from qorch.adapters.providers import Registry
 from qorch.adapters.providers.config import ProviderConfig
@@ -74,6 +75,7 @@ def open_application(settings: Settings, catalogue: DeviceCatalogue | None = Non
         limits=limits,
         credentials=CredentialVault(settings),
     )
+    app.events.recorder = GroupCommit(app.events.recorder)
     keep_private(settings.data_dir)  # the files the store and the vault just created
     return app
 
@@ -86,6 +88,7 @@ def open_executor(settings: Settings, app: Qorch, registry: Registry | None = No
     return Executor(
         app,
         concurrency=settings.worker_concurrency,
+        batch_size=settings.batch_size,
         lease_seconds=settings.lease_seconds,
         poll_interval=settings.poll_interval,
         vault=vault,
