@@ -153,7 +153,14 @@ def check_event_store(settings: Settings) -> None:
             app.close()
 
 
-def rebuilt_views(app: Qorch, path: Path) -> tuple[ViewDatabase, int]:
-    """The views at `path` caught up with the whole log, and the log position they reached."""
+def rebuilt_views(
+    app: Qorch, path: Path, *, from_scratch: bool = False
+) -> tuple[ViewDatabase, int]:
+    """The views at `path` caught up with the whole log, and the log position they reached.
+    `from_scratch`: `path` is a new file, thrown away if the rebuild fails, so it is filled
+    without a journal on disk (see `ViewDatabase.rebuilding`)."""
     views = ViewDatabase(path)
-    return views, Projector(app, views).rebuild()
+    if not from_scratch:
+        return views, Projector(app, views).rebuild()
+    with views.rebuilding():
+        return views, Projector(app, views).rebuild()

@@ -8,15 +8,16 @@ from typing import Any
 
 from qorch.domain.circuit import Circuit
 from qorch.projections import experiments
-from qorch.projections.database import Handlers, add_usage, dumps
+from qorch.projections.batch import Batch, Handlers, id_text
+from qorch.projections.database import dumps
 
 
-def stored(event: Any, db: sqlite3.Connection) -> None:
+def stored(event: Any, batch: Batch) -> None:
     when = event.timestamp.isoformat()
     doc = {
-        "id": str(event.originator_id),
-        "user_id": str(event.user_id),
-        "experiment_id": str(event.experiment_id),
+        "id": id_text(event.originator_id),
+        "user_id": id_text(event.user_id),
+        "experiment_id": id_text(event.experiment_id),
         "hash": event.content_hash,
         "name": event.name,
         "format": event.format,
@@ -27,13 +28,13 @@ def stored(event: Any, db: sqlite3.Connection) -> None:
         "metrics": event.metrics,
         "creation_date": when,
     }
-    db.execute(
+    batch.insert(
         "INSERT INTO circuits (id, user_id, experiment_id, content_hash, created, doc)"
         " VALUES (?, ?, ?, ?, ?, ?)",
         (doc["id"], doc["user_id"], doc["experiment_id"], doc["hash"], when, dumps(doc)),
     )
-    experiments.count(db, doc["experiment_id"], "circuits_count", when)
-    add_usage(db, doc["user_id"], len(event.source))
+    experiments.count(batch, doc["experiment_id"], "circuits_count", when)
+    batch.add_usage(doc["user_id"], len(event.source))
 
 
 HANDLERS: Handlers = {Circuit.Stored: stored}

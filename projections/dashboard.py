@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from functools import cache
 from typing import Any
 
 from qorch.domain.job import QUIET, Job
 from qorch.projections import jobs
+from qorch.projections.batch import Batch, id_text
 
 SUMMARY_FIELDS = (
     "id",
@@ -29,17 +31,18 @@ SUMMARY_FIELDS = (
 )
 
 
-def track(event: Any, position: int, db: sqlite3.Connection) -> None:
+def track(event: Any, position: int, batch: Batch) -> None:
     """Records that a job's view changed at `position` (called by the projector)."""
+    kind: type = type(event)
+    if changes_a_job(kind):
+        batch.job_changed(id_text(event.originator_id), position)
+
+
+@cache  # per event class: `issubclass` costs more than the rest of `track`
+def changes_a_job(kind: type) -> bool:
     # Job.Event is the base class of this aggregate's events only (eventsourcing defines it per
     # aggregate class), so circuit and experiment events are left out here.
-    if not isinstance(event, Job.Event) or isinstance(event, QUIET):
-        return
-    db.execute(
-        "INSERT INTO job_changes (job_id, user_id, position) SELECT id, user_id, ? FROM jobs"
-        " WHERE id = ? ON CONFLICT (job_id) DO UPDATE SET position = excluded.position",
-        (position, str(event.originator_id)),
-    )
+    return issubclass(kind, Job.Event) and not issubclass(kind, QUIET)
 
 
 def summary(doc: dict[str, Any]) -> dict[str, Any]:

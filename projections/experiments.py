@@ -7,51 +7,51 @@ import sqlite3
 from typing import Any
 
 from qorch.domain.experiment import Experiment
-from qorch.projections.database import Handlers, dumps
+from qorch.projections.batch import Batch, Handlers, id_text, json_value
 
 
-def created(event: Any, db: sqlite3.Connection) -> None:
+def created(event: Any, batch: Batch) -> None:
     when = event.timestamp.isoformat()
     doc = {
-        "id": str(event.originator_id),
-        "user_id": str(event.user_id),
-        "name": event.name,
-        "description": event.description,
-        "tags": list(event.tags),
+        "id": id_text(event.originator_id),
+        "user_id": id_text(event.user_id),
+        "name": json_value(event.name),  # (these three: see `updated`)
+        "description": json_value(event.description),
+        "tags": json_value(list(event.tags)),
         "creation_date": when,
         "last_action_date": when,
         "circuits_count": 0,
         "jobs_count": 0,
     }
-    db.execute(
-        "INSERT INTO experiments (id, user_id, created, doc) VALUES (?, ?, ?, ?)",
-        (doc["id"], doc["user_id"], when, dumps(doc)),
-    )
+    batch.experiments.add(doc["id"], doc)
 
 
-def updated(event: Any, db: sqlite3.Connection) -> None:
+def updated(event: Any, batch: Batch) -> None:
     def change(doc: dict[str, Any]) -> None:
-        doc.update(name=event.name, description=event.description, tags=list(event.tags))
+        doc.update(
+            name=json_value(event.name),
+            description=json_value(event.description),
+            tags=json_value(list(event.tags)),
+        )
 
-    touch(db, str(event.originator_id), event.timestamp.isoformat(), change)
+    touch(batch, id_text(event.originator_id), event.timestamp.isoformat(), change)
 
 
-def touch(db: sqlite3.Connection, experiment_id: str, when: str, change: Any = None) -> None:
-    row = db.execute("SELECT doc FROM experiments WHERE id = ?", (experiment_id,)).fetchone()
-    if row is None:
+def touch(batch: Batch, experiment_id: str, when: str, change: Any = None) -> None:
+    doc = batch.experiments.get(experiment_id)
+    if doc is None:
         return
-    doc = json.loads(row[0])
     if change is not None:
         change(doc)
     doc["last_action_date"] = max(doc["last_action_date"], when)
-    db.execute("UPDATE experiments SET doc = ? WHERE id = ?", (dumps(doc), experiment_id))
+    batch.experiments.update(experiment_id)
 
 
-def count(db: sqlite3.Connection, experiment_id: str, field: str, when: str) -> None:
+def count(batch: Batch, experiment_id: str, field: str, when: str) -> None:
     def increment(doc: dict[str, Any]) -> None:
         doc[field] += 1
 
-    touch(db, experiment_id, when, increment)
+    touch(batch, experiment_id, when, increment)
 
 
 HANDLERS: Handlers = {Experiment.Created: created, Experiment.Updated: updated}

@@ -5,161 +5,158 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from pydantic_core import from_json
 
 from qorch.domain.job import CLOSING, FINAL_STATUSES, STATUS_AFTER, Job
 from qorch.projections import experiments
-from qorch.projections.database import Handlers, add_usage, dumps
+from qorch.projections.batch import Batch, Handlers, id_text, json_value, sql_value
+from qorch.projections.database import dumps
 
 FINAL = {status.value for status in FINAL_STATUSES}
+STATUS_TEXT = {kind: status.value for kind, status in STATUS_AFTER.items()}
+EMPTY_RESULTS = dumps({"quantum_results": []})
+"""What a dry run leaves as its results."""
 
 
-def submitted(event: Job.Submitted, db: sqlite3.Connection) -> None:
+def submitted(event: Job.Submitted, batch: Batch) -> None:
     when = event.timestamp.isoformat()
-    job_id = str(event.originator_id)
-    doc = {
-        "id": job_id,
-        "user_id": str(event.user_id),
-        "experiment_id": str(event.experiment_id),
-        "name": event.name,
-        "description": event.description,
-        "status": STATUS_AFTER[Job.Submitted].value,
-        "job_type": "Run",
-        "run_type": event.run_type,
-        "device_id": event.device_id,
-        "shots": event.shots,
-        "circuit_ids": [str(c) for c in event.circuit_ids],
-        "has_parameters": event.has_parameters,
-        "has_observables": event.has_observables,
-        "options": from_json(event.options_json),
-        "credentials_supplied": list(event.credentials_supplied),
-        "use_mitigation": event.use_mitigation,
-        "dry_run": event.dry_run,
-        "creation_date": when,
-        "run_date": None,
-        "finish_date": None,
+    job_id = id_text(event.originator_id)
+    circuit_ids = [id_text(c) for c in event.circuit_ids]
+    options = from_json(event.options_json)
+    credentials_supplied = list(event.credentials_supplied)
+    doc = {  # keys in the order `dumps` sorts them (sorting is then quicker)
         "attempts": 0,
+        "circuit_ids": circuit_ids,
+        "creation_date": when,
+        "credentials_supplied": credentials_supplied,
+        "description": event.description,
+        "device_id": event.device_id,
+        "dry_run": event.dry_run,
         "error": None,
         "estimated_qpu_cost": None,
+        "events": [{"timestamp": when, "type": "Submitted"}],
+        "experiment_id": id_text(event.experiment_id),
+        "finish_date": None,
+        "has_observables": event.has_observables,
+        "has_parameters": event.has_parameters,
+        "id": job_id,
+        "job_type": "Run",
+        "name": event.name,
+        "options": options,
         "provider_job": None,
-        "events": [{"type": type(event).__name__, "timestamp": when}],
+        "run_date": None,
+        "run_type": event.run_type,
+        "shots": event.shots,
+        "status": STATUS_TEXT[Job.Submitted],
+        "use_mitigation": event.use_mitigation,
+        "user_id": id_text(event.user_id),
     }
-    db.execute(
-        "INSERT INTO jobs (id, user_id, experiment_id, status, device_id, created, doc)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            job_id,
-            doc["user_id"],
-            doc["experiment_id"],
-            doc["status"],
-            doc["device_id"],
-            when,
-            dumps(doc),
-        ),
-    )
+    batch.jobs.add(job_id, doc)
     # The bulky inputs are written once and never rewritten when the job's status changes.
-    db.execute("INSERT INTO job_inputs (job_id, doc) VALUES (?, ?)", (job_id, event.inputs_json))
-    db.executemany(
+    batch.insert("INSERT INTO job_inputs (job_id, doc) VALUES (?, ?)", (job_id, event.inputs_json))
+    batch.insert(
         "INSERT INTO job_circuits (job_id, circuit_id, position) VALUES (?, ?, ?)",
-        [(job_id, circuit_id, i) for i, circuit_id in enumerate(doc["circuit_ids"])],
+        *[(job_id, circuit_id, i) for i, circuit_id in enumerate(doc["circuit_ids"])],
     )
-    experiments.count(db, doc["experiment_id"], "jobs_count", when)
-    add_usage(db, doc["user_id"], len(event.inputs_json))
+    experiments.count(batch, doc["experiment_id"], "jobs_count", when)
+    batch.add_usage(doc["user_id"], len(event.inputs_json))
 
 
-def claimed(event: Job.Claimed, db: sqlite3.Connection) -> None:
+def claimed(event: Job.Claimed, batch: Batch) -> None:
     def change(doc: dict[str, Any], when: str) -> None:
         doc["run_date"] = doc["run_date"] or when
         doc["attempts"] += 1
 
-    _update(event, db, change, {"worker": event.worker_id})
+    _update(event, batch, change, {"worker": event.worker_id})
 
 
-def provider_job_recorded(event: Job.ProviderJobRecorded, db: sqlite3.Connection) -> None:
+def provider_job_recorded(event: Job.ProviderJobRecorded, batch: Batch) -> None:
     job = event.provider_job
 
     def change(doc: dict[str, Any], when: str) -> None:
-        doc["provider_job"] = {"provider": job["provider"], "ids": job["ids"]}
+        doc["provider_job"] = json_value({"provider": job["provider"], "ids": job["ids"]})
 
-    _update(event, db, change, {"provider": job["provider"]})
+    _update(event, batch, change, {"provider": job["provider"]})
 
 
-def lease_renewed(event: Job.LeaseRenewed, db: sqlite3.Connection) -> None:
+def lease_renewed(event: Job.LeaseRenewed, batch: Batch) -> None:
     """Renewals keep a lease alive; the timeline would only be noise, so the view ignores them."""
 
 
-def estimated(event: Job.DryRunEstimated, db: sqlite3.Connection) -> None:
+def estimated(event: Job.DryRunEstimated, batch: Batch) -> None:
     def change(doc: dict[str, Any], when: str) -> None:
-        doc["estimated_qpu_cost"] = event.estimate
+        doc["estimated_qpu_cost"] = json_value(event.estimate)
 
-    _update(event, db, change)
-    db.execute(
-        "INSERT OR REPLACE INTO job_results (job_id, doc) VALUES (?, ?)",
-        (str(event.originator_id), dumps({"quantum_results": []})),
-    )
+    _update(event, batch, change)
+    batch.results[id_text(event.originator_id)] = EMPTY_RESULTS
 
 
-def executed(event: Job.Executed, db: sqlite3.Connection) -> None:
-    _update(event, db)
-    db.execute(
-        "INSERT OR REPLACE INTO job_results (job_id, doc) VALUES (?, ?)",
-        (str(event.originator_id), event.results_json),
-    )
-    owner = db.execute("SELECT user_id FROM jobs WHERE id = ?", (str(event.originator_id),))
-    add_usage(db, owner.fetchone()[0], len(event.results_json))
+def executed(event: Job.Executed, batch: Batch) -> None:
+    job_id = id_text(event.originator_id)
+    _update(event, batch)
+    batch.results[job_id] = sql_value(event.results_json)
+    owner = batch.jobs.get(job_id)
+    batch.add_usage(owner["user_id"], len(event.results_json))  # type: ignore[index]
 
 
-def failed(event: Job.Failed, db: sqlite3.Connection) -> None:
+def failed(event: Job.Failed, batch: Batch) -> None:
     def change(doc: dict[str, Any], when: str) -> None:
-        doc["error"] = event.error
+        doc["error"] = json_value(event.error)
 
-    _update(event, db, change, {"code": event.error.get("code")})
-
-
-def cancelled(event: Job.Cancelled, db: sqlite3.Connection) -> None:
-    _update(event, db, details={"reason": event.reason})
+    _update(event, batch, change, {"code": event.error.get("code")})
 
 
-def restarted(event: Job.Restarted, db: sqlite3.Connection) -> None:
+def cancelled(event: Job.Cancelled, batch: Batch) -> None:
+    _update(event, batch, details={"reason": event.reason})
+
+
+def restarted(event: Job.Restarted, batch: Batch) -> None:
     def change(doc: dict[str, Any], when: str) -> None:
         doc.update(finish_date=None, error=None, estimated_qpu_cost=None, provider_job=None)
 
-    _update(event, db, change)
-    db.execute("DELETE FROM job_results WHERE job_id = ?", (str(event.originator_id),))
+    _update(event, batch, change)
+    batch.results[id_text(event.originator_id)] = None
 
 
-def released(event: Job.Released, db: sqlite3.Connection) -> None:
-    _update(event, db)
+def released(event: Job.Released, batch: Batch) -> None:
+    _update(event, batch)
 
 
 def _update(
     event: Job.Event,
-    db: sqlite3.Connection,
+    batch: Batch,
     change: Callable[[dict[str, Any], str], None] | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
     """Applies `change` to the job's document, then the status the event leads to (the
     aggregate's own rule), and appends the event to the job's timeline."""
-    job_id = str(event.originator_id)
-    row = db.execute("SELECT doc FROM jobs WHERE id = ?", (job_id,)).fetchone()
-    if row is None:
+    job_id = id_text(event.originator_id)
+    doc = batch.jobs.get(job_id)
+    if doc is None:
         return
     when = event.timestamp.isoformat()
-    doc = json.loads(row[0])
     if change is not None:
         change(doc, when)
-    status = STATUS_AFTER.get(type(event))
+    kind = type(event)
+    status = STATUS_TEXT.get(kind)
     if status is not None:
-        doc["status"] = status.value
-    if isinstance(event, CLOSING):
+        doc["status"] = status
+    if closes(kind):
         doc["finish_date"] = when
-    doc["events"].append({"type": type(event).__name__, "timestamp": when, **(details or {})})
-    db.execute(
-        "UPDATE jobs SET status = ?, doc = ? WHERE id = ?", (doc["status"], dumps(doc), job_id)
-    )
-    experiments.touch(db, doc["experiment_id"], when)
+    entry = {"timestamp": when, "type": kind.__name__}
+    if details is not None:
+        entry.update(details)
+    doc["events"].append(entry)
+    batch.jobs.update(job_id)
+    experiments.touch(batch, doc["experiment_id"], when)
+
+
+@cache  # per event class: `issubclass` costs more than the rest of `_update`
+def closes(kind: type) -> bool:
+    return issubclass(kind, CLOSING)
 
 
 HANDLERS: Handlers = {

@@ -1,9 +1,12 @@
 """Applies the event log to the read models, with the tracked position in the same transaction.
 
-`Views` is the read models in the shape of eventsourcing's `Projection`: `process_event(event,
-tracking)` over a `TrackingRecorder` (the view database). The `Projector` feeds it batches from
-the log follower, one SQLite transaction a batch and a savepoint an event, so a batch costs one
-commit and one event that cannot be applied is set aside without losing the others.
+`project` is what one event changes in the views, made in a `Batch` (documents changed in
+memory, written once when the batch is flushed). `Views` is the read models in the shape of
+eventsourcing's `Projection`: `process_event(event, tracking)` over a `TrackingRecorder` (the
+view database). The `Projector` applies the batches the log follower hands it, one SQLite
+transaction and one `Batch` each, and tracks the position once a batch. When one event cannot be
+read, it is set aside; when one cannot be applied, the batch is undone and applied again an
+event at a time, each in a savepoint, so that only that event is set aside.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from eventsourcing.projection import Projection
 from qorch.adapters.log_follower import LogFollower
 from qorch.domain.application import Qorch
 from qorch.projections import circuits, dashboard, experiments, jobs, sdk_jobs
-from qorch.projections.database import Handlers, ViewDatabase
+from qorch.projections.batch import Batch, Handlers
+from qorch.projections.database import ViewDatabase
 
 log = logging.getLogger("qorch.projector")
 HANDLERS: Handlers = {
@@ -30,6 +34,17 @@ HANDLERS: Handlers = {
     **jobs.HANDLERS,
     **sdk_jobs.HANDLERS,
 }
+Unread = list[tuple[Notification, Exception]]
+"""Notifications whose events could not be read or applied, and why: set aside."""
+
+
+def project(event: Any, position: int, batch: Batch) -> None:
+    """Changes in `batch` what the event at log position `position` changes in the views (events
+    no view needs change nothing)."""
+    handler = HANDLERS.get(type(event))
+    if handler is not None:
+        handler(event, batch)
+        dashboard.track(event, position, batch)
 
 
 class Views(Projection[ViewDatabase]):
@@ -37,12 +52,10 @@ class Views(Projection[ViewDatabase]):
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         """Updates the views the event concerns and records its position, in the view
-        database's open transaction (events no view needs are only tracked)."""
-        handler = HANDLERS.get(type(domain_event))
-        if handler is not None:
-            db = self.view.connection()
-            handler(domain_event, db)
-            dashboard.track(domain_event, tracking.notification_id, db)
+        database's open transaction."""
+        batch = Batch(self.view.connection())
+        project(domain_event, tracking.notification_id, batch)
+        batch.flush()
         self.view.insert_tracking(tracking)
 
 
@@ -50,7 +63,6 @@ class Projector:
     def __init__(self, app: Qorch, views: ViewDatabase) -> None:
         self.app = app
         self.views = views
-        self.projection = Views(views)
         self.position = views.max_tracking_id(app.name) or 0
         self._changed = anyio.Event()
 
@@ -58,24 +70,60 @@ class Projector:
         """Applies notifications not yet reflected in the views; returns the new position."""
         with self.views.writing() as db:
             position = self.views.max_tracking_id(self.app.name) or 0
-            for notification in notifications:
-                if notification.id <= position:
-                    continue
-                tracking = Tracking(self.app.name, notification.id)
-                db.execute("SAVEPOINT event")
-                try:
-                    event = self.app.mapper.to_domain_event(notification)
-                    self.projection.process_event(event, tracking)
-                except sqlite3.OperationalError:
-                    raise  # the views' database itself (locked, full): retried, never set aside
-                except Exception as error:
-                    # One event that cannot be read or applied must not stop every view.
-                    db.execute("ROLLBACK TO event")
-                    set_aside(db, notification, error)
-                    self.views.insert_tracking(tracking)
-                db.execute("RELEASE event")
-                position = notification.id
-        return position
+            fresh = [notification for notification in notifications if notification.id > position]
+            if not fresh:
+                return position
+            db.execute("SAVEPOINT batch")
+            try:
+                unreadable = self._apply_batch(db, fresh)
+            except sqlite3.OperationalError:
+                raise  # the views' database itself (locked, full): retried, never set aside
+            except Exception:
+                # One event cannot be applied: the batch is undone and applied an event at a
+                # time, so that only that one is set aside.
+                db.execute("ROLLBACK TO batch")
+                unreadable = self._apply_one_by_one(db, fresh)
+            for notification, error in unreadable:
+                set_aside(db, notification, error)
+            db.execute("RELEASE batch")
+            self.views.insert_tracking(Tracking(self.app.name, fresh[-1].id))
+        return fresh[-1].id
+
+    def _apply_batch(self, db: sqlite3.Connection, notifications: list[Notification]) -> Unread:
+        """Applies the events as one batch; answers those that could not be read. Each event is
+        read just before it is applied, so the batch holds documents rather than events."""
+        batch = Batch(db)
+        unreadable: Unread = []
+        to_domain_event = self.app.mapper.to_domain_event
+        for notification in notifications:
+            try:
+                event = to_domain_event(notification)
+            except Exception as error:
+                unreadable.append((notification, error))
+                continue
+            project(event, notification.id, batch)
+        batch.flush()
+        return unreadable
+
+    def _apply_one_by_one(
+        self, db: sqlite3.Connection, notifications: list[Notification]
+    ) -> Unread:
+        """Applies each event alone, in a savepoint; answers those that could not be read or
+        applied (rolled back)."""
+        unapplied: Unread = []
+        for notification in notifications:
+            db.execute("SAVEPOINT event")
+            try:
+                batch = Batch(db)
+                project(self.app.mapper.to_domain_event(notification), notification.id, batch)
+                batch.flush()
+            except sqlite3.OperationalError:
+                raise
+            except Exception as error:
+                db.execute("ROLLBACK TO event")
+                unapplied.append((notification, error))
+            db.execute("RELEASE event")
+        return unapplied
 
     def rebuild(self, page_size: int = 5000) -> int:
         """Applies the whole log from the start (for an empty view database)."""

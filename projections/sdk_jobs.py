@@ -8,21 +8,22 @@ from typing import Any
 
 from qorch.domain.fields import from_opaque_json
 from qorch.domain.submission import SdkJob
-from qorch.projections.database import Handlers, dumps
+from qorch.projections.batch import Batch, Handlers, id_text
+from qorch.projections.database import dumps
 
 DEFAULT_JOB_TYPE = "Run"
 """Jobs submitted through /ai/... or MCP: the haiqu-sdk reads them as Run jobs."""
 
 
-def recorded(event: Any, db: sqlite3.Connection) -> None:
+def recorded(event: Any, batch: Batch) -> None:
     doc = {
         "job_type": event.job_type,
         "program": from_opaque_json(event.program_json),
         "readout_bases": event.readout_bases,
     }
-    db.execute(
+    batch.insert(
         "INSERT OR REPLACE INTO sdk_jobs (job_id, job_type, doc) VALUES (?, ?, ?)",
-        (str(event.job_id), event.job_type, dumps(doc)),
+        (id_text(event.job_id), event.job_type, dumps(doc)),
     )
 
 

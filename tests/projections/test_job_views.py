@@ -13,12 +13,13 @@ from eventsourcing.domain import Aggregate
 from qorch.domain.experiment import Experiment
 from qorch.domain.job import Job, JobStatus
 from qorch.projections import dashboard, experiments, jobs
+from qorch.projections.batch import Batch
 from qorch.projections.database import SCHEMA, stored_bytes
+from qorch.projections.projector import project
 from tests.domain.factories import a_job
 
 NOW = 1_000.0
 LEASE = 30.0
-HANDLERS = {**experiments.HANDLERS, **jobs.HANDLERS}
 
 
 class Views:
@@ -35,11 +36,13 @@ class Views:
         self.apply(self.experiment)
 
     def apply(self, aggregate: Aggregate) -> None:
+        """The aggregate's new events, applied as one batch."""
+        batch = Batch(self.db)
         for event in aggregate.collect_events():
             read_back = self.mapper.to_domain_event(self.mapper.to_stored_event(event))
             self.position += 1
-            HANDLERS[type(read_back)](read_back, self.db)
-            dashboard.track(read_back, self.position, self.db)
+            project(read_back, self.position, batch)
+        batch.flush()
 
     def submit(self, **overrides: object) -> Job:
         job = a_job(
