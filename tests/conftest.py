@@ -33,6 +33,17 @@ cx q[0], q[1];
 c = measure q;
 """
 
+RY_MEASURED = """OPENQASM 3.0;
+include "stdgates.inc";
+input float[64] theta;
+qubit[1] q;
+bit[1] c;
+ry(theta) q[0];
+c[0] = measure q[0];
+"""
+"""P(1) = sin^2(theta / 2)."""
+
+
 GHZ3_QASM2 = """OPENQASM 2.0;
 include "qelib1.inc";
 qreg q[3];

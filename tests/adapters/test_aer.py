@@ -27,7 +27,7 @@ from qorch.domain.execution import (
     ObservableSpec,
     ProviderError,
 )
-from tests.conftest import BELL_QASM3, RY_CX
+from tests.conftest import BELL_QASM3, RY_CX, RY_MEASURED
 
 BELL_QASM2 = """OPENQASM 2.0;
 include "qelib1.inc";
@@ -205,17 +205,6 @@ f[0] = measure q[2];
     assert set(counts) == {"011", "100"}
     assert sum(counts.values()) == 1000
     assert within_5_sigma(counts["011"] / 1000, 0.5, 1000)
-
-
-RY_MEASURED = """OPENQASM 3.0;
-include "stdgates.inc";
-input float[64] theta;
-qubit[1] q;
-bit[1] c;
-ry(theta) q[0];
-c[0] = measure q[0];
-"""
-"""P(1) = sin^2(theta / 2)."""
 
 
 def test_each_parameter_set_gets_its_own_distribution_of_all_its_shots() -> None:

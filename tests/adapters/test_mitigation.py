@@ -27,6 +27,7 @@ from qorch.domain.execution import (
     ObservableSpec,
     ProviderError,
 )
+from tests.conftest import RY_MEASURED
 
 NOISY = "fake_manila"
 SEEDS = (11, 12, 13, 14, 15)
@@ -155,17 +156,6 @@ def test_readout_mitigation_brings_ghz_distributions_closer_and_keeps_raw_counts
         raw_distances,
         mitigated_distances,
     )
-
-
-RY_MEASURED = """OPENQASM 3.0;
-include "stdgates.inc";
-input float[64] theta;
-qubit[1] q;
-bit[1] c;
-ry(theta) q[0];
-c[0] = measure q[0];
-"""
-"""P(1) = sin^2(theta / 2)."""
 
 
 def test_readout_mitigation_corrects_every_parameter_set_of_a_sweep() -> None:
