@@ -281,6 +281,15 @@ class Executor:
                     raise
                 except Exception as error:
                     self._failed(claim.job_id, error)
+        except anyio.get_cancelled_exc_class():
+            raise
+        except Exception:
+            # e.g. the store is unreachable for a moment: as for one job, the batch's jobs are
+            # tried again later (those claimed, once their lease lapses), and the executor goes on.
+            log.exception("jobs run together failed; trying them again later")
+            later = time.time() + max(1.0, self.poll_interval * 20)
+            for job_id in job_ids:
+                self.board.postpone(job_id, later)
         finally:
             for job_id in job_ids:
                 self.running.pop(job_id, None)

@@ -4,6 +4,7 @@ together; anything else still runs alone, and a batch that fails as a whole lose
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -183,3 +184,28 @@ def test_a_jobs_claim_says_how_big_it_is(app: Qorch) -> None:
     assert (bell_claim.qubits, bell_claim.gates, bell_claim.control_flow) == (2, 2, False)
     assert loop_claim.control_flow
     assert isinstance(app.find_job(bell), Job)
+
+
+@pytest.mark.anyio
+async def test_a_store_failure_while_claiming_a_batch_postpones_it_and_the_executor_goes_on(
+    app: Qorch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ada, _ = app.register_user("ada")
+    jobs = submit(app, ada, 6)
+    together = app.together
+    failures = [sqlite3.OperationalError("database is locked")]
+
+    def failing_once(calls: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return together(calls)
+
+    monkeypatch.setattr(app, "together", failing_once)
+    worker = Worker()
+
+    await run_until_final(app, executor_for(app, worker), jobs)
+
+    assert not failures  # the batch's claims did fail once
+    for job_id in jobs:
+        assert app.find_job(job_id).status is JobStatus.DONE  # type: ignore[union-attr]
+        assert events_of(app, job_id) == ["Job.Submitted", "Job.Claimed", "Job.Executed"]
