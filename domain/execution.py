@@ -83,12 +83,42 @@ class CircuitOutcome:
     """StatevectorRun without observables: exact probabilities per parameter set."""
     transpiled: dict[str, int] = field(default_factory=dict)
     """Shape of the circuit as executed: qubits, depth, gates_1q, gates_2q."""
+    errors: list[dict[str, Any] | None] | None = None
+    """Per parameter set: None where it ran, {"code", "message"} where the provider's work for
+    it failed (its values are then placeholders: {} for distributions and counts, nan for
+    expectation values and standard errors). None: every set ran."""
+
+
+@dataclass(frozen=True)
+class ActualCost:
+    """What a job on a paid device cost once it ended."""
+
+    usd: float
+    source: Literal["reported", "computed"]
+    """reported: the provider's own figure; computed: its usage x qorch's price table."""
+    tasks: int = 0
+    """Provider tasks/jobs created (Braket tasks, IonQ jobs, IBM primitive jobs)."""
+    shots: int = 0
+    """Shots executed, over every task."""
+    seconds: float | None = None
+    """QPU seconds billed, where the provider reports usage in time (IBM)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "usd": self.usd,
+            "source": self.source,
+            "tasks": self.tasks,
+            "shots": self.shots,
+            "seconds": self.seconds,
+        }
 
 
 @dataclass
 class ExecutionOutcome:
     circuits: list[CircuitOutcome]
     metadata: dict[str, Any] = field(default_factory=dict)
+    cost: ActualCost | None = None
+    """Set by providers of paid devices; None on free simulators."""
 
 
 @dataclass
