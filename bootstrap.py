@@ -9,16 +9,21 @@ environment: what they need travels with each call (a `ProviderConfig`, the `Lim
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from qorch.adapters.circuit_facts import configure_parsing, describe_circuit, warm_parsers
 from qorch.adapters.circuit_sandbox import SandboxConfig
+from qorch.adapters.cost_estimates import Estimates
 from qorch.adapters.devices import DeviceCatalogue
 from qorch.adapters.executor import Executor
+from qorch.adapters.executor.adverts import adverts_for
+from qorch.adapters.executor.capabilities import Advertiser, nothing
 from qorch.adapters.group_commit import GroupCommit
 from qorch.adapters.private_files import keep_private
 from qorch.adapters.providers import Registry
 from qorch.adapters.providers.config import ProviderConfig
+from qorch.adapters.providers.local import gpu
 from qorch.adapters.quotas import Quotas
 from qorch.adapters.store import (
     TablesMissing,
@@ -28,6 +33,7 @@ from qorch.adapters.store import (
     is_postgres,
 )
 from qorch.adapters.vault import CredentialVault
+from qorch.adapters.worker_catalogue import WorkerCatalogue
 from qorch.domain.application import Qorch
 from qorch.domain.fields import TextLimits
 from qorch.domain.requests import Limits
@@ -59,7 +65,28 @@ def open_registry(settings: Settings) -> Registry:
 
 
 def open_catalogue(settings: Settings, registry: Registry | None = None) -> DeviceCatalogue:
-    return DeviceCatalogue(registry or open_registry(settings), quotas=quotas_from(settings))
+    """The providers' devices, and Aer's GPU devices while a live worker has a GPU."""
+    registry = registry or open_registry(settings)
+    return WorkerCatalogue(
+        registry,
+        quotas=quotas_from(settings),
+        sources=(gpu.GpuDevices(),) if "local" in registry.names else (),
+        ttl=settings.lease_seconds,
+    )
+
+
+def open_advertiser(
+    settings: Settings, app: Qorch, registry: Registry, probe: gpu.GpuProbe | None = None
+) -> Advertiser:
+    """What a worker says it can do: the GPU its probe finds (Aer's, unless QORCH_GPU=off),
+    with a heartbeat every third of a lease; GPU devices need one, listed or not."""
+    offer = settings.gpu == "auto" and "local" in registry.names
+    return Advertiser(
+        adverts_for(app.recorder),
+        detect=partial(gpu.capabilities, probe or gpu.AerGpuProbe()) if offer else nothing,
+        requires=gpu.requires,
+        every=settings.lease_seconds / 3,
+    )
 
 
 def open_application(settings: Settings, catalogue: DeviceCatalogue | None = None) -> Qorch:
@@ -72,10 +99,13 @@ def open_application(settings: Settings, catalogue: DeviceCatalogue | None = Non
         describe_circuit=describe_circuit,
         find_device=catalogue.find,
         check_options=catalogue.registry.check_request,
+        estimate_cost=Estimates(catalogue.registry),
         limits=limits,
         credentials=CredentialVault(settings),
     )
     app.events.recorder = GroupCommit(app.events.recorder)
+    if isinstance(catalogue, WorkerCatalogue):
+        catalogue.attach(adverts_for(app.recorder))
     keep_private(settings.data_dir)  # the files the store and the vault just created
     return app
 
@@ -95,6 +125,7 @@ def open_executor(settings: Settings, app: Qorch, registry: Registry | None = No
         provider_config=registry.config,
         quotas=quotas_from(settings),
         registry=registry,
+        advertiser=open_advertiser(settings, app, registry),
     )
 
 
@@ -138,6 +169,9 @@ def init_event_store(settings: Settings) -> str:
         app = open_application(settings)
         try:
             app.recorder.create_table()  # type: ignore[attr-defined]
+            adverts = adverts_for(app.recorder).table  # workers' capabilities (GPU)
+            if adverts is not None:
+                adverts.create()
         finally:
             app.close()
     return "PostgreSQL tables created (or already there)"

@@ -1,4 +1,5 @@
-"""The `qorch` command: serve, worker, mcp, replay, users create/rotate-key/revoke, db init."""
+"""The `qorch` command: serve, worker, mcp, replay, users create/rotate-key/revoke,
+budget set/show/clear (budget_cli.py), usage (usage_cli.py), db init."""
 
 from __future__ import annotations
 
@@ -10,13 +11,19 @@ import re
 import signal
 import sys
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
 
 import anyio
 from pydantic import ValidationError
 
+from qorch import budget_cli, usage_cli
 from qorch.domain.user import KEY_PREFIX
 from qorch.settings import Settings
+
+if TYPE_CHECKING:
+    from qorch.domain.application import Qorch
+    from qorch.domain.user import User
 
 # The key's name may arrive percent-encoded (HAIQU%5FAPI%5FKEY), and keys have a known prefix.
 KEY_IN_QUERY = re.compile(r"(HAIQU(?:_|%5F)API(?:_|%5F)KEY=)[^&\s]*|(qk_)[A-Za-z0-9_%-]+", re.I)
@@ -110,6 +117,9 @@ def main(argv: list[str] | None = None) -> None:
         command.add_argument("name", help=who_help)
         command.add_argument("--data-dir")
 
+    budget_cli.add_parser(commands)
+    usage_cli.add_parser(commands)
+
     db = commands.add_parser("db", help="manage the event store")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     init = db_commands.add_parser(
@@ -156,6 +166,10 @@ def main(argv: list[str] | None = None) -> None:
         create_user(settings, args.name)
     elif args.command == "users":
         sys.exit(change_key(settings, args.name, rotate=args.user_command == "rotate-key"))
+    elif args.command == "budget":
+        sys.exit(budget_cli.run(settings, args))
+    elif args.command == "usage":
+        sys.exit(usage_cli.run(settings, args))
 
 
 def run_server(settings: Settings) -> None:
@@ -281,23 +295,13 @@ def create_user(settings: Settings, name: str) -> None:
 def change_key(settings: Settings, who: str, rotate: bool) -> int:
     """`users rotate-key` (prints the new key once) or `users revoke`, for the user with this
     name (it must be unique) or id."""
-    from uuid import UUID
-
     from qorch.bootstrap import open_application
 
     app = open_application(settings)
     try:
-        users = app.users_named(who)
-        if not users:
-            with contextlib.suppress(ValueError):
-                user = app.find_user(UUID(who))
-                users = [user] if user is not None else []
-        if len(users) != 1:
-            problem = "no user" if not users else f"{len(users)} users"
-            ids = "".join(f"\n  {user.id}" for user in users)
-            print(f"qorch users: {problem} named {who!r}; give a user id{ids}", file=sys.stderr)
+        user = one_user(app, who, "qorch users")
+        if user is None:
             return 2
-        user = users[0]
         if rotate:
             key = app.rotate_key(user.id)
             print(f"new API key of {user.name!r} ({user.id}); the old key no longer works:")
@@ -308,6 +312,23 @@ def change_key(settings: Settings, who: str, rotate: bool) -> int:
         return 0
     finally:
         app.close()
+
+
+def one_user(app: Qorch, who: str, command: str) -> User | None:
+    """The user with this name (it must be unique) or id; None, said on stderr, otherwise."""
+    from uuid import UUID
+
+    users = app.users_named(who)
+    if not users:
+        with contextlib.suppress(ValueError):
+            user = app.find_user(UUID(who))
+            users = [user] if user is not None else []
+    if len(users) != 1:
+        problem = "no user" if not users else f"{len(users)} users"
+        ids = "".join(f"\n  {user.id}" for user in users)
+        print(f"{command}: {problem} named {who!r}; give a user id{ids}", file=sys.stderr)
+        return None
+    return users[0]
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ LIMITS = {
         "max_parameter_sets",
         "max_observables",
         "statevector_max_qubits",
+        "machine_memory_mb",
         "max_result_values",
         "max_qubits",
         "max_clbits",
@@ -98,6 +99,8 @@ class Settings(BaseSettings):
     lease_seconds: float = 30.0
     poll_interval: float = 0.2
     max_dense_qubits: int = 26
+    gpu: str = Field(default="auto", pattern="^(auto|off)$")
+    """auto: a worker offers the GPU qiskit-aer can use (GPU devices); off: it offers none."""
     secret_key: str = Field(default="", repr=False)
     """Seals provider credentials held for running jobs; empty: a key file in data_dir."""
     providers: Names = ("local", "ibm", "braket", "ionq")
@@ -133,6 +136,10 @@ class Settings(BaseSettings):
     max_parameter_sets: int | None = None
     max_observables: int | None = None
     statevector_max_qubits: int | None = None
+    machine_memory_mb: int | None = Field(default_factory=lambda: machine_memory_mb())
+    """MiB of the machine that runs local jobs, against which a dense StatevectorRun is checked
+    before it is recorded; default: this machine's memory or its cgroup's limit, if lower (set
+    it where workers run on other machines)."""
     max_result_values: int | None = None
     max_qubits: int | None = None
     max_clbits: int | None = None
@@ -215,6 +222,47 @@ class Settings(BaseSettings):
         """These settings with the given values replaced (None: keep; a flag not given)."""
         given = {key: value for key, value in overrides.items() if value is not None}
         return only({**self.model_dump(), **given}, type(self))
+
+
+def machine_memory_mb(
+    cgroup_root: Path = Path("/sys/fs/cgroup"), own_cgroups: Path = Path("/proc/self/cgroup")
+) -> int:
+    """This machine's memory in MiB, or the limit of this process's cgroup if it is lower
+    (a container's memory); 0 when neither can be read."""
+    try:
+        found = [os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")]
+    except (ValueError, OSError, AttributeError):
+        found = []
+    files = _cgroup_memory_files(cgroup_root, own_cgroups)
+    found += [limit for path in files if (limit := _read_bytes(path)) > 0]
+    return min(found, default=0) // 2**20
+
+
+def _cgroup_memory_files(root: Path, own_cgroups: Path) -> list[Path]:
+    """cgroup v2 `memory.max` and v1 `memory.limit_in_bytes` of this process, and those at the
+    root of the hierarchy (what a container sees of its own limit)."""
+    files = [root / "memory.max", root / "memory" / "memory.limit_in_bytes"]
+    try:
+        lines = own_cgroups.read_text().splitlines()
+    except OSError:
+        return files
+    for line in lines:
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        relative = path.lstrip("/")
+        if controllers == "":
+            files.append(root / relative / "memory.max")
+        elif "memory" in controllers.split(","):
+            files.append(root / "memory" / relative / "memory.limit_in_bytes")
+    return files
+
+
+def _read_bytes(path: Path) -> int:
+    """A cgroup limit in bytes; 0 when absent or unlimited ("max", or v1's huge number)."""
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return 0
+    return int(text) if text.isdigit() and int(text) < 2**60 else 0
 
 
 def _fields_of(configured: Any, group: Mapping[str, str]) -> dict[str, Any]:

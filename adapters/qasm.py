@@ -6,7 +6,8 @@ import hashlib
 import re
 import warnings
 from collections import Counter
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from qiskit import QuantumCircuit, qasm2, qasm3
@@ -14,7 +15,14 @@ from qiskit.circuit import ControlFlowOp, Gate
 from qiskit.exceptions import ExperimentalWarning
 
 from qorch.adapters.circuit_limits import CircuitLimitError, check_circuit, check_source_sizes
+from qorch.adapters.providers.pipeline.dynamic import mid_circuit_measurements, ops_in_control_flow
+from qorch.adapters.providers.pipeline.gate_names import (
+    load_qasm2_as_defined,
+    rename_in_program,
+    rename_reserved,
+)
 from qorch.adapters.qasm3_budget import check_qasm3_program
+from qorch.domain.circuit import CONTROL_FLOW
 from qorch.domain.requests import Limits
 
 QasmFormat = Literal["qasm2", "qasm3"]
@@ -37,9 +45,18 @@ class CircuitMetrics:
     gates_2q: int
     gates_total: int
     other_ops: dict[str, int]
+    mid_circuit_measurements: int = 0
+    ops_in_control_flow: dict[str, int] = field(default_factory=dict)
+    """What makes a circuit dynamic besides its top-level operations (domain/dynamic.py)."""
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        # Absent when zero, as in circuits stored before they were measured.
+        return {key: value for key, value in asdict(self).items() if value or key in _ALWAYS}
+
+
+_ALWAYS = frozenset(
+    {"qubits", "clbits", "depth", "depth_2q", "gates_1q", "gates_2q", "gates_total", "other_ops"}
+)
 
 
 @dataclass(frozen=True)
@@ -104,7 +121,7 @@ def parse_circuit(source: str, limits: Limits | None = _DEFAULT_LIMITS) -> Parse
     try:
         if limits is not None:
             check_source_sizes(source, limits)
-        circuit = _load_qasm2(source) if fmt == "qasm2" else _load_qasm3(source, limits)
+        circuit = _load_qasm2(source, limits) if fmt == "qasm2" else _load_qasm3(source, limits)
         if limits is not None:
             check_circuit(circuit, limits)
     except CircuitLimitError as error:
@@ -146,6 +163,8 @@ def circuit_metrics(circuit: QuantumCircuit) -> CircuitMetrics:
         gates_2q=gates_2q,
         gates_total=gates_1q + gates_2q,
         other_ops=dict(sorted(other_ops.items())),
+        mid_circuit_measurements=mid_circuit_measurements(circuit, other_ops["measure"]),
+        ops_in_control_flow=ops_in_control_flow(circuit) if CONTROL_FLOW & other_ops.keys() else {},
     )
 
 
@@ -172,14 +191,22 @@ def _has_measurements(circuit: QuantumCircuit) -> bool:
 _QASM2_POSITION = re.compile(r"<input>:(\d+),(\d+): (.*)", re.DOTALL)
 
 
-def _load_qasm2(source: str) -> QuantumCircuit:
+def _load_qasm2(source: str, limits: Limits | None) -> QuantumCircuit:
+    def check(circuit: QuantumCircuit) -> None:
+        if limits is not None:
+            check_circuit(circuit, limits)
+
+    return load_qasm2_as_defined(source, _qasm2_loads, check)
+
+
+def _qasm2_loads(source: str, custom_instructions: Iterable[Any]) -> QuantumCircuit:
     try:
         # The legacy instruction set is what qasm2.dumps writes (cp, p, u, swap, rzz, sx, ...);
         # an empty include path keeps `include` from reading files off this machine.
         return qasm2.loads(
             source,
             include_path=(),
-            custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS,
+            custom_instructions=custom_instructions,
             custom_classical=qasm2.LEGACY_CUSTOM_CLASSICAL,
         )
     except BaseException as exc:
@@ -245,8 +272,9 @@ def _load_qasm3_checked(source: str, limits: Limits | None) -> QuantumCircuit:
     program = openqasm3.parse(source)
     if limits is not None:
         check_qasm3_program(program, limits)
+    renamed = rename_in_program(program)
     try:
-        return qiskit_qasm3_import.convert(program)
+        return rename_reserved(qiskit_qasm3_import.convert(program), renamed)
     except qiskit_qasm3_import.ConversionError as exc:
         raise QASM3ImporterError(str(exc)) from exc
 

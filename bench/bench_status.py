@@ -3,8 +3,9 @@ runs in the same server, vs the same reads with no simulation running.
 
 The store is built by `big_store.build` (100 000 Done Bell jobs of three users, `--quick`:
 20 000; the views at the log head). One `qorch serve` (its own worker) runs on it with
-QORCH_STATEVECTOR_MAX_QUBITS=24 (StatevectorRun is capped at 20 qubits by default; the dense
-simulators' own cap, QORCH_MAX_DENSE_QUBITS, is 26). A Bell job is run to Done first (the worker
+QORCH_STATEVECTOR_MAX_QUBITS=24 (the default cap of StatevectorRun on dense simulators, said
+again so the bench means the same if it changes; their own cap, QORCH_MAX_DENSE_QUBITS, is
+26). A Bell job is run to Done first (the worker
 process has imported its SDKs). Then one client reads, one request at a time:
 
 - baseline: READS reads with no simulation running: random stored jobs of one user, every

@@ -73,6 +73,16 @@ EXTRA: dict[str, Target] = {
     "shots_sweep": Target(
         "Run sweep 10q x 1000 x 10 obs, 4096 shots, vs EstimatorV2 1/64", 1.3, True, True, "sweep"
     ),
+    "statevector_24q": Target(
+        "StatevectorRun 24q GHZ-like, 3 obs, vs Qiskit Statevector", 1, True, True, "simulators"
+    ),
+    "mps_60q": Target(
+        "StatevectorRun 60q GHZ-like on MPS, 3 obs, exact (baseline: Aer)",
+        1.0,
+        True,
+        False,
+        "simulators",
+    ),
 }
 
 

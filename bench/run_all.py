@@ -56,6 +56,7 @@ BENCHMARKS: dict[str, Bench] = {
     "startup": Bench("bench_startup"),
     "status": Bench("bench_status"),
     "qasm": Bench("bench_qasm"),
+    "simulators": Bench("bench_simulators", polls=True),
 }
 # Longer runs (minutes each): only with --only NAME, never in the default set.
 OPT_IN: dict[str, Bench] = {

@@ -3,6 +3,7 @@
 - users, API keys, dashboard sessions: domain/accounts.py
 - experiments and circuits: domain/experiment_commands.py
 - a user's jobs (submit, idempotent submit, restart, cancel): domain/job_commands.py
+- budgets (set by an operator; runs on paid devices reserve from them): domain/budget_commands.py
 - a worker's jobs (claim, lease, release, record outcomes): domain/worker_commands.py
 
 Adapters are injected (domain/application_base.py), so the domain imports no SDK and no web
@@ -20,6 +21,7 @@ from qorch.domain.application_base import (
     HoldNothing,
     Recorded,
 )
+from qorch.domain.budget_commands import BudgetCommands
 from qorch.domain.job_commands import JobCommands, Submit, credentials_to_hold
 from qorch.domain.worker_commands import Claim, WorkerCommands
 
@@ -37,5 +39,5 @@ __all__ = [
 ]
 
 
-class Qorch(Accounts, JobCommands, WorkerCommands):
+class Qorch(Accounts, JobCommands, BudgetCommands, WorkerCommands):
     name = "qorch"

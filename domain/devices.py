@@ -19,12 +19,17 @@ class Device:
     coupling_map: tuple[tuple[int, int], ...] | None = None
     noisy: bool = False
     supports_statevector: bool = False
+    dynamic_circuits: tuple[str, ...] = ()
+    """The dynamic-circuit features it runs (domain/dynamic.py names them); none: gates, then
+    final measurements only."""
     remote: bool = False
     """Runs at a provider: submitted, its provider job recorded, then polled (not run inline)."""
     credentials: tuple[str, ...] = ()
     """Option names a real run needs (e.g. ionq_api_key); a dry run needs none."""
     price_key: str | None = None
     """The entry of the price table that prices this device (None: a free local simulator)."""
+    requires: tuple[str, ...] = ()
+    """What a worker must have to run this device's jobs (e.g. "gpu"); others never claim them."""
     extra: dict[str, object] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
@@ -39,6 +44,7 @@ class Device:
             "description": self.description,
             "noisy": self.noisy,
             "supports_statevector": self.supports_statevector,
+            "dynamic_circuits": list(self.dynamic_circuits),
             "remote": self.remote,
             "credentials": list(self.credentials),
             "basis_gates": list(self.basis_gates),

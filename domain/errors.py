@@ -54,3 +54,42 @@ class Busy(RuntimeError):
     def __init__(self, message: str, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class BudgetExceeded(RuntimeError):
+    """A run's estimated cost is more than what the user's budget has left (answered 402);
+    nothing was recorded. Names the estimate, what is left, of which limit, for which period."""
+
+    def __init__(
+        self,
+        *,
+        estimate_usd: float,
+        left_usd: float,
+        limit_usd: float,
+        period: str,
+        period_key: str,
+        provider: str | None,
+        field: str = "device_id",
+    ) -> None:
+        scope = f"on {provider}" if provider else "on all providers"
+        when = f"this month ({period_key}, UTC)" if period == "month" else "in total"
+        self.message = (
+            f"this run is estimated at {usd(estimate_usd)}, more than your budget has left: "
+            f"{usd(left_usd)} of {usd(limit_usd)} {scope} {when}; nothing was recorded (a dry "
+            "run shows the estimate; fewer shots or a cheaper device cost less)"
+        )
+        super().__init__(self.message)
+        self.field = field
+        self.estimate_usd = estimate_usd
+        self.left_usd = left_usd
+        self.limit_usd = limit_usd
+        self.period = period
+        self.period_key = period_key
+        self.provider = provider
+
+
+def usd(amount: float) -> str:
+    """Cents when they say it all, else up to micro-dollars (a Garnet shot is $0.00145)."""
+    if abs(amount - round(amount, 2)) < 1e-9:
+        return f"${amount:,.2f}"
+    return f"${amount:,.6f}".rstrip("0")

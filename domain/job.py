@@ -23,7 +23,9 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 from pydantic_core import from_json, to_json
 
+from qorch.domain.costs import recorded_cost
 from qorch.domain.errors import Conflict
+from qorch.domain.execution import ActualCost
 from qorch.domain.fields import from_opaque_json, opaque_json
 
 
@@ -99,10 +101,30 @@ class Job(Aggregate):
         estimate: dict[str, Any]
 
     class Executed(Aggregate.Event):
+        """Version 2 added `cost`: what the run cost on a paid device (domain/costs.py), None
+        elsewhere; version 1 events read with cost None."""
+
+        class_version = 2
+
         results_json: str
+        cost: dict[str, Any] | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["cost"] = None
 
     class Failed(Aggregate.Event):
+        """Version 2 added `cost`, for a run that failed after the provider billed its work;
+        version 1 events read with cost None."""
+
+        class_version = 2
+
         error: dict[str, Any]
+        cost: dict[str, Any] | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["cost"] = None
 
     class Cancelled(Aggregate.Event):
         reason: str
@@ -153,6 +175,9 @@ class Job(Aggregate):
         self.attempts = 0
         self.runs = 1
         self.provider_job: dict[str, Any] | None = None
+        self.actual_cost: dict[str, Any] | None = None
+        """What the latest run cost on a paid device ({usd, source, tasks, shots, seconds});
+        None until it ends, and where nothing was billed."""
 
     @staticmethod
     def encode_inputs(
@@ -245,28 +270,35 @@ class Job(Aggregate):
     def _dry_run_estimated(self, estimate: dict[str, Any]) -> None:
         self.status = STATUS_AFTER[Job.DryRunEstimated]
 
-    def record_results(self, worker_id: str, results: dict[str, Any]) -> None:
+    def record_results(
+        self, worker_id: str, results: dict[str, Any], cost: ActualCost | None = None
+    ) -> None:
         self.check_held_by(worker_id)
         # Results can hold millions of numbers: recorded as one JSON text, the event store's
         # transcoder and the projection handle a single string instead of walking every value.
-        self._executed(results_json=to_json(results).decode())
+        self._executed(results_json=to_json(results).decode(), cost=recorded_cost(cost))
 
     @event(Executed)
-    def _executed(self, results_json: str) -> None:
+    def _executed(self, results_json: str, cost: dict[str, Any] | None) -> None:
         self.status = STATUS_AFTER[Job.Executed]
+        self.actual_cost = cost
 
-    def record_failure(self, worker_id: str, error: dict[str, Any]) -> None:
+    def record_failure(
+        self, worker_id: str, error: dict[str, Any], cost: ActualCost | None = None
+    ) -> None:
+        """`cost`: what the provider billed for the work that ran before the job failed."""
         self.check_held_by(worker_id)
-        self._failed(error=error)
+        self._failed(error=error, cost=recorded_cost(cost))
 
     def reject(self, error: dict[str, Any]) -> None:
         """Fails a job that cannot start at all (e.g. its device left the catalogue)."""
         self.check_not_final()
-        self._failed(error=error)
+        self._failed(error=error, cost=None)
 
     @event(Failed)
-    def _failed(self, error: dict[str, Any]) -> None:
+    def _failed(self, error: dict[str, Any], cost: dict[str, Any] | None) -> None:
         self.status = STATUS_AFTER[Job.Failed]
+        self.actual_cost = cost
 
     def cancel(self, reason: str) -> None:
         self.check_not_final()
@@ -287,6 +319,7 @@ class Job(Aggregate):
         self._clear_claim()
         self.runs += 1
         self.provider_job = None
+        self.actual_cost = None  # the earlier run's cost stays in the log (and in usage)
 
     def check_not_final(self) -> None:
         if self.status.is_final:

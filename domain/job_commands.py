@@ -2,6 +2,8 @@
 
 Every submit records its new circuits and the job in one `save()`: a request leaves all its
 events behind or none. Credentials a run needs are held before the save and never recorded.
+A run on a paid device whose provider the user's budget limits reserves its estimate in that
+save too, and a cancel closes the reservation in the cancel's save (domain/budget_commands.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
 from qorch.domain.application_base import DEFAULT_DEVICE_ID, Recorded
+from qorch.domain.budget_commands import BudgetCommands, Pricing
 from qorch.domain.circuit import Circuit
 from qorch.domain.devices import Device
 from qorch.domain.errors import Conflict, NotFound, RequestError
@@ -37,13 +40,19 @@ class Submit:
     window: float | None = None
 
 
-class JobCommands(ExperimentCommands):
+class JobCommands(BudgetCommands, ExperimentCommands):
     def submit_job(self, user_id: UUID, request: RunRequest) -> Recorded:
-        try:
-            return self._submit_job(user_id, request)
-        except IntegrityError:
-            # A concurrent request stored one of the same new circuits first: they exist now.
-            return self._submit_job(user_id, request)
+        now, pricing = self.clock(), Pricing()
+
+        def attempt() -> Recorded:
+            # Again after a lost race: a concurrent request stored one of the same new circuits
+            # first (they exist now), or reserved from the same budget (checked again).
+            job, new_circuits, credentials = self._new_job(user_id, request)
+            budget = self._reserve(user_id, job, now, pricing, new_circuits)
+            recordings = self._save_holding(job.id, credentials, *new_circuits, job, *budget)
+            return Recorded(job.id, recordings[-1].notification.id)
+
+        return self._until_saved(attempt, "the submit kept racing with concurrent submits; retry")
 
     def is_repeat(self, user_id: UUID, submit: Submit) -> bool:
         """Whether `submit` repeats an earlier one that `submit_job_once` will answer with the
@@ -70,9 +79,11 @@ class JobCommands(ExperimentCommands):
         view when one is given.
         """
         checked_text("Idempotency-Key", submit.key.partition(":")[2], self.limits.text.max_key)
-        for _ in range(3):
-            key_id = SubmitKey.create_id(user_id, submit.key)
-            used = self._find(SubmitKey, key_id)
+        now, pricing = self.clock(), Pricing()
+
+        def attempt() -> tuple[Recorded, bool]:
+            # Again after a lost race: if a concurrent submit with this key won, its job.
+            used = self._find(SubmitKey, SubmitKey.create_id(user_id, submit.key))
             if used is not None and (
                 submit.window is None or submit.now - used.used_at < submit.window
             ):
@@ -91,49 +102,61 @@ class JobCommands(ExperimentCommands):
                 )
             else:
                 used.reuse(job_id=job.id, fingerprint=submit.fingerprint, used_at=submit.now)
-            try:
-                recordings = self._save_holding(
-                    job.id, credentials, *new_circuits, job, used, *_view_of(job, sdk_view)
-                )
-            except IntegrityError:
-                continue  # a concurrent submit won: the next round answers its job
+            budget = self._reserve(user_id, job, now, pricing, new_circuits)
+            recordings = self._save_holding(
+                job.id, credentials, *new_circuits, job, used, *_view_of(job, sdk_view), *budget
+            )
             return Recorded(job.id, recordings[-1].notification.id), False
-        raise Conflict("the submit kept racing with concurrent submits; retry it")
+
+        return self._until_saved(
+            attempt, "the submit kept racing with concurrent submits; retry it"
+        )
 
     def restart_job(
         self, user_id: UUID, job_id: str, credentials: Mapping[str, Any] | None = None
     ) -> Recorded:
         """Runs a finished job again under the same id (credentials are never recorded, so a
-        restart on a remote provider needs them again)."""
-        for _ in range(3):
+        restart on a remote provider needs them again). On a paid device it reserves its
+        estimate again, as a submit does."""
+        now, pricing = self.clock(), Pricing()
+
+        def attempt() -> Recorded:
+            # Again after a lost race: the guards decide again on the reloaded job and budget.
             job = self._user_job(user_id, job_id)
             device = self._device(job.device_id)
             held = credentials_to_hold(device, dict(credentials or {}), job.dry_run)
             job.restart()
+            budget = self._reserve(user_id, job, now, pricing)
             if held:
                 self.credentials.hold(job.id, held)
             try:
-                recordings = self.save(job)
-            except IntegrityError:
-                # Changed concurrently: the guard decides again on the reloaded job. What was
-                # held stays held: a concurrent restart that won needs it.
-                continue
-            except BaseException:
-                if held:
+                recordings = self.save(job, *budget)
+            except BaseException as error:
+                # After a lost race what was held stays held: a concurrent restart that won
+                # needs it.
+                if held and not isinstance(error, IntegrityError):
                     self.credentials.destroy(job.id)
                 raise
             return Recorded(job.id, recordings[-1].notification.id)
-        raise Conflict(f"job {job_id} kept changing concurrently; retry the restart")
+
+        return self._until_saved(
+            attempt, f"job {job_id} kept changing concurrently; retry the restart"
+        )
 
     def cancel_job(self, user_id: UUID, job_id: str, reason: str = "cancelled by user") -> Recorded:
-        for _ in range(3):
+        """Cancels a job that has not ended; a reservation it holds is closed in the same save
+        (released when the job never reached its provider)."""
+
+        def attempt() -> Recorded:
+            # Again after a lost race (e.g. a worker claimed it meanwhile): the guard decides.
             job = self._user_job(user_id, job_id)
             job.cancel(reason)
-            try:
-                return self._saved(job)
-            except IntegrityError:
-                continue  # e.g. a worker claimed it meanwhile: the guard decides again
-        raise Conflict(f"job {job_id} kept changing concurrently; retry the cancel")
+            recordings = self.save(job, *self._closing(job))
+            return Recorded(job.id, recordings[-1].notification.id)
+
+        return self._until_saved(
+            attempt, f"job {job_id} kept changing concurrently; retry the cancel"
+        )
 
     def find_job(self, job_id: UUID) -> Job | None:
         return self._find(Job, job_id)
@@ -146,11 +169,6 @@ class JobCommands(ExperimentCommands):
         if job is None:
             raise NotFound("job", job_id)
         return job
-
-    def _submit_job(self, user_id: UUID, request: RunRequest) -> Recorded:
-        job, new_circuits, credentials = self._new_job(user_id, request)
-        recordings = self._save_holding(job.id, credentials, *new_circuits, job)
-        return Recorded(job.id, recordings[-1].notification.id)
 
     def _save_holding(
         self, job_id: UUID, credentials: dict[str, str], *aggregates: Aggregate

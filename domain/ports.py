@@ -7,6 +7,7 @@ whose SDK clients live in module-level caches of its own package.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -69,6 +70,12 @@ class Provider(Protocol):
     def warm_up(self) -> None:
         """Imports and builds what the first job would wait for (called in worker processes)."""
         ...
+
+
+EstimateCost = Callable[[Device, ExecutionTask], CostEstimate]
+"""What a run would cost on a paid device (the dry-run path: transpiled, priced, never sent),
+for a budget to reserve before the job is recorded. Raises ProviderError for what the device
+refuses or when no estimate could be made."""
 
 
 class CredentialHolder(Protocol):

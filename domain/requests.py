@@ -18,8 +18,10 @@ from typing import Any
 
 from qorch.domain.circuit import CircuitFacts
 from qorch.domain.devices import Device
+from qorch.domain.dynamic import check_dynamic
 from qorch.domain.errors import RequestError
 from qorch.domain.fields import TextLimits
+from qorch.domain.statevector import check_statevector_fits
 
 RUN_TYPES = ("Run", "StatevectorRun")
 PAULI_LABEL = re.compile(r"^[IXYZ]+$")
@@ -51,7 +53,11 @@ class Limits:
     max_shots: int = 10_000_000
     max_parameter_sets: int = 100_000
     max_observables: int = 10_000
-    statevector_max_qubits: int = 20
+    statevector_max_qubits: int = 24
+    """Qubits of a StatevectorRun held as a dense state (a sparse method with observables goes
+    beyond: see `check_statevector_fits`)."""
+    machine_memory_mb: int = 0
+    """MiB of memory of the machine that runs local jobs (0: not checked)."""
     max_result_values: int = 4_000_000
     """Numbers a job's results may hold (distributions, amplitudes, expectation values)."""
     text: TextLimits = field(default_factory=TextLimits)
@@ -152,6 +158,9 @@ def plan_run(
         check_circuit_fits(circuit, index, device, request.run_type, limits)
     parameters = normalise_parameters(request.parameters, circuits, limits)
     observables = normalise_observables(request.observables, circuits, limits)
+    if request.run_type == "StatevectorRun":
+        for index, circuit in enumerate(circuits):
+            check_statevector_fits(circuit, index, device, observables is not None, limits)
     if request.run_type == "Run" and observables is None:
         for index, circuit in enumerate(circuits):
             if not circuit.has_measurements:
@@ -195,22 +204,16 @@ def check_result_size(
 def check_circuit_fits(
     circuit: CircuitFacts, index: int, device: Device, run_type: str, limits: Limits
 ) -> None:
-    if run_type == "StatevectorRun":
-        if not device.supports_statevector:
-            raise RequestError(
-                "device_id", f"{device.id} cannot run StatevectorRun (use a local ideal simulator)"
-            )
-        if circuit.qubits > limits.statevector_max_qubits:
-            raise RequestError(
-                f"circuits[{index}]",
-                f"has {circuit.qubits} qubits; StatevectorRun is capped at "
-                f"{limits.statevector_max_qubits} qubits on this server",
-            )
+    if run_type == "StatevectorRun" and not device.supports_statevector:
+        raise RequestError(
+            "device_id", f"{device.id} cannot run StatevectorRun (use a local ideal simulator)"
+        )
     if circuit.qubits > device.qubits:
         raise RequestError(
             f"circuits[{index}]",
             f"has {circuit.qubits} qubits but device {device.id} has {device.qubits}",
         )
+    check_dynamic(circuit, index, device, run_type)
 
 
 def normalise_parameters(

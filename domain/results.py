@@ -3,13 +3,28 @@
 The circuit level always exists; the observable level exists when observables were given; the
 parameter-set level exists when parameters were given. Providers answer in full nesting
 (`CircuitOutcome`); this module drops the levels the client did not ask for.
+
+Partial results: where a provider's work for one (circuit, parameter set) failed, its place in
+every per-set list holds a placeholder — `{}` where the value is a dict (a distribution, its
+counts and uncertainties, exact probabilities), `null` where it is a number (an expectation value
+or its standard error), `[[], []]` for a statevector — and `errors`, nested exactly like
+`quantum_results`, holds `{"code", "message"}` there and `null` where the work ran. `errors` is
+recorded only when something failed: a job without failures records what it always did.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from qorch.domain.execution import CircuitOutcome, ExecutionOutcome
+
+MAX_ERROR_MESSAGE = 2000
+"""Characters of a provider's message kept per failed execution."""
+FAILED_STATEVECTOR: list[list[float]] = [[], []]
+
+Failures = list[dict[str, Any] | None]
+"""Per parameter set: the recorded error, or None where the set ran."""
 
 
 def nest_results(
@@ -20,28 +35,129 @@ def nest_results(
     def per_set(values: list[Any]) -> Any:
         return values if with_parameters else values[0]
 
-    def per_observable(rows: list[list[float]]) -> list[Any]:
-        return [per_set(row) for row in rows]
-
     results: dict[str, Any] = {}
     circuits = outcome.circuits
+    failures: list[Failures]
     if with_observables:
-        results["quantum_results"] = [per_observable(_evs(c)) for c in circuits]
-        results["uncertainty"] = [per_observable(_stds(c)) for c in circuits]
-    elif all(c.statevectors is not None for c in circuits):
+        failures = [_failures(c, _sets_of(_evs(c), c)) for c in circuits]
         results["quantum_results"] = [
-            per_set([[re, im] for re, im in c.statevectors or []]) for c in circuits
+            [per_set(_numbers(row, failed)) for row in _evs(c)]
+            for c, failed in zip(circuits, failures, strict=True)
         ]
-        results["probabilities"] = [per_set(c.probabilities or []) for c in circuits]
-    else:
-        results["quantum_results"] = [per_set(_distributions(c)) for c in circuits]
-        results["counts"] = [per_set(c.counts or []) for c in circuits]
         results["uncertainty"] = [
-            per_set([_binomial_errors(d, total) for d, total in _with_totals(c)]) for c in circuits
+            [per_set(_numbers(row, failed)) for row in _stds(c)]
+            for c, failed in zip(circuits, failures, strict=True)
         ]
+        errors = [
+            [per_set(failed) for _ in _evs(c)] for c, failed in zip(circuits, failures, strict=True)
+        ]
+    elif all(c.statevectors is not None for c in circuits):
+        failures = [_failures(c, len(c.statevectors or [])) for c in circuits]
+        results["quantum_results"] = [
+            per_set(_blanked([[re, im] for re, im in c.statevectors or []], failed, _statevector))
+            for c, failed in zip(circuits, failures, strict=True)
+        ]
+        results["probabilities"] = [
+            per_set(_blanked(c.probabilities or [], failed, dict))
+            for c, failed in zip(circuits, failures, strict=True)
+        ]
+        errors = [per_set(failed) for failed in failures]
+    else:
+        failures = [_failures(c, len(_distributions(c))) for c in circuits]
+        results["quantum_results"] = [
+            per_set(_blanked(_distributions(c), failed, dict))
+            for c, failed in zip(circuits, failures, strict=True)
+        ]
+        results["counts"] = [
+            per_set(_blanked(c.counts or [], failed, dict))
+            for c, failed in zip(circuits, failures, strict=True)
+        ]
+        results["uncertainty"] = [
+            per_set(
+                _blanked([_binomial_errors(d, total) for d, total in _with_totals(c)], failed, dict)
+            )
+            for c, failed in zip(circuits, failures, strict=True)
+        ]
+        errors = [per_set(failed) for failed in failures]
+    if any(error is not None for failed in failures for error in failed):
+        results["errors"] = errors
     results["transpiled"] = [c.transpiled for c in circuits]
     results["metadata"] = outcome.metadata
     return results
+
+
+def failed_executions(
+    errors: list[Any] | None, *, with_parameters: bool, with_observables: bool
+) -> int:
+    """How many (circuit, parameter set) executions failed, read from recorded `errors`."""
+    count = 0
+    for per_circuit in errors or []:
+        sets = per_circuit
+        if with_observables:
+            if not per_circuit:
+                continue
+            sets = per_circuit[0]  # every observable of a set shares its execution
+        count += sum(1 for error in (sets if with_parameters else [sets]) if error is not None)
+    return count
+
+
+def total_failure(outcome: ExecutionOutcome) -> dict[str, Any] | None:
+    """The job's error when every execution failed (the first one's), else None: a job keeps
+    its results while anything ran, and ends Error only when nothing did."""
+    per_set = [
+        error
+        for circuit in outcome.circuits
+        for error in (circuit.errors if circuit.errors is not None else [None])
+    ]
+    if not per_set or any(error is None for error in per_set):
+        return None
+    first = per_set[0]
+    assert first is not None
+    error: dict[str, Any] = {**_error(first), "retryable": bool(first.get("retryable"))}
+    if len(per_set) > 1:
+        error["message"] = f"all {len(per_set)} executions failed; the first: {error['message']}"
+    return error
+
+
+def _failures(circuit: CircuitOutcome, sets: int) -> Failures:
+    if circuit.errors is None:
+        return [None] * sets
+    if len(circuit.errors) != sets:
+        raise ValueError(
+            f"provider returned {len(circuit.errors)} errors for {sets} parameter sets"
+        )
+    return [None if error is None else _error(error) for error in circuit.errors]
+
+
+def _error(value: Any) -> dict[str, Any]:
+    """A provider's error for one execution, as recorded: code, message (and provider_code)."""
+    if not isinstance(value, dict) or not all(
+        isinstance(value.get(key), str) for key in ("code", "message")
+    ):
+        raise ValueError(f"a provider's error must be {{'code': str, 'message': str}}: {value!r}")
+    error = {"code": value["code"], "message": value["message"][:MAX_ERROR_MESSAGE]}
+    if isinstance(value.get("provider_code"), str):
+        error["provider_code"] = value["provider_code"]
+    return error
+
+
+def _sets_of(rows: list[list[float]], circuit: CircuitOutcome) -> int:
+    return len(rows[0]) if rows else len(circuit.errors or [])
+
+
+def _blanked(values: list[Any], failed: Failures, placeholder: Callable[[], Any]) -> list[Any]:
+    if not values or not any(failed):
+        return values
+    return [placeholder() if error else value for value, error in zip(values, failed, strict=True)]
+
+
+def _numbers(row: list[float], failed: Failures) -> list[float | None]:
+    """A row of numbers, None where the set failed (its NaN placeholder is not valid JSON)."""
+    return _blanked(row, failed, lambda: None)
+
+
+def _statevector() -> list[list[float]]:
+    return [list(half) for half in FAILED_STATEVECTOR]
 
 
 def _evs(circuit: CircuitOutcome) -> list[list[float]]:

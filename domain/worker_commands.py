@@ -25,7 +25,7 @@ from qorch.domain.execution import (
     ProviderJob,
 )
 from qorch.domain.job import Job
-from qorch.domain.results import nest_results
+from qorch.domain.results import nest_results, total_failure
 
 
 @dataclass(frozen=True)
@@ -82,13 +82,25 @@ class WorkerCommands(ApplicationBase):
         )
 
     def record_results(self, job_id: UUID, worker_id: str, outcome: ExecutionOutcome) -> bool:
+        """Records what ran, with an error in place of each execution that failed; a job none
+        of whose executions ran fails with the first one's error instead."""
+
         def record(job: Job) -> None:
-            results = nest_results(
-                outcome,
-                with_parameters=job.has_parameters,
-                with_observables=job.has_observables,
-            )
-            job.record_results(worker_id, results)
+            try:
+                failure = total_failure(outcome)
+                if failure is not None:
+                    job.record_failure(worker_id, failure, outcome.cost)
+                    return
+                results = nest_results(
+                    outcome,
+                    with_parameters=job.has_parameters,
+                    with_observables=job.has_observables,
+                )
+                job.record_results(worker_id, results, outcome.cost)
+            except ValueError as error:
+                # A provider's answer that cannot be recorded is its failure: raised instead, the
+                # job would be claimed and run again, forever.
+                job.record_failure(worker_id, _unrecordable(error))
 
         return self._update_held(job_id, record)
 
@@ -155,3 +167,11 @@ class WorkerCommands(ApplicationBase):
             use_mitigation=job.use_mitigation,
             client_token=job.client_token,
         )
+
+
+def _unrecordable(error: ValueError) -> dict[str, Any]:
+    return {
+        "code": "provider_failed",
+        "message": f"the provider's answer could not be recorded: {str(error)[:500]}",
+        "retryable": False,
+    }

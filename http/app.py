@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from qorch.bootstrap import Service, open_executor, open_service
-from qorch.http import ai, haiqu, rest
+from qorch.http import ai, haiqu, rest, usage
 from qorch.http.auth import ApiKeyOrSession, refused
 from qorch.http.bodies import BodyLimits, LimitBodies
 from qorch.http.dashboard.routes import routes as dashboard_routes
@@ -62,6 +62,7 @@ def create_app(settings: Settings) -> Starlette:
             *ai.routes,
             *haiqu.routes,  # before rest: shared paths answer the haiqu-sdk in its shapes
             *rest.routes,
+            *usage.routes,  # GET /usage
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/mcp", mcp_app),  # MCP over Streamable HTTP, same API keys
             *dashboard_routes,  # the web dashboard: /, /dashboard/...

@@ -51,10 +51,8 @@ def job_events(app: Qorch, user_id: UUID, job_id: str) -> list[dict[str, Any]]:
         else:
             actor = {"system": "qorch"}  # e.g. a job rejected before any worker claimed it
         if "results_json" in data:
-            data = {
-                "results_bytes": len(data.pop("results_json").encode()),
-                "results": f"/jobs/{job_id}",
-            }
+            data["results_bytes"] = len(data.pop("results_json").encode())
+            data["results"] = f"/jobs/{job_id}"
         if "options_json" in data:
             data["options"] = from_json(data.pop("options_json"))
         if "inputs_json" in data:

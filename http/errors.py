@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from qorch.domain.errors import Busy, Conflict, NotFound, RequestError
+from qorch.domain.errors import BudgetExceeded, Busy, Conflict, NotFound, RequestError
 
 log = logging.getLogger("qorch.http")
 M = TypeVar("M", bound=BaseModel)
@@ -69,6 +69,8 @@ def as_api_error(exc: Exception) -> ApiError | None:
         return ApiError(409, "conflict", str(exc))
     if isinstance(exc, IntegrityError):
         return ApiError(409, "conflict", WRITE_CONFLICT)
+    if isinstance(exc, BudgetExceeded):
+        return ApiError(402, "budget_exceeded", exc.message, exc.field)
     if isinstance(exc, Busy):
         busy = ApiError(429, "busy", str(exc))
         busy.headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
@@ -127,7 +129,8 @@ async def conflict(request: Request, exc: Exception) -> JSONResponse:
     return error_response(409, "conflict", str(exc))
 
 
-async def busy(request: Request, exc: Exception) -> JSONResponse:
+async def mapped(request: Request, exc: Exception) -> JSONResponse:
+    """Answers an expected failure the way `as_api_error` maps it (with its headers)."""
     error = as_api_error(exc)
     assert error is not None
     return await api_error(request, error)
@@ -155,7 +158,8 @@ EXCEPTION_HANDLERS = {
     NotFound: not_found,
     Conflict: conflict,
     IntegrityError: write_conflict,
-    Busy: busy,
+    Busy: mapped,
+    BudgetExceeded: mapped,
     HTTPException: http_exception,
     Exception: unexpected,
 }

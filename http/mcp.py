@@ -50,7 +50,9 @@ INSTRUCTIONS = (
     "or Cancelled. submit_circuit_for_analytics stores a circuit and answers its metrics "
     "without running it. Bit order and Pauli labels follow Qiskit: bit and qubit 0 are the "
     "rightmost character. The resource job://{job_id} holds a job's complete JSON; subscribe "
-    "to it to be told when the job's status changes."
+    "to it to be told when the job's status changes. A run on a paid device is refused "
+    "(budget_exceeded) when its estimate is more than the user's budget has left; get_usage "
+    "answers what the user's runs cost in a month and the budget left."
 )
 
 

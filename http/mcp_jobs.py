@@ -88,7 +88,12 @@ def list_job_resources(service: Service, user: User) -> types.ListResourcesResul
                 uri=job_uri(doc["id"]),
                 name=f"job {doc['id']}",
                 description=f"{doc['status']} on {doc['device_id']}, "
-                f"{len(doc['circuit_ids'])} circuit(s), created {doc['creation_date']}",
+                f"{len(doc['circuit_ids'])} circuit(s), created {doc['creation_date']}"
+                + (
+                    f"; partial results: {doc['failed_executions']} execution(s) failed"
+                    if doc.get("partial")
+                    else ""
+                ),
                 mime_type="application/json",
             )
             for doc in docs

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from qorch.bootstrap import Service
 from qorch.domain.requests import Limits
 from qorch.domain.user import User
-from qorch.http import commands, queries
+from qorch.http import commands, queries, usage
 from qorch.http.mcp_answers import fit_job, fit_rows, job_summary
 from qorch.http.presenters import analytics_context, devices_context, submitted_context
 from qorch.http.schemas import (
@@ -28,6 +28,7 @@ from qorch.http.schemas import (
     JobsQuery,
     RunCircuitsRequest,
 )
+from qorch.projections.usage_report import context_of as usage_context
 
 MAX_WAIT_SECONDS = 60.0
 """Longest a get_job_results_and_status call waits: below common MCP client call timeouts."""
@@ -163,6 +164,15 @@ async def cancel_job(service: Service, user: User, body: JobIdRequest) -> Answer
     return Answer({"context": context, "job": job}, context)
 
 
+async def get_usage(service: Service, user: User, query: usage.UsageQuery) -> Answer:
+    report = await usage.usage_of(service, user, query.period)
+    rows, more = fit_rows(report["rows"], 0)
+    context = usage_context(report)
+    if more:
+        context += f" Rows cut at {len(rows)} (by day, then device); GET /usage has them all."
+    return Answer({"context": context, **report, "rows": rows}, context)
+
+
 def _listed(device: dict[str, Any]) -> dict[str, Any]:
     coupling = device.get("coupling_map")
     listed = {key: value for key, value in device.items() if key != "coupling_map"}
@@ -199,7 +209,9 @@ def tool_specs(limits: Limits) -> list[ToolSpec]:
             "create_experiment gives one. run_type is 'Run' (sampling with shots; circuits "
             "need measurements unless observables are given) or 'StatevectorRun' (exact, "
             "final measurements dropped, at most "
-            f"{limits.statevector_max_qubits} qubits). parameters: [circuit][parameter_set]"
+            f"{limits.statevector_max_qubits} qubits on dense simulators; with observables on "
+            "aer_simulator_matrix_product_state, exact expectation values up to its qubit "
+            "count). parameters: [circuit][parameter_set]"
             "[value], bound in circuit.parameters order (sorted by name); for one circuit "
             "[parameter_set][value] is accepted. observables: [circuit][observable], each "
             "observable [pauli_strings, coefficients] in Qiskit order (the rightmost character "
@@ -295,5 +307,21 @@ def tool_specs(limits: Limits) -> list[ToolSpec]:
             JobsQuery,
             list_jobs,
             read_only=True,
+        ),
+        ToolSpec(
+            "get_usage",
+            "Get usage and costs",
+            "What your runs used and cost in one UTC month: {context, period, from, to, rows: "
+            "[{day, provider, device_id, jobs, tasks, shots, estimated_usd, actual_usd}], "
+            "providers: [{provider, ..., budget_left_usd}], totals, budget: [{provider, period, "
+            "period_key, limit_usd, reserved_usd, spent_usd, left_usd}]}. A run counts on the "
+            "day it ended (dry runs are not usage); actual_usd is what the provider reported, or "
+            "its usage priced with qorch's price table; estimated_usd is what qorch reserved "
+            "from your budget for it. period is YYYY-MM (default: this month). Use it before a "
+            "paid run to see what your budget has left.",
+            usage.UsageQuery,
+            get_usage,
+            read_only=True,
+            output=usage.UsageAnswer,
         ),
     ]

@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from qorch import __version__
-from qorch.http import schemas
+from qorch.http import schemas, usage
 
 # method, path, summary, request body model, response model, query parameters
 OPERATIONS: list[
@@ -99,6 +99,15 @@ OPERATIONS: list[
     ),
     ("get", "/circuits/{circuit_id}", "A stored circuit", None, schemas.Circuit, []),
     ("get", "/devices", "Devices that can run circuits", None, None, []),
+    (
+        "get",
+        "/usage",
+        "The caller's runs and their cost in a UTC month, per day, provider and device, "
+        "with the budget left",
+        None,
+        usage.Usage,
+        ["period"],
+    ),
 ]
 
 

@@ -5,13 +5,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from qorch.http.costs import cost_context
+
 MAX_CONTEXT_RESULTS = 600
 
 
 def present_job(doc: dict[str, Any], results: dict[str, Any] | None) -> dict[str, Any]:
     job = dict(doc)
+    # Documents projected before partial results existed lack these two.
+    job.setdefault("partial", False)
+    job.setdefault("failed_executions", 0)
     job["quantum_results"] = results.get("quantum_results") if results else None
     job["counts"] = results.get("counts") if results else None
+    job["errors"] = results.get("errors") if results else None
     job["info"] = (
         {
             "uncertainty": results.get("uncertainty"),
@@ -51,7 +57,7 @@ def submitted_context(job: dict[str, Any]) -> str:
 
 
 def status_context(job: dict[str, Any]) -> str:
-    head = f"Job {job['id']} on {job['device_id']} is {job['status']}."
+    head = f"Job {job['id']} on {job['device_id']} is {job['status']}.{cost_context(job)}"
     if job["status"] == "Error" and job.get("error"):
         error = job["error"]
         code = error.get("provider_code")
@@ -76,13 +82,42 @@ def status_context(job: dict[str, Any]) -> str:
         shown = json.dumps(job.get("quantum_results"))
         if len(shown) > MAX_CONTEXT_RESULTS:
             shown = shown[:MAX_CONTEXT_RESULTS] + " … (truncated; the full results are in job)"
-        return f"{head} quantum_results nests {nesting_of(job)}: {shown}"
+        return f"{head}{partial_context(job)} quantum_results nests {nesting_of(job)}: {shown}"
     at = job.get("provider_job")
     where = f" It is at {at['provider']} as {', '.join(at['ids'])}." if at else ""
     return f"{head}{where} Not final yet: call again, with wait=30 to wait for completion."
 
 
-PER_CIRCUIT = ("quantum_results", "counts")
+def partial_context(job: dict[str, Any]) -> str:
+    """What failed in a job that kept its other results; empty for any other job."""
+    if not job.get("partial"):
+        return ""
+    text = (
+        f" Partial results: {job.get('failed_executions', 0)} execution(s) (a circuit with "
+        "one parameter set) failed; the others' results are in place. job.errors nests like "
+        "quantum_results: null where the execution ran, {code, message} where it failed (its "
+        "result there is {} or null)."
+    )
+    first = first_error(job.get("errors"))
+    if first is not None:
+        where, error = first
+        text += f" First failure at errors{where}: {error.get('code')}: {error.get('message')}."
+    return text
+
+
+def first_error(errors: Any, where: str = "") -> tuple[str, dict[str, Any]] | None:
+    """The first failure in nested `errors` and its index path, e.g. ("[1][0]", {...})."""
+    if isinstance(errors, dict):
+        return where, errors
+    if isinstance(errors, list):
+        for index, inner in enumerate(errors):
+            found = first_error(inner, f"{where}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+PER_CIRCUIT = ("quantum_results", "counts", "errors")
 PER_CIRCUIT_INFO = ("uncertainty", "probabilities", "transpiled")
 
 

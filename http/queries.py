@@ -92,7 +92,7 @@ async def job_status(service: Service, user: User, query: JobQuery) -> dict[str,
 
 
 def job_list(service: Service, user: User, query: JobsQuery) -> list[dict[str, Any]]:
-    return jobs.list_jobs(
+    listed = jobs.list_jobs(
         service.views.connection(),
         str(user.id),
         experiment_id=query.experiment_id,
@@ -101,6 +101,10 @@ def job_list(service: Service, user: User, query: JobsQuery) -> list[dict[str, A
         limit=query.limit,
         offset=query.offset,
     )
+    for doc in listed:  # documents projected before partial results existed lack these
+        doc.setdefault("partial", False)
+        doc.setdefault("failed_executions", 0)
+    return listed
 
 
 async def job_events(service: Service, user: User, job_id: str) -> list[dict[str, Any]]:

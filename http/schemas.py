@@ -211,6 +211,25 @@ class Job(BaseModel):
         "its input was given. Distributions are probability dicts in Qiskit bit order.",
     )
     counts: Any = Field(None, description="Integer counts, same nesting as quantum_results.")
+    errors: Any = Field(
+        None,
+        description="Only when partial: nested like quantum_results, null where the execution "
+        "ran, {code, message[, provider_code]} where it failed (its result there is {} or null).",
+    )
+    partial: bool = Field(
+        False, description="Done with some executions (a circuit with one parameter set) failed."
+    )
+    failed_executions: int = Field(
+        0, description="How many (circuit, parameter set) executions failed."
+    )
+    estimated_usd: float | None = Field(
+        None, description="What the submit reserved from the budget, or a dry run's estimate."
+    )
+    actual_cost: dict[str, Any] | None = Field(
+        None,
+        description="What a run on a paid device cost: usd, source (reported|computed), tasks, "
+        "shots, seconds.",
+    )
     info: JobInfo | None = None
 
 
@@ -234,6 +253,12 @@ class Device(BaseModel):
     supports_statevector: bool = False
     basis_gates: list[str] = Field(default_factory=list)
     coupling_map: list[list[int]] | None = None
+    dynamic_circuits: list[str] = Field(
+        default_factory=list,
+        description="What the device runs beyond gates and final measurements: "
+        "mid_circuit_measurement, reset, if_else, for_loop, while_loop, switch_case, "
+        "nested_control_flow, measurement_in_control_flow.",
+    )
 
 
 class DeviceList(BaseModel):

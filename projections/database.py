@@ -46,6 +46,11 @@ CREATE TABLE IF NOT EXISTS job_changes (
     job_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, position INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS job_changes_by_user ON job_changes (user_id, position);
 CREATE TABLE IF NOT EXISTS usage (user_id TEXT PRIMARY KEY, stored_bytes INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS job_usage (
+    user_id TEXT NOT NULL, day TEXT NOT NULL, device_id TEXT NOT NULL,
+    jobs INTEGER NOT NULL, tasks INTEGER NOT NULL, shots INTEGER NOT NULL,
+    estimated_micro_usd INTEGER NOT NULL, actual_micro_usd INTEGER NOT NULL,
+    PRIMARY KEY (user_id, day, device_id));
 CREATE TABLE IF NOT EXISTS set_aside (
     position INTEGER PRIMARY KEY, originator_id TEXT NOT NULL, topic TEXT NOT NULL,
     error TEXT NOT NULL);
@@ -63,6 +68,7 @@ VIEW_TABLES = (
     "job_changes",
     "set_aside",
     "usage",
+    "job_usage",
 )
 
 

@@ -11,7 +11,8 @@ from typing import Any
 from pydantic_core import from_json
 
 from qorch.domain.job import CLOSING, FINAL_STATUSES, STATUS_AFTER, Job
-from qorch.projections import experiments
+from qorch.domain.results import failed_executions
+from qorch.projections import experiments, usage
 from qorch.projections.batch import Batch, Handlers, id_text, json_value, sql_value
 from qorch.projections.database import dumps
 
@@ -39,6 +40,7 @@ def submitted(event: Job.Submitted, batch: Batch) -> None:
         "estimated_qpu_cost": None,
         "events": [{"timestamp": when, "type": "Submitted"}],
         "experiment_id": id_text(event.experiment_id),
+        "failed_executions": 0,
         "finish_date": None,
         "has_observables": event.has_observables,
         "has_parameters": event.has_parameters,
@@ -46,6 +48,7 @@ def submitted(event: Job.Submitted, batch: Batch) -> None:
         "job_type": "Run",
         "name": event.name,
         "options": options,
+        "partial": False,
         "provider_job": None,
         "run_date": None,
         "run_type": event.run_type,
@@ -96,7 +99,12 @@ def estimated(event: Job.DryRunEstimated, batch: Batch) -> None:
 
 def executed(event: Job.Executed, batch: Batch) -> None:
     job_id = id_text(event.originator_id)
-    _update(event, batch)
+
+    def change(doc: dict[str, Any], when: str) -> None:
+        failed = failed_in(event.results_json, doc)
+        doc.update(partial=failed > 0, failed_executions=failed)
+
+    _update(event, batch, change)
     batch.results[job_id] = sql_value(event.results_json)
     owner = batch.jobs.get(job_id)
     batch.add_usage(owner["user_id"], len(event.results_json))  # type: ignore[index]
@@ -116,6 +124,7 @@ def cancelled(event: Job.Cancelled, batch: Batch) -> None:
 def restarted(event: Job.Restarted, batch: Batch) -> None:
     def change(doc: dict[str, Any], when: str) -> None:
         doc.update(finish_date=None, error=None, estimated_qpu_cost=None, provider_job=None)
+        doc.update(partial=False, failed_executions=0)
 
     _update(event, batch, change)
     batch.results[id_text(event.originator_id)] = None
@@ -154,23 +163,37 @@ def _update(
     experiments.touch(batch, doc["experiment_id"], when)
 
 
+def failed_in(results_json: str, doc: dict[str, Any]) -> int:
+    """Executions the results record as failed. Results can be large: they are parsed only
+    when they may hold `errors` (the text search costs far less than parsing)."""
+    if '"errors"' not in results_json:
+        return 0
+    return failed_executions(
+        from_json(results_json).get("errors"),
+        with_parameters=doc["has_parameters"],
+        with_observables=doc["has_observables"],
+    )
+
+
 @cache  # per event class: `issubclass` costs more than the rest of `_update`
 def closes(kind: type) -> bool:
     return issubclass(kind, CLOSING)
 
 
-HANDLERS: Handlers = {
-    Job.Submitted: submitted,
-    Job.Claimed: claimed,
-    Job.LeaseRenewed: lease_renewed,
-    Job.ProviderJobRecorded: provider_job_recorded,
-    Job.DryRunEstimated: estimated,
-    Job.Executed: executed,
-    Job.Failed: failed,
-    Job.Cancelled: cancelled,
-    Job.Restarted: restarted,
-    Job.Released: released,
-}
+HANDLERS: Handlers = usage.with_costs(  # each job's cost, and the usage view
+    {
+        Job.Submitted: submitted,
+        Job.Claimed: claimed,
+        Job.LeaseRenewed: lease_renewed,
+        Job.ProviderJobRecorded: provider_job_recorded,
+        Job.DryRunEstimated: estimated,
+        Job.Executed: executed,
+        Job.Failed: failed,
+        Job.Cancelled: cancelled,
+        Job.Restarted: restarted,
+        Job.Released: released,
+    }
+)
 
 
 def get_job(

@@ -12,7 +12,7 @@ from qorch.adapters.quotas import Quotas
 from qorch.bootstrap import limits_from, open_application, parser_from, quotas_from
 from qorch.cli import RedactKeys, main, redact
 from qorch.domain.requests import Limits
-from qorch.settings import Settings, settings_from_env
+from qorch.settings import Settings, machine_memory_mb, settings_from_env
 
 
 @pytest.mark.parametrize(
@@ -128,7 +128,9 @@ def test_a_misconfigured_variable_is_named_and_stops_qorch(
 
 def test_unset_variables_keep_the_defaults_of_what_they_configure():
     settings = settings_from_env({})
-    assert limits_from(settings) == Limits()
+    # The machine's memory is what a dense StatevectorRun is checked against, probed when unset.
+    assert limits_from(settings) == Limits(machine_memory_mb=machine_memory_mb())
+    assert machine_memory_mb() > 0
     assert quotas_from(settings) == Quotas()
     assert parser_from(settings) == SandboxConfig()
 

@@ -1,8 +1,8 @@
 """What the log says about open jobs: who may claim which, whose they are, which are stuck.
 
 The board is fed notifications by the executor's log follower. Only lease events are decoded
-(Submitted can carry a large parameter sweep); a job's owner and priority are read once, from
-its first event, in a worker thread.
+(Submitted can carry a large parameter sweep); a job's owner, priority and needs (what its
+device requires of a worker, e.g. a GPU) are read once, from its first event, in a worker thread.
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from eventsourcing.persistence import MapperDeserialisationError, Notification
 from eventsourcing.utils import get_topic
 
 from qorch.adapters.executor.batch import is_small
+from qorch.adapters.executor.capabilities import Requires, can_run, needs_of
 from qorch.adapters.executor.workers import claimant_is_dead
 from qorch.adapters.scheduling import Candidate
 from qorch.domain.application import Qorch
 from qorch.domain.circuit import Circuit
+from qorch.domain.devices import Device
 from qorch.domain.errors import Unreadable
 from qorch.domain.job import CLOSING, LEASING, OPENING, Job
 
@@ -40,9 +42,9 @@ UNREADABLE = (MapperDeserialisationError, Unreadable)
 """A stored event of the job cannot be decoded: the job is set aside, the rest goes on."""
 
 
-Owner = tuple[str, int, str]
-"""What a job's first event says: its user, its priority, and the local device it may run on
-with other small jobs ("" when it runs alone)."""
+Owner = tuple[str, int, str, str]
+"""What a job's first event says: its user, its priority, the local device it may run on with
+other small jobs ("" when it runs alone), and what a worker needs to run it."""
 SWEEP_TEXT = 4096
 """Inputs longer than this may hold many parameter sets: such a job is not taken as small."""
 
@@ -59,11 +61,16 @@ class OpenJob:
     priority: int = 0
     batch_device: str = ""
     """The local device this job may run on together with other small jobs; "" to run alone."""
+    needs: str = ""
+    """Capabilities a worker must have to claim it (capabilities.py); "" for none."""
 
 
 class JobBoard:
-    def __init__(self, app: Qorch) -> None:
+    def __init__(self, app: Qorch, requires: Requires | None = None) -> None:
         self.app = app
+        self.requires = requires
+        self.has: frozenset[str] = frozenset()
+        """This worker's capabilities: jobs that need others are never its candidates."""
         self.open: dict[UUID, OpenJob] = {}
         self.set_aside: dict[UUID, str] = {}
         """Jobs with an event that cannot be decoded: never claimed again by this executor."""
@@ -86,6 +93,7 @@ class JobBoard:
                     user=known.user if known else None,
                     priority=known.priority if known else 0,
                     batch_device=known.batch_device if known else "",
+                    needs=known.needs if known else "",
                 )
                 if topic == RESTARTED_TOPIC and job_id in self.closed:
                     # Restarted with fresh credentials: they must outlive the earlier ending.
@@ -115,6 +123,8 @@ class JobBoard:
         for job_id, state in self.open.items():
             if state.user is None or job_id in skip or now < state.not_before:
                 continue
+            if not can_run(state.needs, self.has):
+                continue
             lapsed = state.worker_id is None or now >= state.lease_until
             if lapsed or claimant_is_dead(state.worker_id):
                 candidates.append(Candidate(job_id, state.user, state.priority, state.opened_at))
@@ -141,7 +151,7 @@ class JobBoard:
                 if isinstance(owner, Exception):
                     self.put_aside(job_id, state.opened_at, owner)
                 else:
-                    state.user, state.priority, state.batch_device = owner
+                    state.user, state.priority, state.batch_device, state.needs = owner
 
     def _read_owners(self, job_ids: list[UUID]) -> dict[UUID, Owner | Exception]:
         found: dict[UUID, Owner | Exception] = {}
@@ -151,13 +161,22 @@ class JobBoard:
                 continue  # not stored (yet): looked up again on the next pass
             try:
                 event: Any = self.app.mapper.to_domain_event(first[0])
-                found[job_id] = (str(event.user_id), int(event.priority), self._batch_device(event))
+                device = self.app.find_device(event.device_id)
+                found[job_id] = (
+                    str(event.user_id),
+                    int(event.priority),
+                    self._batch_device(event, device),
+                    self._needs(event.device_id, device),
+                )
             except Exception as error:  # whatever the decoding raised: it cannot be read
                 found[job_id] = error
         return found
 
-    def _batch_device(self, submitted: Any) -> str:
-        device = self.app.find_device(submitted.device_id)
+    def _needs(self, device_id: str, device: Device | None) -> str:
+        known = self.requires(device_id) if self.requires is not None else ()
+        return needs_of((*known, *(device.requires if device is not None else ())))
+
+    def _batch_device(self, submitted: Any, device: Device | None) -> str:
         if device is None or device.remote or submitted.dry_run:
             return ""
         if len(submitted.inputs_json) > SWEEP_TEXT:

@@ -25,6 +25,7 @@ from eventsourcing.persistence import Notification
 from qorch.adapters.executor.batch import claim_all, record_all, release_all, renew_all
 from qorch.adapters.executor.board import JOB_TOPICS, UNREADABLE, JobBoard
 from qorch.adapters.executor.calls import ProviderCalls
+from qorch.adapters.executor.capabilities import Advertiser
 from qorch.adapters.executor.checkpoint import Checkpoints
 from qorch.adapters.executor.remote import RemoteRuns
 from qorch.adapters.executor.run import Runner
@@ -67,6 +68,8 @@ class Executor:
     batch_size: int = 1
     """Up to this many small local jobs of one user are claimed, run in one worker call and
     recorded together (1: every job runs alone)."""
+    advertiser: Advertiser = field(default_factory=Advertiser)
+    """Finds what this worker can do beyond the common (a GPU) and says so; see capabilities.py."""
     slots: dict[UUID, str] = field(default_factory=dict, init=False)
     """What occupies the local slots: the first job of each run (alone or a batch) -> its user."""
 
@@ -74,7 +77,7 @@ class Executor:
         registry = registry or Registry(self.provider_config)
         quotas = quotas or Quotas()
         self.per_user = quotas.running_cap(self.concurrency)
-        self.board = JobBoard(self.app)
+        self.board = JobBoard(self.app, self.advertiser.requires)
         self.calls = ProviderCalls(self.run_in_worker, self.provider_config)
         self.remote = RemoteRuns(self.app, registry, self.calls, self.worker_id, self._wake)
         self.runner = Runner(
@@ -96,6 +99,7 @@ class Executor:
 
         The log is read from the board's last checkpoint, not from its start (checkpoint.py)."""
         try:
+            self.board.has = await self.advertiser.start(self.worker_id)  # before any claim
             position = await self.checkpoints.restore(self.board)
             if position and self.vault is not None:
                 # Jobs that ended before the checkpoint but whose credentials a crash left held.
@@ -104,6 +108,7 @@ class Executor:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self.follower.follow, position, self.track)
                 tg.start_soon(self.checkpoints.keep, self.board, self.follower)
+                tg.start_soon(self.advertiser.keep, self.worker_id)
                 tg.start_soon(self._warm_up)
                 tg.start_soon(self._destroy_credentials_of_closed_jobs)
                 await self._dispatch_forever(tg)
@@ -111,6 +116,7 @@ class Executor:
             self.stopping = True
             with anyio.CancelScope(shield=True):
                 await self._release_held()
+                await self.advertiser.withdraw(self.worker_id)
                 await self.checkpoints.save(self.board, self.follower.position)
 
     def track(self, notifications: Sequence[Notification]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from qorch.http.dashboard import live, pages
+from qorch.http.dashboard import live, pages, usage
 from qorch.http.dashboard.rendering import STATIC
 
 GET, POST = ["GET"], ["POST"]
@@ -21,6 +21,7 @@ PAGES = (
     ("/dashboard/circuits/{circuit_id}", pages.circuit_page, GET),
     ("/dashboard/experiments", pages.experiments_page, GET),
     ("/dashboard/experiments/{experiment_id}", pages.experiment_page, GET),
+    ("/dashboard/usage", usage.usage_page, GET),
     ("/dashboard/events", live.events, GET),
 )
 routes = [

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from qorch.domain.user import User
+from qorch.http.presenters import first_error
 
 CIRCUIT_STATUS = "Done"
 
@@ -61,12 +62,26 @@ def circuit_shape(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def partial_logs(job: dict[str, Any]) -> str | None:
+    """What the SDK shows of a Done job that kept only some results (`job.logs`)."""
+    if not job.get("partial"):
+        return None
+    text = f"partial results: {job.get('failed_executions', 0)} execution(s) failed"
+    first = first_error(job.get("errors"))
+    if first is not None:
+        where, failure = first
+        text += f"; first at {where}: {failure.get('code')}: {failure.get('message')}"
+    return text + " (info['errors'] nests like the results)"
+
+
 def job_shape(job: dict[str, Any], sdk: dict[str, Any], program: dict[str, Any]) -> dict[str, Any]:
     """Both RunJobModel and HybridJobModel fields, so either model parses it."""
     error = job.get("error") or None
     info = dict(job.get("info") or {})
     info.setdefault("uncertainty", None)
     info["qpu_cost"] = None
+    if job.get("partial"):
+        info["errors"] = job.get("errors")  # the SDK's models keep `info`, not unknown fields
     results = job.get("quantum_results")
     if job.get("dry_run") and job.get("status") == "Done":
         results = []
@@ -81,7 +96,7 @@ def job_shape(job: dict[str, Any], sdk: dict[str, Any], program: dict[str, Any])
         "readout_bases": sdk.get("readout_bases"),
         "input_circuit_ids": list(job.get("circuit_ids") or []),
         "options": dict(job.get("options") or {}),
-        "logs": f"{error.get('code')}: {error.get('message')}" if error else None,
+        "logs": f"{error.get('code')}: {error.get('message')}" if error else partial_logs(job),
         "info": info,
         "quantum_results": results,
         "parameters": job.get("parameters"),

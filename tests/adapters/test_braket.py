@@ -306,7 +306,7 @@ def test_a_dry_run_on_ionq_forte_prices_the_job_and_never_calls_aws(fake: FakeBr
     assert fake.requests == []
 
 
-def test_a_dry_run_counts_one_task_per_parameter_set_and_measurement_group():
+def test_a_dry_run_prices_one_program_set_for_every_parameter_set_and_measurement_group():
     theta = Parameter("theta")
     circuit = QuantumCircuit(2)
     circuit.ry(theta, 0)
@@ -320,8 +320,13 @@ def test_a_dry_run_counts_one_task_per_parameter_set_and_measurement_group():
         (CircuitTask(qasm3.dumps(circuit), ((0.1,), (0.2,), (0.3,)), observables),),
     )
     estimate = LOCAL.estimate(task, DEVICES["braket_iqm_garnet"])
-    assert estimate.breakdown["tasks"] == 6
-    assert estimate.usd == pytest.approx(6 * (0.30 + 1000 * 0.00145))
+    # 3 sets x 2 groups = 6 executions in one program set: one task fee, every shot paid.
+    assert estimate.breakdown["tasks"] == 1 and estimate.breakdown["program_sets"]
+    assert estimate.breakdown["executions"] == [6]
+    assert estimate.usd == pytest.approx(0.30 + 6 * 1000 * 0.00145)
+    # SV1 has no program sets: a task per execution.
+    on_sv1 = LOCAL.estimate(replace(task, device_id="braket_sv1"), DEVICES["braket_sv1"])
+    assert on_sv1.breakdown["tasks"] == 6
     local = LOCAL.estimate(bell_task("braket_sv"), DEVICES["braket_sv"])
     assert local.usd == 0.0 and local.seconds > 0
 
@@ -385,14 +390,15 @@ def test_parametrised_observables_on_a_qpu_match_the_exact_values(
 
     job = braket.submit(task, device, CREDENTIALS)
 
-    creates = fake.calls("CreateQuantumTask")
-    groups = 3  # {ZZ, IZ, ZI}, {XX}, {YY}
-    assert len(creates) == len(job.ids) == len(sets) * groups
-    (first,) = [call for call in creates if call.client_token == "job-vqe"]
-    assert first.body is not None
-    program = json.loads(first.body["action"])
-    assert "input float p_1;" in program["source"] and " gate " not in program["source"]
-    assert program["inputs"] == {"p_0": 0.3, "p_1": 1.1}
+    # One program set: a program per measurement group, {ZZ, IZ, ZI}, {XX}, {YY}, each run
+    # with both parameter sets as list inputs.
+    (create,) = fake.calls("CreateQuantumTask")
+    assert create.client_token == "job-vqe" and len(job.ids) == 1
+    assert create.body is not None and create.body["shots"] == len(sets) * 3 * shots
+    programs = json.loads(create.body["action"])["programs"]
+    assert len(programs) == 3
+    assert all("input float p_1;" in p["source"] and " gate " not in p["source"] for p in programs)
+    assert programs[0]["inputs"] == {"p_0": [0.3, 1.2], "p_1": [1.1, -0.4]}
     assert all(t.device_arn == FORTE for t in fake.tasks)
 
     outcome = poll_until_done(task, job, braket)

@@ -80,15 +80,16 @@ def test_a_job_outliving_many_lease_renewals_is_recorded_once(short_lease_server
 
 
 def test_an_error_found_while_running_reaches_the_user_with_its_code(alice: Account):
-    mid_circuit_measure = (
+    """A T gate is not Clifford: the stabilizer method finds out only when it runs."""
+    not_clifford = (
         'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\ncreg c[1];\n'
-        "measure q[0] -> c[0];\nh q[0];\n"
+        "h q[0];\nt q[0];\nmeasure q[0] -> c[0];\n"
     )
     job = alice.wait_for(
-        alice.run(circuits_qasm=[mid_circuit_measure], run_type="StatevectorRun")["id"]
+        alice.run(circuits_qasm=[not_clifford], device_id="aer_simulator_stabilizer")["id"]
     )
     assert job["status"] == "Error"
-    assert job["error"]["code"] == "unsupported_circuit"
+    assert job["error"]["code"] == "simulation_failed"
     assert "TypeError" not in job["error"]["message"]
 
 

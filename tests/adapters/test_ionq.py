@@ -18,7 +18,7 @@ from qiskit import QuantumCircuit, qasm3, transpile
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
 from qorch.adapters.providers.config import ProviderConfig
-from qorch.adapters.providers.ionq import build
+from qorch.adapters.providers.ionq import batches, build
 from qorch.adapters.providers.ionq.catalogue import QIS_BASIS
 from qorch.adapters.providers.ionq.provider import IonQProvider
 from qorch.adapters.providers.pipeline.prices import load_prices
@@ -216,7 +216,11 @@ def test_a_429_is_retried_by_submitting_again_and_one_job_exists(fake: FakeIonQ)
     assert sum(outcome.circuits[0].counts[0].values()) == 1000
 
 
-def test_a_retry_after_a_partial_submit_reuses_the_jobs_already_created(fake: FakeIonQ) -> None:
+def test_a_retry_after_a_partial_submit_reuses_the_jobs_already_created(
+    fake: FakeIonQ, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A task larger than one IonQ job is split into several; one circuit per job here.
+    monkeypatch.setattr(batches, "MAX_CIRCUITS_PER_JOB", 1)
     ionq = ionq_at(fake)
     sets = ((0.1,), (0.7,), (1.9,))
     circuit = CircuitTask(RY_CX, parameter_sets=sets, observables=(ObservableSpec(("ZZ",), (1,)),))
@@ -298,17 +302,26 @@ def test_a_dry_run_on_aria_prices_gates_from_the_table_and_calls_nobody(
     assert fake.requests == []
 
 
-def test_a_dry_run_counts_one_job_per_parameter_set_and_measurement_group() -> None:
+def test_a_dry_run_pays_the_minimum_once_per_ionq_job_not_per_execution(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     observables = (ObservableSpec(("ZZ",), (1.0,)), ObservableSpec(("XX",), (1.0,)))
     sets = ((0.1,), (0.2,), (0.3,))
     task = task_for(
         "ionq_forte_1", CircuitTask(RY_CX, parameter_sets=sets, observables=observables)
     )
+    minimum = load_prices()["entries"]["ionq:forte"]["minimum"]
 
     estimate = OFFLINE.estimate(task, DEVICES["ionq_forte_1"])
 
-    assert estimate.breakdown["jobs_per_circuit"] == [6]  # 3 sets x 2 groups (ZZ | XX)
-    assert estimate.usd == pytest.approx(6 * load_prices()["entries"]["ionq:forte"]["minimum"])
+    # 3 sets x 2 groups (ZZ | XX) = 6 executions in one multi-circuit job, whose gate-shots
+    # (6 x ~1.6 USD at 1000 shots) stay under one minimum.
+    assert estimate.breakdown["executions_per_circuit"] == [6]
+    assert estimate.breakdown["ionq_jobs"] == 1
+    assert estimate.usd == pytest.approx(minimum)
+    monkeypatch.setattr(batches, "MAX_CIRCUITS_PER_JOB", 4)  # split: 4 + 2 executions
+    split = OFFLINE.estimate(task, DEVICES["ionq_forte_1"])
+    assert split.breakdown["ionq_jobs"] == 2 and split.usd == pytest.approx(2 * minimum)
     free = OFFLINE.estimate(
         task_for("ionq_simulator", CircuitTask(BELL)), DEVICES["ionq_simulator"]
     )
@@ -330,7 +343,9 @@ def test_observables_match_the_exact_values_within_five_sigma(fake: FakeIonQ) ->
 
     assert outcome.circuits[0].expectation_values == [[1.0]]  # Bell: ZZ = 1, no spread at all
     assert outcome.circuits[0].standard_errors == [[0.0]]
-    assert len(job.ids) == 1 + 3 * 2  # Bell: one group; sweep: 3 sets x {ZZ, IZ, ZI} | {XX}
+    # One IonQ job of 7 circuits. Bell: one group; sweep: 3 sets x {ZZ, IZ, ZI} | {XX}.
+    (post,) = fake.requests_to("POST", "/v0.4/jobs")
+    assert len(job.ids) == 1 and len(post.body["input"]["circuits"]) == 1 + 3 * 2
     circuit = qasm3.loads(RY_CX)
     values = outcome.circuits[1].expectation_values
     errors = outcome.circuits[1].standard_errors

@@ -9,15 +9,23 @@ It implements what `AwsDevice(arn).run(...)`, `AwsQuantumTask` and our adapter c
 
 A task's result is computed for real: the submitted OpenQASM 3 program (with its `inputs`) runs in
 the Braket default simulator (density matrix for DM1, state vector otherwise), and the
-GateModelTaskResult it returns is stored as the task's results.json. QPU devices also check the
-program's gate names against the device's supportedOperations, like Braket's validation.
+GateModelTaskResult it returns is stored as the task's results.json (SV1/DM1 with the execution
+duration they report). QPU devices also check the program's gate names against the device's
+supportedOperations, like Braket's validation. QPUs declare program sets
+(`braket.ir.openqasm.program_set`, 100 executables, 1,000,000 shots; the managed simulators do
+not): a program-set task runs in the simulator too, and its result is left as a results.json
+pointing at further objects (`program_set_results_inline`: all in one), see
+tests/fakes/braket_program_sets.py.
 
 SigV4 signatures are ignored; only the access key id of the `Authorization` header is read (to
 record it, and to answer 403 UnrecognizedClientException to keys the test did not accept).
 
 Controls: `fail_next_creates` (answer 5xx *after* recording the task: "created, but the answer was
 lost"), `fail_next` (any operation, before doing anything), `fail_next_tasks` (tasks end FAILED),
-`hold`/`release` (tasks stay QUEUED), `set_device` (status and queue depth), `accepted_keys`.
+`fail_tasks_whose_token_ends_with` (the task(s) of a given clientToken, e.g. "-1": the second task
+of every job, end FAILED: one failed task of a many-task job), `fail_next_executables` (some
+executables of the next program set fail), `set_program_set_limits`, `hold`/`release` (tasks stay
+QUEUED), `set_device` (status and queue depth), `accepted_keys`, `simulator_duration_ms`.
 Observations: `requests`, `calls(operation)`, `creates`, `tasks`, `task_count`.
 """
 
@@ -26,94 +34,32 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-ACCOUNT = "123456789012"
-SV1 = "arn:aws:braket:::device/quantum-simulator/amazon/sv1"
-DM1 = "arn:aws:braket:::device/quantum-simulator/amazon/dm1"
-FORTE = "arn:aws:braket:us-east-1::device/qpu/ionq/Forte-1"
-ARIA = "arn:aws:braket:us-east-1::device/qpu/ionq/Aria-1"
-GARNET = "arn:aws:braket:eu-north-1::device/qpu/iqm/Garnet"
-ANKAA = "arn:aws:braket:us-west-1::device/qpu/rigetti/Ankaa-3"
-
-_IONQ_OPS = "x y z rx ry rz h cnot s si t ti v vi xx yy zz swap"
-_IQM_OPS = (
-    "ccnot cnot cphaseshift cphaseshift00 cphaseshift01 cphaseshift10 cswap swap iswap pswap ecr "
-    "cy cz xy xx yy zz h i phaseshift rx ry rz s si t ti v vi x y z"
-)
-_RIGETTI_OPS = (
-    "cz xy ccnot cnot cphaseshift cphaseshift00 cphaseshift01 cphaseshift10 cswap h i iswap "
-    "phaseshift pswap rx ry rz s si swap t ti x y z"
+from tests.fakes import braket_program_sets as program_sets
+from tests.fakes.braket_devices import (
+    ACCOUNT,
+    ANKAA,
+    ARIA,
+    DM1,
+    FORTE,
+    GARNET,
+    SV1,
+    FakeDevice,
+    capabilities,
+    default_devices,
+    region_of,
+    validate,
 )
 
-
-@dataclass
-class FakeDevice:
-    arn: str
-    name: str
-    provider: str
-    device_type: str  # "QPU" | "SIMULATOR"
-    qubits: int
-    operations: tuple[str, ...] | None = None
-    """Gate names a QPU accepts (None: a simulator, anything the simulator runs)."""
-    schema: str = "braket.device_schema.simulators.gate_model_simulator_device_capabilities"
-    native: tuple[str, ...] = ()
-    status: str = "ONLINE"
-    queue_normal: str = "0"
-    queue_priority: str = "0"
-
-
-def default_devices() -> dict[str, FakeDevice]:
-    devices = [
-        FakeDevice(SV1, "SV1", "Amazon Braket", "SIMULATOR", 34),
-        FakeDevice(DM1, "dm1", "Amazon Braket", "SIMULATOR", 17),
-        FakeDevice(
-            FORTE,
-            "Forte 1",
-            "IonQ",
-            "QPU",
-            36,
-            tuple(_IONQ_OPS.split()),
-            "braket.device_schema.ionq.ionq_device_capabilities",
-            ("gpi", "gpi2", "zz"),
-        ),
-        FakeDevice(
-            ARIA,
-            "Aria 1",
-            "IonQ",
-            "QPU",
-            25,
-            tuple(_IONQ_OPS.split()),
-            "braket.device_schema.ionq.ionq_device_capabilities",
-            ("gpi", "gpi2", "ms"),
-        ),
-        FakeDevice(
-            GARNET,
-            "Garnet",
-            "IQM",
-            "QPU",
-            20,
-            tuple(_IQM_OPS.split()),
-            "braket.device_schema.iqm.iqm_device_capabilities",
-            ("cz", "prx"),
-        ),
-        FakeDevice(
-            ANKAA,
-            "Ankaa-3",
-            "Rigetti",
-            "QPU",
-            84,
-            tuple(_RIGETTI_OPS.split()),
-            "braket.device_schema.rigetti.rigetti_device_capabilities",
-            ("rx", "rz", "iswap"),
-        ),
-    ]
-    return {device.arn: device for device in devices}
+__all__ = ["ANKAA", "ARIA", "DM1", "FORTE", "GARNET", "SV1", "FakeBraket", "FakeDevice"]
 
 
 @dataclass
@@ -131,6 +77,19 @@ class FakeTask:
     polls: int = 0
     failure_reason: str | None = None
     ended_at: str | None = None
+    successful_shots: int | None = None
+    simulation: Future[tuple[Any, int]] | None = field(default=None, repr=False, compare=False)
+    """The program's result (and milliseconds spent), computed in the background once created."""
+
+    @property
+    def is_program_set(self) -> bool:
+        header: dict[str, Any] = json.loads(self.action).get("braketSchemaHeader") or {}
+        return header.get("name") == program_sets.ACTION
+
+    @property
+    def executables(self) -> int:
+        """Executions the task holds (1 for a single program)."""
+        return program_sets.executable_count(self.action)[1] if self.is_program_set else 1
 
     @property
     def inputs(self) -> dict[str, float]:
@@ -178,6 +137,8 @@ class _State:
     creates: int = 0
     held: bool = False
     task_failures: list[str] = field(default_factory=list)
+    token_failures: list[tuple[str, str]] = field(default_factory=list)
+    executable_failures: list[tuple[tuple[int, ...], str]] = field(default_factory=list)
 
 
 class FakeBraket:
@@ -190,10 +151,15 @@ class FakeBraket:
         """Access key ids that may sign requests (None: any key)."""
         self.polls_before_done = polls_before_done
         """GetQuantumTask answers QUEUED/RUNNING this many times before the task completes."""
+        self.program_set_results_inline = False
+        """Leave a program set's result all in its results.json (else: pointing at objects)."""
+        self.simulator_duration_ms: int | None = None
+        """The executionDuration SV1/DM1 results report (None: the simulation's own time)."""
         self._state = _State()
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._simulators: ThreadPoolExecutor | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -205,6 +171,7 @@ class FakeBraket:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self._thread.start()
+        self._simulators = ThreadPoolExecutor(max_workers=2, thread_name_prefix="fake-braket")
         return self
 
     def stop(self) -> None:
@@ -212,6 +179,9 @@ class FakeBraket:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        if self._simulators is not None:
+            self._simulators.shutdown(wait=True, cancel_futures=True)
+            self._simulators = None
 
     def __enter__(self) -> FakeBraket:
         return self.start()
@@ -262,6 +232,23 @@ class FakeBraket:
         """The next `count` tasks to finish end FAILED with `reason` as their failureReason."""
         with self._lock:
             self._state.task_failures.extend([reason] * count)
+
+    def fail_tasks_whose_token_ends_with(self, suffix: str, reason: str) -> None:
+        """Every task whose clientToken ends with `suffix` ends FAILED with `reason` (task i > 0
+        of a job has the token `<job token>-<i>`: "-1" fails the second task of each job)."""
+        with self._lock:
+            self._state.token_failures.append((suffix, reason))
+
+    def fail_next_executables(self, positions: tuple[int, ...], reason: str) -> None:
+        """The next program set to finish has the executables at `positions` (counted over its
+        programs in order) fail with `reason`; it ends COMPLETED unless all of them failed."""
+        with self._lock:
+            self._state.executable_failures.append((tuple(positions), reason))
+
+    def set_program_set_limits(self, arn: str, limits: tuple[int, int] | None) -> None:
+        """(maximumExecutables, maximumTotalShots) the device declares; None: no program sets."""
+        with self._lock:
+            self._state.devices[arn].program_sets = limits
 
     def hold(self) -> None:
         """Tasks stay QUEUED until `release`."""
@@ -316,7 +303,7 @@ class FakeBraket:
         return [r for r in self.requests if r.operation == operation]
 
     def device_capabilities(self, arn: str) -> dict[str, Any]:
-        return _capabilities(self._state.devices[arn])
+        return capabilities(self._state.devices[arn])
 
     # --- request handling (called from the server's threads) ---------------------------------
 
@@ -333,11 +320,22 @@ class FakeBraket:
         operation, s3 = _operation(request.command, path)
         key_id = _access_key_id(request.headers.get("Authorization", ""))
         recorded = Recorded(request.command, path, operation, body, key_id)
+        if operation == "GetQuantumTask":
+            self._await_simulation(unquote(path.removeprefix("/quantum-task/")))
         with self._lock:
             self._state.requests.append(recorded)
             answer = self._answer(request.command, path, operation, s3, body, key_id)
             recorded.status = answer[0]
             return answer
+
+    def _await_simulation(self, arn: str) -> None:
+        """Gives a task's simulation a moment (outside the lock) before its state is read: a
+        small program is done at once, a large program set answers RUNNING meanwhile."""
+        with self._lock:
+            task = self._state.tasks.get(arn)
+            simulation = task.simulation if task is not None else None
+        if simulation is not None:
+            wait([simulation], timeout=SIMULATION_WAIT)
 
     def _answer(
         self,
@@ -415,7 +413,7 @@ class FakeBraket:
             "providerName": device.provider,
             "deviceType": device.device_type,
             "deviceStatus": device.status,
-            "deviceCapabilities": json.dumps(_capabilities(device)),
+            "deviceCapabilities": json.dumps(capabilities(device)),
             "deviceQueueInfo": [
                 {
                     "queue": "QUANTUM_TASKS_QUEUE",
@@ -458,13 +456,13 @@ class FakeBraket:
             return _error(400, "ValidationException", f"unknown device {body['deviceArn']}")
         if device.status != "ONLINE":
             return _error(424, "DeviceOfflineException", f"{device.name} is {device.status}")
-        problem = _validate(device, body)
+        problem = validate(device, body)
         if problem:
             return _error(400, "ValidationException", problem)
-        region = _region_of(device.arn) or "us-east-1"
+        region = region_of(device.arn) or "us-east-1"
         task_id = str(uuid.uuid4())
         arn = f"arn:aws:braket:{region}:{ACCOUNT}:quantum-task/{task_id}"
-        state.tasks[arn] = FakeTask(
+        state.tasks[arn] = task = FakeTask(
             arn=arn,
             client_token=token,
             device_arn=device.arn,
@@ -476,6 +474,8 @@ class FakeBraket:
             created_at=_now(),
         )
         state.by_token[token] = arn
+        assert self._simulators is not None
+        task.simulation = self._simulators.submit(_simulate, task)
         return _json(201, {"quantumTaskArn": arn})
 
     def _get_task(self, arn: str) -> tuple[int, dict[str, str], bytes]:
@@ -488,8 +488,10 @@ class FakeBraket:
             if task.polls < self.polls_before_done:
                 task.polls += 1
                 task.status = "RUNNING"
-            else:
+            elif task.simulation is None or task.simulation.done():
                 self._complete(task)
+            else:
+                task.status = "RUNNING"
         document: dict[str, Any] = {
             "quantumTaskArn": task.arn,
             "status": task.status,
@@ -504,8 +506,10 @@ class FakeBraket:
                 "position": "1" if task.status == "QUEUED" else "None",
                 "queuePriority": "Normal",
             },
-            "actionMetadata": {"actionType": "braket.ir.openqasm.program"},
+            "actionMetadata": _action_metadata(task),
         }
+        if task.successful_shots is not None:
+            document["numSuccessfulShots"] = task.successful_shots
         if task.ended_at:
             document["endedAt"] = task.ended_at
         if task.failure_reason:
@@ -513,26 +517,48 @@ class FakeBraket:
         return _json(200, document)
 
     def _complete(self, task: FakeTask) -> None:
-        from braket.default_simulator import DensityMatrixSimulator, StateVectorSimulator
-        from braket.ir.openqasm import Program
-
-        if self._state.task_failures:
-            task.status, task.ended_at = "FAILED", _now()
-            task.failure_reason = self._state.task_failures.pop(0)
+        state = self._state
+        chosen = next((r for s, r in state.token_failures if task.client_token.endswith(s)), None)
+        if chosen is None and state.task_failures:
+            chosen = state.task_failures.pop(0)
+        if chosen is not None:
+            task.status, task.ended_at, task.failure_reason = "FAILED", _now(), chosen
+            task.successful_shots = 0
             return
-        simulator = DensityMatrixSimulator() if task.device_arn == DM1 else StateVectorSimulator()
         try:
-            program = Program(source=task.source, inputs=task.inputs)
-            result = simulator.run(program, shots=task.shots)
+            result, spent = task.simulation.result() if task.simulation else _simulate(task)
         except Exception as error:  # the program does not run: the task fails, like Braket's
             task.status, task.ended_at = "FAILED", _now()
             task.failure_reason = f"ValidationException: {type(error).__name__}: {error}"
             return
         result.taskMetadata.id = task.arn
         result.taskMetadata.deviceId = task.device_arn
+        if task.is_program_set:
+            self._complete_program_set(task, result)
+            return
+        if task.device_arn in (SV1, DM1):
+            from braket.task_result import SimulatorMetadata
+
+            if self.simulator_duration_ms is not None:
+                spent = self.simulator_duration_ms
+            result.additionalMetadata.simulatorMetadata = SimulatorMetadata(executionDuration=spent)
         key = f"{task.directory}/results.json"
         self._state.objects[(task.bucket, key)] = result.json().encode()
-        task.status, task.ended_at = "COMPLETED", _now()
+        task.status, task.ended_at, task.successful_shots = "COMPLETED", _now(), task.shots
+
+    def _complete_program_set(self, task: FakeTask, result: Any) -> None:
+        state = self._state
+        failing, reason = (
+            state.executable_failures.pop(0) if state.executable_failures else ((), "")
+        )
+        program_sets.fail_executables(result, task.shots, failing, reason)
+        inline = self.program_set_results_inline
+        state.objects.update(program_sets.stored(result, task.bucket, task.directory, inline))
+        task.successful_shots = program_sets.successful_shots(result)
+        task.status = "COMPLETED" if task.successful_shots else "FAILED"
+        if not task.successful_shots:
+            task.failure_reason = f"ValidationException: every executable failed: {reason}"
+        task.ended_at = _now()
 
     def _cancel(self, arn: str) -> tuple[int, dict[str, str], bytes]:
         task = self._state.tasks.get(arn)
@@ -542,6 +568,24 @@ class FakeBraket:
             return _error(409, "ConflictException", f"quantum task is {task.status}")
         task.status = "CANCELLING"
         return _json(200, {"quantumTaskArn": arn, "cancellationStatus": "CANCELLING"})
+
+
+SIMULATION_WAIT = 2.0
+"""Seconds a GetQuantumTask waits for its task's simulation before answering RUNNING."""
+
+
+def _simulate(task: FakeTask) -> tuple[Any, int]:
+    """The task's program (or program set) run in Braket's default simulator, and its time."""
+    from braket.default_simulator import DensityMatrixSimulator, StateVectorSimulator
+    from braket.ir.openqasm import Program, ProgramSet
+
+    simulator = DensityMatrixSimulator() if task.device_arn == DM1 else StateVectorSimulator()
+    started = time.perf_counter()
+    if task.is_program_set:
+        result = simulator.run(ProgramSet.parse_raw(task.action), shots=task.shots)
+    else:
+        result = simulator.run(Program(source=task.source, inputs=task.inputs), shots=task.shots)
+    return result, int((time.perf_counter() - started) * 1000)
 
 
 # --- wire helpers ----------------------------------------------------------------------------
@@ -598,13 +642,19 @@ def _access_key_id(authorization: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _region_of(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 3 else ""
-
-
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _action_metadata(task: FakeTask) -> dict[str, Any]:
+    if not task.is_program_set:
+        return {"actionType": "braket.ir.openqasm.program"}
+    programs, executables = program_sets.executable_count(task.action)
+    return {
+        "actionType": program_sets.ACTION,
+        "programCount": programs,
+        "executableCount": executables,
+    }
 
 
 def _json(status: int, document: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
@@ -626,138 +676,3 @@ def _s3_error(status: int, code: str, message: str) -> tuple[int, dict[str, str]
         f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
     )
     return status, {"Content-Type": "application/xml"}, xml.encode()
-
-
-_NOT_GATES = {
-    "OPENQASM",
-    "include",
-    "qubit",
-    "bit",
-    "input",
-    "output",
-    "const",
-    "float",
-    "int",
-    "uint",
-    "angle",
-    "bool",
-    "measure",
-    "barrier",
-    "reset",
-    "box",
-}
-_HEAD = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)")
-
-
-def _validate(device: FakeDevice, body: dict[str, Any]) -> str | None:
-    """What Braket's validation would refuse: unknown actions, shots, gates a QPU lacks."""
-    try:
-        action = json.loads(body["action"])
-    except (TypeError, ValueError):
-        return "action is not JSON"
-    header = action.get("braketSchemaHeader", {})
-    if header.get("name") != "braket.ir.openqasm.program" or "source" not in action:
-        return f"unsupported action {header.get('name')!r}"
-    shots = int(body["shots"])
-    if device.device_type == "QPU" and shots < 1:
-        return "shots must be at least 1 on a QPU"
-    if device.operations is None:
-        return None
-    source = re.sub(r"//[^\n]*|/\*.*?\*/", "", action["source"], flags=re.S)
-    for statement in source.split(";"):
-        text = statement.strip()
-        if not text or text.startswith("#pragma") or "measure" in text:
-            continue
-        head = _HEAD.match(text)
-        name = head.group(1) if head else text.split()[0]
-        if name == "gate":
-            return "gate definitions are not supported on this device"
-        if name not in _NOT_GATES and name not in device.operations:
-            return f"Gate {name} is not supported by {device.name}"
-    return None
-
-
-def _capabilities(device: FakeDevice) -> dict[str, Any]:
-    """A device document in the shape of the amazon-braket-schemas classes (the SDK parses it)."""
-    service = {
-        "braketSchemaHeader": {
-            "name": "braket.device_schema.device_service_properties",
-            "version": "1",
-        },
-        "executionWindows": [
-            {"executionDay": "Everyday", "windowStartHour": "00:00", "windowEndHour": "23:59"}
-        ],
-        "shotsRange": [1, 100000] if device.device_type == "QPU" else [0, 100000],
-        "deviceCost": {"price": 0.0, "unit": "shot"},
-        "deviceLocation": _region_of(device.arn) or "us-east-1",
-        "updatedAt": "2026-01-01T00:00:00",
-        "getTaskPollIntervalMillis": 50,
-    }
-    if device.operations is None:
-        from braket.devices import LocalSimulator
-
-        backend = "braket_dm" if device.arn == DM1 else "braket_sv"
-        document: dict[str, Any] = json.loads(LocalSimulator(backend).properties.json())
-        document["service"] = service
-        document["paradigm"]["qubitCount"] = device.qubits
-        return document
-    document = {
-        "braketSchemaHeader": {"name": device.schema, "version": "1"},
-        "service": service,
-        "action": {
-            "braket.ir.openqasm.program": {
-                "actionType": "braket.ir.openqasm.program",
-                "version": ["1"],
-                "supportedOperations": list(device.operations),
-                "supportedModifiers": [],
-                "supportedPragmas": ["braket_verbatim"],
-                "forbiddenPragmas": [],
-                "supportedResultTypes": [
-                    {
-                        "name": "Sample",
-                        "observables": ["x", "y", "z", "h", "i"],
-                        "minShots": 1,
-                        "maxShots": 100000,
-                    },
-                    {
-                        "name": "Expectation",
-                        "observables": ["x", "y", "z", "h", "i"],
-                        "minShots": 1,
-                        "maxShots": 100000,
-                    },
-                    {"name": "Probability", "minShots": 1, "maxShots": 100000},
-                ],
-                "requiresAllQubitsMeasurement": device.provider == "IonQ",
-            }
-        },
-        "deviceParameters": {},
-        "paradigm": {
-            "braketSchemaHeader": {
-                "name": "braket.device_schema.gate_model_qpu_paradigm_properties",
-                "version": "1",
-            },
-            "qubitCount": device.qubits,
-            "nativeGateSet": list(device.native),
-            "connectivity": {"fullyConnected": device.provider == "IonQ", "connectivityGraph": {}},
-        },
-    }
-    if device.provider == "IonQ":
-        document["provider"] = {
-            "braketSchemaHeader": {
-                "name": "braket.device_schema.ionq.ionq_provider_properties",
-                "version": "1",
-            },
-            "fidelity": {"1Q": {"mean": 0.9998}, "2Q": {"mean": 0.995}, "spam": {"mean": 0.995}},
-            "timing": {
-                "T1": 100.0,
-                "T2": 1.0,
-                "1Q": 0.00013,
-                "2Q": 0.00097,
-                "readout": 0.00015,
-                "reset": 2e-05,
-            },
-            "errorMitigation": {
-                "braket.device_schema.error_mitigation.debias.Debias": {"minimumShots": 2500}
-            },
-        }
-    return document

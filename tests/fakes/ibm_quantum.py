@@ -14,7 +14,8 @@ IBM's QPUs are too big to simulate this way, and the adapter transpiles to whate
 service gives it.
 
 Jobs move QUEUED -> RUNNING -> DONE over `pending_polls` status reads, or end in ERROR /
-CANCELLED as scripted. Every call is recorded in `calls`.
+CANCELLED as scripted; a final job's metrics bill `usage_seconds` of QPU time (or stay `pending`,
+`usage_pending`). Every call is recorded in `calls`; `creates` counts the jobs created.
 
 `FakeIAM` is a loopback HTTP server for IBM Cloud IAM's token endpoint (`POST /identity/token`;
 the SDK reads the `IAM_URL` environment variable): it answers an unknown API key with IAM's 400
@@ -119,8 +120,22 @@ class FakeRuntimeJob:
             self._result = self._service.simulate(self.inputs)
         return self._result
 
+    def metrics(self) -> dict[str, Any]:
+        """As IBM answers: billed QPU time, `pending` until computed after the job ends."""
+        self._service.calls.append(("job.metrics", self._id))
+        pending = self.state not in ("DONE", "ERROR", "CANCELLED") or self._service.usage_pending
+        seconds = 0 if pending else self._service.usage_seconds
+        return {
+            "usage": {
+                "qpu_charge_time_seconds": seconds,
+                "quantum_seconds": seconds,
+                "seconds": seconds,
+                "status": "pending" if pending else "completed",
+            }
+        }
+
     def usage(self) -> float:
-        return 2.5
+        return float(self.metrics()["usage"]["qpu_charge_time_seconds"])
 
     def cancel(self) -> None:
         self._service.calls.append(("job.cancel", self._id))
@@ -138,6 +153,10 @@ class FakeIBMQuantum:
         self.device = device_factory()
         self.pending_polls = pending_polls
         self.fail_next: tuple[int, str] | None = None
+        self.usage_seconds = 2.5
+        """QPU seconds billed per job (metrics `usage.qpu_charge_time_seconds`)."""
+        self.usage_pending = False
+        """IBM has not computed usage yet: metrics say `pending`, usage() is 0."""
         self.backend_status: tuple[bool, int, str] = (True, 3, "active")
         self.calls: list[tuple[Any, ...]] = []
         self.submitted: list[FakeRuntimeJob] = []
@@ -207,6 +226,11 @@ class FakeIBMQuantum:
 
     def count(self, name: str) -> int:
         return sum(1 for call in self.calls if call[0] == name)
+
+    @property
+    def creates(self) -> int:
+        """Primitive jobs created on the platform."""
+        return len(self.submitted)
 
 
 class FakeIAM:

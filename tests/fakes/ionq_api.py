@@ -3,10 +3,17 @@
 A real HTTP server on 127.0.0.1 (a free port) with the paths, status codes and JSON shapes of
 https://api.ionq.co/v0.4:
 
-- `POST /v0.4/jobs` (`ionq.circuit.v1`, gateset `qis`) -> 201 `{"id", "status", "session_id"}`
-- `GET /v0.4/jobs` (filters `target`, `status`, `ids`, paging `limit`/`next`, newest first)
-- `GET /v0.4/jobs/{id}`, `GET /v0.4/jobs/{id}/results/probabilities` (keys: the measured
-  integer, qubit 0 = least significant bit), `PUT /v0.4/jobs/{id}/status/cancel`
+- `POST /v0.4/jobs` (`ionq.circuit.v1`, or `ionq.multi-circuit.v1` with `input.circuits`: at
+  most MAX_CIRCUITS_PER_JOB circuits and MAX_GATES_PER_JOB gates, one child job per circuit;
+  gateset `qis`) -> 201 `{"id", "status", "session_id"}` (+ `child_job_ids`)
+- `GET /v0.4/jobs` (filters `target`, `status`, `ids`, paging `limit`/`next`, newest first;
+  child jobs too, with `parent_job_id` and their parent's metadata)
+- `GET /v0.4/jobs/{id}` (a parent lists `child_job_ids`),
+  `GET /v0.4/jobs/{id}/results/probabilities` (keys: the measured integer, qubit 0 = least
+  significant bit; a multi-circuit job's: child job id -> those of each child that completed),
+  `PUT /v0.4/jobs/{id}/status/cancel` (its children too)
+- `GET /v0.4/jobs/{id}/cost` -> `{"dry_run", "estimated_cost", "cost": {"value", "unit": "usd"}}`
+  once the job is final: IonQ's list price (per-job minimum, per gate-shot) of what completed
 - `GET /v0.4/backends`, `GET /v0.4/backends/{backend}` (public, as at IonQ: qiskit-ionq sizes its
   backends with an unauthenticated GET)
 
@@ -19,8 +26,10 @@ IonQ's are).
 Controls for tests: `rate_limit(n, retry_after, after)` answers 429 to n submits, `hang(...)`
 makes chosen endpoints never answer, `lose_answer_to_next_submit()` creates the job and then
 never answers, `hold_next_submit_until_a_lookup()` answers late, `hold_jobs()`/`release_jobs()`
-keep jobs running, `fail_next_jobs(...)` makes jobs fail, `set_backend_status(...)`. Every
-request is recorded (`requests`, `submits`).
+keep jobs running, `fail_next_jobs(...)` makes jobs fail, `fail_circuits_of_next_job(...)` makes
+chosen child jobs of the next multi-circuit job fail, `report_cost(usd)` / `withhold_costs()`
+change the cost answer, `set_backend_status(...)`. Every request is recorded (`requests`,
+`submits`); `creates` counts the jobs created (`jobs` holds them, `children` their child jobs).
 """
 
 from __future__ import annotations
@@ -35,6 +44,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
+
+from tests.fakes.ionq_simulation import noisy_sample, simulate
 
 PREFIX = "/v0.4"
 
@@ -52,8 +63,14 @@ NOISE_MODELS: dict[str, float] = {
 }
 """Simulator noise models IonQ accepts (v0.4), with the uniform-noise weight the fake mixes in."""
 
+MAX_CIRCUITS_PER_JOB = 5000
+MAX_GATES_PER_JOB = 150_000
+"""IonQ's limits on one multi-circuit job (v0.4 create-job reference)."""
+LIST_PRICES = {"1q": 0.00022, "2q": 0.000975, "minimum": 12.4166, "minimum_debiased": 97.50}
+"""What the fake charges a QPU job: max(minimum, shots x sum of gate-shot prices), USD."""
+
 # Endpoint names for `hang(...)`.
-ENDPOINTS = ("submit", "list", "job", "results", "cancel", "backends", "backend")
+ENDPOINTS = ("submit", "list", "job", "results", "cancel", "cost", "backends", "backend")
 
 
 @dataclass
@@ -75,6 +92,10 @@ class FakeJob:
     failure: dict[str, str] | None = None
     qubits: int = 0
     gate_counts: dict[str, int] = field(default_factory=dict)
+    parent_id: str | None = None
+    children: list[str] = field(default_factory=list)
+    partial_status: str = "completed"
+    """A parent's final status when some (not all) of its children failed."""
 
 
 class FakeIonQ:
@@ -88,6 +109,10 @@ class FakeIonQ:
         self.submits = 0
         """POST /jobs attempts, answered or not."""
         self.jobs: dict[str, FakeJob] = {}
+        """Jobs created by POST /jobs (a multi-circuit job's children are in `children`)."""
+        self.children: dict[str, FakeJob] = {}
+        self.creates = 0
+        self._created: list[FakeJob] = []
         self.hung: set[str] = set()
         self.backend_status: dict[str, dict[str, Any]] = {
             name: {"status": "available", "degraded": False, "average_queue_time": 60_000}
@@ -103,6 +128,12 @@ class FakeIonQ:
         self._held_submit: threading.Event | None = None
         self._hold = False
         self._failures: list[tuple[str, str]] = []
+        self._child_failures: dict[int, tuple[str, str]] = {}
+        self._partial_status = "completed"
+        self._fixed_cost: float | None = None
+        self._withhold_costs = False
+        self.aggregate_results = True
+        """False: a multi-circuit job's results endpoint answers 404 (read each child's)."""
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -176,6 +207,29 @@ class FakeIonQ:
     def fail_next_jobs(self, count: int, code: str = "SimulationError", message: str = "") -> None:
         self._failures.extend([(code, message or f"{code} in the fake")] * count)
 
+    def fail_circuits_of_next_job(
+        self,
+        *indices: int,
+        code: str = "SimulationError",
+        message: str = "",
+        parent_status: str = "completed",
+    ) -> None:
+        """The child jobs at `indices` of the next multi-circuit job fail; the parent ends
+        `parent_status` if others completed (`failed` if none did)."""
+        self._child_failures = {i: (code, message or f"{code} in the fake") for i in indices}
+        self._partial_status = parent_status
+
+    def report_cost(self, usd: float) -> None:
+        """Every final job costs `usd` (a contract rate the price table does not know)."""
+        self._fixed_cost = usd
+
+    def withhold_costs(self) -> None:
+        """The cost endpoint answers no `cost` (as before IonQ has billed a job)."""
+        self._withhold_costs = True
+
+    def job(self, job_id: str) -> FakeJob | None:
+        return self.jobs.get(job_id) or self.children.get(job_id)
+
     def set_backend_status(self, backend: str, **values: Any) -> None:
         self.backend_status[backend].update(values)
 
@@ -188,9 +242,12 @@ class FakeIonQ:
         backend = body.get("backend")
         if backend not in BACKENDS:
             return _error(400, "InvalidInput", f"unknown backend {backend!r}")
-        if body.get("type") != "ionq.circuit.v1":
+        kind = body.get("type")
+        if kind not in ("ionq.circuit.v1", "ionq.multi-circuit.v1"):
             return _error(
-                400, "InvalidInput", f"the fake runs ionq.circuit.v1, not {body.get('type')}"
+                400,
+                "InvalidInput",
+                f"the fake runs ionq.circuit.v1 and ionq.multi-circuit.v1, not {kind}",
             )
         program = body.get("input") or {}
         if program.get("gateset") != "qis":
@@ -210,36 +267,123 @@ class FakeIonQ:
         qubits = int(program.get("qubits") or 0)
         if qubits > BACKENDS[backend]["qubits"]:
             return _error(400, "InvalidInput", f"{qubits} qubits exceed {backend}")
-        try:
-            probabilities, counts = _simulate(program.get("circuit") or [], qubits)
-        except ValueError as error:
-            return _error(400, "InvalidInput", str(error))
-        noise = BACKENDS[backend]["noise"] if backend != "simulator" else NOISE_MODELS[model]
-        if noise:
-            seed = (body.get("noise") or {}).get("seed")
-            probabilities = _noisy_sample(probabilities, noise, shots, seed)
+        if kind == "ionq.multi-circuit.v1":
+            circuits = program.get("circuits")
+            if not isinstance(circuits, list) or not circuits:
+                return _error(400, "InvalidInput", "input.circuits must be a non-empty list")
+            if len(circuits) > MAX_CIRCUITS_PER_JOB:
+                return _error(400, "InvalidInput", f"at most {MAX_CIRCUITS_PER_JOB} circuits")
+            if sum(len(c.get("circuit") or []) for c in circuits) > MAX_GATES_PER_JOB:
+                return _error(400, "InvalidInput", f"at most {MAX_GATES_PER_JOB} gates in all")
+            programs = [(c.get("name"), c.get("circuit") or []) for c in circuits]
+        else:
+            programs = [(body.get("name"), program.get("circuit") or [])]
+        simulated = []
+        for _, gates in programs:
+            try:
+                probabilities, counts = simulate(gates, qubits)
+            except ValueError as error:
+                return _error(400, "InvalidInput", str(error))
+            noise = BACKENDS[backend]["noise"] if backend != "simulator" else NOISE_MODELS[model]
+            if noise:
+                seed = (body.get("noise") or {}).get("seed")
+                probabilities = noisy_sample(probabilities, noise, shots, seed)
+            simulated.append((probabilities, counts))
+        now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        failure = self._failures.pop(0) if self._failures else None
+        if kind == "ionq.circuit.v1":
+            job = self._job(body, now, qubits, *simulated[0], failure)
+            with self._lock:
+                self.jobs[job.id] = job
+                self._created.append(job)
+                self.creates += 1
+            return 201, {"id": job.id, "status": "submitted", "session_id": None}, {}
+        parent = FakeJob(id=str(uuid.uuid4()), request=body, submitted_at=now, qubits=qubits)
+        parent.partial_status = self._partial_status
+        children = []
+        for index, ((name, gates), (probabilities, counts)) in enumerate(
+            zip(programs, simulated, strict=True)
+        ):
+            child_body = {
+                **body,
+                "type": "ionq.circuit.v1",
+                "name": name,
+                "input": {"gateset": "qis", "qubits": qubits, "circuit": gates},
+            }
+            child = self._job(
+                child_body,
+                now,
+                qubits,
+                probabilities,
+                counts,
+                failure or self._child_failures.get(index),
+            )
+            child.parent_id = parent.id
+            children.append(child)
+        parent.children = [child.id for child in children]
+        parent.gate_counts = {
+            kind: sum(child.gate_counts.get(kind, 0) for child in children) for kind in ("1q", "2q")
+        }
+        self._child_failures, self._partial_status = {}, "completed"
+        with self._lock:
+            self.jobs[parent.id] = parent
+            self.children.update((child.id, child) for child in children)
+            self._created.extend([parent, *children])
+            self.creates += 1
+        answer = {
+            "id": parent.id,
+            "status": "submitted",
+            "session_id": None,
+            "child_job_ids": parent.children,
+        }
+        return 201, answer, {}
+
+    def _job(
+        self,
+        body: dict[str, Any],
+        now: str,
+        qubits: int,
+        probabilities: np.ndarray,
+        counts: dict[str, int],
+        failure: tuple[str, str] | None,
+    ) -> FakeJob:
         job = FakeJob(
             id=str(uuid.uuid4()),
             request=body,
-            submitted_at=datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            submitted_at=now,
             qubits=qubits,
             gate_counts=counts,
         )
         job.probabilities = {str(k): float(p) for k, p in enumerate(probabilities) if p > 1e-12}
-        if self._failures:
-            code, message = self._failures.pop(0)
+        if failure is not None:
+            code, message = failure
             job.failure = {"code": code, "message": message}
-        with self._lock:
-            self.jobs[job.id] = job
-        return 201, {"id": job.id, "status": "submitted", "session_id": None}, {}
+        return job
 
     def _advance(self, job: FakeJob) -> None:
         if job.status in ("completed", "failed", "canceled"):
             return
         if self._hold:
             job.status = "started"
-        else:
+            return
+        if not job.children:
             job.status = "failed" if job.failure else "completed"
+            return
+        children = [self.children[child] for child in job.children]
+        for child in children:
+            self._advance(child)
+        failed = [child for child in children if child.status != "completed"]
+        if len(failed) == len(children):
+            job.status, job.failure = "failed", failed[0].failure
+        elif failed:
+            job.status = job.partial_status
+            if job.status == "failed":
+                job.failure = {
+                    "code": "PartialFailure",
+                    "message": f"{len(failed)} circuits failed",
+                }
+        else:
+            job.status = "completed"
 
     def _job_view(self, job: FakeJob) -> dict[str, Any]:
         self._advance(job)
@@ -254,8 +398,8 @@ class FakeIonQ:
             "cost_model": "quantum_compute_time",
             "submitter_id": "fake-submitter",
             "project_id": "fake-project",
-            "parent_job_id": None,
-            "child_job_ids": None,
+            "parent_job_id": job.parent_id,
+            "child_job_ids": list(job.children) or None,
             "session_id": None,
             "metadata": body.get("metadata"),
             "name": body.get("name"),
@@ -269,7 +413,11 @@ class FakeIonQ:
             "failure": job.failure if job.status == "failed" else None,
             "output": {},
             "settings": body.get("settings") or {"compilation": {}},
-            "stats": {"qubits": job.qubits, "circuits": 1, "gate_counts": job.gate_counts},
+            "stats": {
+                "qubits": job.qubits,
+                "circuits": len(job.children) or 1,
+                "gate_counts": job.gate_counts,
+            },
             "results": {"probabilities": {"url": f"{PREFIX}/jobs/{job.id}/results/probabilities"}}
             if done
             else None,
@@ -277,6 +425,47 @@ class FakeIonQ:
         if body["backend"] == "simulator":
             view["noise"] = body.get("noise") or {"model": "ideal"}
         return view
+
+    def _results(self, job: FakeJob) -> tuple[int, Any, dict[str, str]]:
+        self._advance(job)
+        if job.status != "completed":
+            return _error(404, "NotFound", "job not completed")
+        if not job.children:
+            return 200, job.probabilities, {}
+        if not self.aggregate_results:
+            return _error(404, "NotFound", "read the results of each child job")
+        children = [self.children[child] for child in job.children]
+        return 200, {c.id: c.probabilities for c in children if c.status == "completed"}, {}
+
+    def _cost(self, job: FakeJob) -> dict[str, Any]:
+        self._advance(job)
+        body = job.request
+        debiased = ((body.get("settings") or {}).get("error_mitigation") or {}).get("debiasing")
+        minimum = LIST_PRICES["minimum_debiased" if debiased else "minimum"]
+
+        def gate_shots(ran: FakeJob) -> float:
+            counts = ran.gate_counts
+            price = (
+                counts.get("1q", 0) * LIST_PRICES["1q"] + counts.get("2q", 0) * LIST_PRICES["2q"]
+            )
+            return float(body["shots"] * price)
+
+        completed = [self.children[c] for c in job.children] or [job]
+        completed = [ran for ran in completed if ran.status == "completed"]
+        if body["backend"] == "simulator" or not completed:
+            usd = 0.0
+        elif self._fixed_cost is not None:
+            usd = self._fixed_cost
+        else:
+            usd = max(minimum, sum(gate_shots(ran) for ran in completed))
+        answer: dict[str, Any] = {
+            "dry_run": False,
+            "estimated_cost": {"value": round(usd, 2), "unit": "usd"},
+        }
+        final = job.status in ("completed", "failed", "canceled")
+        if final and not self._withhold_costs:
+            answer["cost"] = {"value": round(usd, 2), "unit": "usd"}
+        return answer
 
     def handle(
         self, method: str, path: str, query: dict[str, list[str]], presented: str
@@ -309,23 +498,22 @@ class FakeIonQ:
             return "create"
         if endpoint == "list":
             return 200, self._list(query), {}
-        job = self.jobs.get(parts[1])
+        job = self.job(parts[1])
         if job is None:
             return _error(404, "NotFound", f"job {parts[1]} not found")
         if endpoint == "job":
             return 200, self._job_view(job), {}
+        if endpoint == "cost":
+            return 200, self._cost(job), {}
         if endpoint == "cancel":
-            if job.status in ("submitted", "ready", "started"):
-                job.status = "canceled"
+            for target in [job, *(self.children[c] for c in job.children)]:
+                if target.status in ("submitted", "ready", "started"):
+                    target.status = "canceled"
             return 200, {"id": job.id, "status": "canceled"}, {}
-        # results
-        self._advance(job)
-        if job.status != "completed":
-            return _error(404, "NotFound", "job not completed")
-        return 200, job.probabilities, {}
+        return self._results(job)
 
     def _list(self, query: dict[str, list[str]]) -> dict[str, Any]:
-        jobs = list(reversed(list(self.jobs.values())))  # newest first
+        jobs = list(reversed(self._created))  # newest first
         if "target" in query:
             targets = {t for value in query["target"] for t in value.split(",")}
             jobs = [j for j in jobs if j.request["backend"] in targets]
@@ -375,6 +563,8 @@ def _endpoint(method: str, parts: list[str]) -> str | None:
         return "job"
     if parts[2:] == ["results", "probabilities"] and method == "GET":
         return "results"
+    if parts[2:] == ["cost"] and method == "GET":
+        return "cost"
     if parts[2:] == ["status", "cancel"] and method == "PUT":
         return "cancel"
     return None
@@ -443,100 +633,3 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
-
-
-# --- simulation ------------------------------------------------------------------------------
-
-_ONE_QUBIT = {
-    "x": "x",
-    "not": "x",
-    "y": "y",
-    "z": "z",
-    "h": "h",
-    "s": "s",
-    "si": "sdg",
-    "t": "t",
-    "ti": "tdg",
-    "v": "sx",
-    "vi": "sxdg",
-}
-_ROTATIONS = {"rx": "rx", "ry": "ry", "rz": "rz"}
-_TWO_QUBIT_ROTATIONS = {"xx": "rxx", "yy": "ryy", "zz": "rzz"}
-
-
-def _simulate(gates: list[dict[str, Any]], qubits: int) -> tuple[np.ndarray, dict[str, int]]:
-    """Exact probabilities (index = measured integer, qubit 0 least significant) and gate counts."""
-    from qiskit import QuantumCircuit
-    from qiskit.circuit import library
-    from qiskit.quantum_info import Statevector
-
-    if qubits < 1:
-        raise ValueError("input.qubits must be at least 1")
-    circuit = QuantumCircuit(qubits)
-    counts = {"1q": 0, "2q": 0}
-
-    def indices(gate: dict[str, Any], single: str, many: str) -> list[int]:
-        values = gate.get(many)
-        if values is None:
-            values = [gate[single]] if single in gate else []
-        result = [int(v) for v in values]
-        if any(not 0 <= q < qubits for q in result):
-            raise ValueError(f"gate {gate} addresses a qubit outside 0..{qubits - 1}")
-        return result
-
-    for gate in gates:
-        name = gate.get("gate")
-        targets = indices(gate, "target", "targets")
-        controls = indices(gate, "control", "controls")
-        if name == "cnot":
-            name = "x"
-        rotation = float(gate.get("rotation") or 0.0)
-        if name in _ONE_QUBIT:
-            operation = getattr(library, _class(_ONE_QUBIT[name]))()
-        elif name in _ROTATIONS:
-            operation = getattr(library, _class(_ROTATIONS[name]))(rotation)
-        elif name in _TWO_QUBIT_ROTATIONS:
-            operation = getattr(library, _class(_TWO_QUBIT_ROTATIONS[name]))(rotation)
-        elif name == "swap":
-            operation = library.SwapGate()
-        else:
-            raise ValueError(f"unsupported qis gate {name!r}")
-        if "rotation" in gate and name == "z" and controls:
-            operation = library.PhaseGate(rotation)  # qiskit-ionq's cp -> z + rotation
-        if len(targets) != operation.num_qubits:
-            raise ValueError(f"gate {name!r} needs {operation.num_qubits} target(s)")
-        if controls:
-            operation = operation.control(len(controls))
-        circuit.append(operation, controls + targets)
-        counts["1q" if len(controls) + len(targets) == 1 else "2q"] += 1
-    return Statevector(circuit).probabilities(), counts
-
-
-def _class(name: str) -> str:
-    return {
-        "x": "XGate",
-        "y": "YGate",
-        "z": "ZGate",
-        "h": "HGate",
-        "s": "SGate",
-        "sdg": "SdgGate",
-        "t": "TGate",
-        "tdg": "TdgGate",
-        "sx": "SXGate",
-        "sxdg": "SXdgGate",
-        "rx": "RXGate",
-        "ry": "RYGate",
-        "rz": "RZGate",
-        "rxx": "RXXGate",
-        "ryy": "RYYGate",
-        "rzz": "RZZGate",
-    }[name]
-
-
-def _noisy_sample(
-    probabilities: np.ndarray, noise: float, shots: int, seed: int | None
-) -> np.ndarray:
-    mixed = (1 - noise) * probabilities + noise / len(probabilities)
-    rng = np.random.default_rng(seed)
-    counts = rng.multinomial(shots, mixed / mixed.sum())
-    return counts / shots

@@ -14,7 +14,7 @@ from qiskit import QuantumCircuit, qasm2, qasm3
 from qiskit.circuit import Gate, Parameter
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
-from qorch.http import schemas
+from qorch.http import schemas, usage
 from tests.conftest import BELL_QASM2
 from tests.mcp.conftest import call, fail, text_of
 
@@ -27,6 +27,7 @@ TOOLS: dict[str, type[BaseModel]] = {
     "create_experiment": schemas.CreateExperimentRequest,
     "cancel_job": schemas.JobIdRequest,
     "list_jobs": schemas.JobsQuery,
+    "get_usage": usage.UsageQuery,
 }
 
 

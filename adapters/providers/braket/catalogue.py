@@ -54,6 +54,23 @@ _IONQ_NATIVE = ("rx", "ry", "rz", "rxx")
 Coupling = tuple[tuple[int, int], ...]
 
 
+@dataclass(frozen=True)
+class ProgramSetLimits:
+    """What one program-set task may hold (the device's `braket.ir.openqasm.program_set` action:
+    maximumExecutables, maximumTotalShots, minimumTotalShots)."""
+
+    executables: int
+    total_shots: int | None = None
+    minimum_total_shots: int | None = None
+
+
+LOCAL_PROGRAM_SETS = ProgramSetLimits(100, 200_000)
+"""The local simulator's own action properties."""
+QPU_PROGRAM_SETS = ProgramSetLimits(100)
+"""Braket's documented 100 executables per program set on gate-based QPUs; dry runs assume it,
+submits read the device's own limits (total shots included) from GetDevice."""
+
+
 def _grid(rows: int, columns: int) -> Coupling:
     """A square lattice, both directions of every edge (an approximation of a real chip)."""
     edges: list[tuple[int, int]] = []
@@ -88,6 +105,9 @@ class Spec:
     price_key: str | None = None
     debias: bool = False
     """IonQ debiasing, what `use_mitigation` asks of Braket."""
+    program_sets: ProgramSetLimits | None = None
+    """Program sets (many executions in one task), as dry runs assume them; None: the device has
+    no such action (the managed simulators) and runs one task per execution."""
 
     @property
     def remote(self) -> bool:
@@ -111,7 +131,13 @@ def _local(kind: str, method: str, qubits: int) -> Spec:
     """Braket's local simulator of `kind` ("sv": state vector, "dm": density matrix)."""
     description = f"Amazon Braket's local {method} simulator, runs offline (no AWS account)"
     spec = replace(_SIMULATOR, id=f"braket_{kind}", name=f"Braket local {method} simulator")
-    return replace(spec, qubits=qubits, description=description, local_backend=spec.id)
+    return replace(
+        spec,
+        qubits=qubits,
+        description=description,
+        local_backend=spec.id,
+        program_sets=LOCAL_PROGRAM_SETS,
+    )
 
 
 def _managed(kind: str, method: str, qubits: int) -> Spec:
@@ -150,6 +176,7 @@ def _qpu(
         region=region,
         price_key=f"braket:{key}",
         debias=vendor == "ionq",  # IonQ's debiasing is Braket's only error mitigation
+        program_sets=QPU_PROGRAM_SETS,
     )
 
 

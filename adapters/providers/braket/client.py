@@ -1,12 +1,10 @@
 """The calls qorch makes to Amazon Braket and S3, through the real SDK, ONE attempt each.
 
-One Braket task per circuit x parameter set x measurement group. Task i carries the idempotency
-token `client_token(task.client_token, i)` as Braket's clientToken, so a create tried again after
-a lost answer (by the executor's retry policy) never makes a second paid task. Tasks are created
-with `AwsDevice(arn).run` (up to 8 at once); polling reads GetQuantumTask with the session's
-Braket client and each results.json with its S3 client, then parses it as
-`AwsQuantumTask.result()` does (`result()` itself builds a new S3 resource from the boto3
-session on every call, and boto3 sessions are not thread-safe).
+A job's executions (circuit x measurement group x parameter set) are packed into program sets
+up to the limits the device declares (`packing`), else one task per execution. Task i carries
+the idempotency token `client_token(task.client_token, i)` as Braket's clientToken, so a create
+tried again after a lost answer (by the executor's retry policy) never makes a second paid task.
+Tasks are created with `AwsDevice(arn).run` (up to 8 at once); polling is in `polling`.
 """
 
 from __future__ import annotations
@@ -18,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from qorch.adapters.providers.braket.catalogue import PROVIDER, SPECS, Spec
-from qorch.adapters.providers.braket.errors import aws_errors, scrubbed
+from qorch.adapters.providers.braket.errors import aws_errors
 from qorch.adapters.providers.braket.options import (
     DEBIAS,
     DEBIAS_MINIMUM_SHOTS,
@@ -26,27 +24,29 @@ from qorch.adapters.providers.braket.options import (
     mitigation,
     parse_options,
 )
-from qorch.adapters.providers.braket.programs import load_task, programs
-from qorch.adapters.providers.braket.results import (
-    collect,
-    layout_data,
-    recorded_layouts,
-    task_result,
+from qorch.adapters.providers.braket.packing import (
+    as_data,
+    executables,
+    limits_of,
+    pack,
+    program_set,
+    work_of,
 )
+from qorch.adapters.providers.braket.programs import LoadedCircuit, Program, load_task, programs
+from qorch.adapters.providers.braket.results import layout_data
 from qorch.adapters.providers.braket.session import region, session
 from qorch.adapters.providers.braket.tokens import TokenHook, client_token
 from qorch.adapters.providers.config import ProviderConfig
 from qorch.domain.devices import Device
-from qorch.domain.execution import ExecutionOutcome, ExecutionTask, ProviderError, ProviderJob
+from qorch.domain.execution import ExecutionTask, ProviderError, ProviderJob
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 CONCURRENT_CALLS = 8
 """Braket calls a job makes at once (botocore's connection pool holds 10)."""
-_FAILURE_CODE = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_.]*)\s*:")
 
 
-def _in_parallel(function: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
+def in_parallel(function: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
     """`function` over `items`, answers in order; the first failure (in order) is raised after
     the others have finished (each item is tried once: concurrency, not retries). Only for
     thread-safe work: boto3 clients are, boto3 sessions (making clients) are not."""
@@ -59,10 +59,9 @@ def _in_parallel(function: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
 def submit(
     task: ExecutionTask, spec: Spec, credentials: dict[str, str], config: ProviderConfig
 ) -> ProviderJob:
-    """One CreateQuantumTask per circuit x parameter set x measurement group, through
-    `AwsDevice.run`; task i carries the clientToken `client_token(task.client_token, i)`."""
+    """One CreateQuantumTask per program set (or per execution), through `AwsDevice.run`; task i
+    carries the clientToken `client_token(task.client_token, i)`."""
     from braket.aws import AwsDevice
-    from braket.ir.openqasm import Program
 
     if spec.arn is None:
         raise ProviderError("invalid_task", f"{spec.id} is a local simulator: run it, not submit")
@@ -80,33 +79,38 @@ def submit(
     if mitigated == "debias":
         check_debias_shots(task.shots, _debias_minimum(aws_device))
         device_parameters["errorMitigation"] = [{"type": DEBIAS}]
+    # Debiasing is documented per task (its shot minimum too): those jobs keep a task each.
+    limits = None if mitigated else limits_of(aws_device.properties)
+    chunks = pack(work_of(loaded, circuit_programs), task.shots, limits)
+    actions = (
+        _one_each(loaded, circuit_programs, task.shots)
+        if chunks is None
+        else [
+            (program_set(chunk, loaded, circuit_programs), task.shots * executables(chunk))
+            for chunk in chunks
+        ]
+    )
     hook = TokenHook()
     events = aws_device.aws_session.braket_client.meta.events
     events.register("before-parameter-build.braket.CreateQuantumTask", hook)
     base = task.client_token or task.job_id
     prefix = f"{config.braket_s3_prefix.strip('/')}/{task.job_id}"
-    work = [
-        (values, program)
-        for circuit, ps in zip(loaded, circuit_programs, strict=True)
-        for values in circuit.values
-        for program in ps
-    ]
 
-    def create(indexed: tuple[int, tuple[tuple[float, ...], Any]]) -> str:
-        index, (values, program) = indexed
+    def create(indexed: tuple[int, tuple[Any, int]]) -> str:
+        index, (action, shots) = indexed
         hook.token = client_token(base, index)
         with aws_errors("CreateQuantumTask", credentials):
             created = aws_device.run(
-                Program(source=program.source, inputs=program.bound_inputs(values) or None),
+                action,
                 s3_destination_folder=(bucket, prefix),
-                shots=task.shots,
+                shots=shots,
                 device_parameters=copy.deepcopy(device_parameters) or None,
                 quiet=True,
             )
         return str(created.id)
 
-    arns = _in_parallel(create, list(enumerate(work)))
-    data = {
+    arns = in_parallel(create, list(enumerate(actions)))
+    data: dict[str, Any] = {
         "device_arn": spec.arn,
         "region": at,
         "bucket": bucket,
@@ -117,7 +121,23 @@ def submit(
             layout_data(circuit, ps) for circuit, ps in zip(loaded, circuit_programs, strict=True)
         ],
     }
+    if chunks is not None:
+        data["program_sets"] = as_data(chunks)
     return ProviderJob(PROVIDER, tuple(arns), data)
+
+
+def _one_each(
+    loaded: list[LoadedCircuit], circuit_programs: list[list[Program]], shots: int
+) -> list[tuple[Any, int]]:
+    """A program per task, in `results.one_task_each` order (circuit, parameter set, group)."""
+    from braket.ir.openqasm import Program as BraketProgram
+
+    return [
+        (BraketProgram(source=program.source, inputs=program.bound_inputs(values) or None), shots)
+        for circuit, ps in zip(loaded, circuit_programs, strict=True)
+        for values in circuit.values
+        for program in ps
+    ]
 
 
 def _debias_minimum(aws_device: Any) -> int:
@@ -130,71 +150,7 @@ def _debias_minimum(aws_device: Any) -> int:
         return DEBIAS_MINIMUM_SHOTS
 
 
-def poll(
-    task: ExecutionTask,
-    spec: Spec,
-    job: ProviderJob,
-    credentials: dict[str, str],
-    config: ProviderConfig,
-) -> ExecutionOutcome | None:
-    """GetQuantumTask for every task; when all are COMPLETED, their results.json from S3."""
-    aws = session(credentials, config, _job_region(job, spec, credentials), job.data.get("bucket"))
-    braket_client = aws.braket_client
-
-    def state(arn: str) -> dict[str, Any]:
-        with aws_errors("GetQuantumTask", credentials):
-            answer: dict[str, Any] = braket_client.get_quantum_task(quantumTaskArn=arn)
-        return answer
-
-    states = _in_parallel(state, list(job.ids))
-    for arn, metadata in zip(job.ids, states, strict=True):
-        _raise_if_ended_badly(arn, metadata, credentials)
-    if any(metadata.get("status") != "COMPLETED" for metadata in states):
-        return None
-    with aws_errors("S3 client", credentials):
-        s3 = aws.s3_client  # made here, once: creating clients is not thread-safe
-
-    def download(metadata: dict[str, Any]) -> Any:
-        key = f"{metadata['outputS3Directory']}/results.json"
-        with aws_errors("GetObject results.json", credentials):
-            body = s3.get_object(Bucket=metadata["outputS3Bucket"], Key=key)["Body"].read()
-        return task_result(body.decode())
-
-    results = _in_parallel(download, states)
-    plans = (
-        [c.plan for c in load_task(task, spec)] if any(c.observables for c in task.circuits) else []
-    )
-    return ExecutionOutcome(
-        circuits=collect(recorded_layouts(job, plans), iter(results)),
-        metadata={
-            "device": spec.id,
-            "provider": PROVIDER,
-            "device_arn": job.data.get("device_arn"),
-            "shots": job.data.get("shots", task.shots),
-            "mitigation": "IonQ debiasing" if job.data.get("mitigation") == "debias" else "none",
-            "provider_job_ids": list(job.ids),
-            "braket_tasks": len(job.ids),
-        },
-    )
-
-
-def _raise_if_ended_badly(arn: str, metadata: dict[str, Any], secrets: dict[str, str]) -> None:
-    status = metadata.get("status")
-    if status == "FAILED":
-        reason = str(metadata.get("failureReason") or "")
-        code = _FAILURE_CODE.match(reason)
-        raise ProviderError(
-            "provider_failed",
-            scrubbed(f"Amazon Braket task {arn} failed: {reason or 'no reason given'}", secrets),
-            provider_code=code.group(1) if code else "FAILED",
-        )
-    if status in ("CANCELLED", "CANCELLING"):
-        raise ProviderError(
-            "provider_cancelled", f"Amazon Braket task {arn} was cancelled", provider_code=status
-        )
-
-
-def _job_region(job: ProviderJob, spec: Spec, credentials: dict[str, str]) -> str:
+def job_region(job: ProviderJob, spec: Spec, credentials: dict[str, str]) -> str:
     return str(job.data.get("region") or region(spec, credentials))
 
 
@@ -203,7 +159,7 @@ def cancel(
 ) -> None:
     """CancelQuantumTask for every task of the job; finished ones (ConflictException) are fine;
     the first other failure is raised once every task was asked."""
-    aws = session(credentials, config, _job_region(job, spec, credentials), job.data.get("bucket"))
+    aws = session(credentials, config, job_region(job, spec, credentials), job.data.get("bucket"))
     failure: ProviderError | None = None
     for arn in job.ids:
         try:

@@ -1,4 +1,6 @@
-"""Braket's local simulators (braket_sv, braket_dm): no account, no network."""
+"""Braket's local simulators (braket_sv, braket_dm): no account, no network. Shots are run in
+program sets within the simulator's own limits, as a QPU runs them (its engine answers the raw
+ProgramSetTaskResult a QPU's results.json holds); a state vector, program by program."""
 
 from __future__ import annotations
 
@@ -9,6 +11,14 @@ from typing import Any
 
 from qorch.adapters.providers.braket.catalogue import PROVIDER, Spec
 from qorch.adapters.providers.braket.options import parse_options
+from qorch.adapters.providers.braket.packing import (
+    Slice,
+    executables,
+    limits_of,
+    pack,
+    program_set,
+    work_of,
+)
 from qorch.adapters.providers.braket.programs import (
     LoadedCircuit,
     Program,
@@ -16,7 +26,15 @@ from qorch.adapters.providers.braket.programs import (
     load_task,
     programs,
 )
-from qorch.adapters.providers.braket.results import Layout, collect
+from qorch.adapters.providers.braket.results import (
+    Execution,
+    Key,
+    Layout,
+    Measured,
+    assemble,
+    one_task_each,
+)
+from qorch.adapters.providers.braket.set_results import executions
 from qorch.adapters.providers.pipeline.circuits import pauli_operators
 from qorch.domain.execution import CircuitOutcome, ExecutionOutcome, ExecutionTask, ProviderError
 
@@ -26,6 +44,15 @@ def _simulator(backend: str) -> Any:
     from braket.devices import LocalSimulator
 
     return LocalSimulator(backend)
+
+
+@functools.cache
+def _engine(backend: str) -> Any:
+    """The BraketSimulator LocalSimulator(backend) delegates to: it answers raw results."""
+    from importlib.metadata import entry_points
+
+    (entry,) = [e for e in entry_points(group="braket.simulators") if e.name == backend]
+    return entry.load()()
 
 
 def _run_program(backend: str, program: Program, values: tuple[float, ...], shots: int) -> Any:
@@ -52,17 +79,24 @@ def run_locally(task: ExecutionTask, spec: Spec) -> ExecutionOutcome:
     transpile_seconds = time.perf_counter() - started
     started = time.perf_counter()
     pairs = list(zip(loaded, circuit_programs, strict=True))
+    tasks = sum(len(circuit.values) * len(ps) for circuit, ps in pairs)
     try:
         if statevector:
             outcomes = [_statevector_outcome(backend, circuit, ps[0]) for circuit, ps in pairs]
         else:
-            results = (
-                _run_program(backend, program, values, task.shots)
-                for circuit, ps in pairs
-                for values in circuit.values
-                for program in ps
+            chunks = pack(
+                work_of(loaded, circuit_programs),
+                task.shots,
+                limits_of(_simulator(backend).properties),
             )
-            outcomes = collect([Layout.of(circuit, ps) for circuit, ps in pairs], results)
+            layouts = [Layout.of(circuit, ps) for circuit, ps in pairs]
+            found = (
+                _one_each(backend, layouts, loaded, circuit_programs, task.shots)
+                if chunks is None
+                else _in_sets(backend, chunks, loaded, circuit_programs, task.shots)
+            )
+            outcomes = assemble(layouts, found)
+            tasks = len(found) if chunks is None else len(chunks)
     except ProviderError:
         raise
     except Exception as error:
@@ -75,12 +109,44 @@ def run_locally(task: ExecutionTask, spec: Spec) -> ExecutionOutcome:
             "simulator": backend,
             "shots": None if statevector else task.shots,
             "mitigation": "none",
-            "braket_tasks": sum(len(circuit.values) * len(ps) for circuit, ps in pairs),
+            "braket_tasks": tasks,
             "optimization_level": options.optimization_level,
             "transpile_seconds": transpile_seconds,
             "execution_seconds": time.perf_counter() - started,
         },
     )
+
+
+def _one_each(
+    backend: str,
+    layouts: list[Layout],
+    loaded: list[LoadedCircuit],
+    circuit_programs: list[list[Program]],
+    shots: int,
+) -> dict[Key, Execution]:
+    return {
+        (c, g, s): Measured.of_task(
+            _run_program(backend, circuit_programs[c][g], loaded[c].values[s], shots)
+        )
+        for c, g, s in one_task_each(layouts)
+    }
+
+
+def _in_sets(
+    backend: str,
+    chunks: list[list[Slice]],
+    loaded: list[LoadedCircuit],
+    circuit_programs: list[list[Program]],
+    shots: int,
+) -> dict[Key, Execution]:
+    found: dict[Key, Execution] = {}
+    for chunk in chunks:
+        action = program_set(chunk, loaded, circuit_programs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            result = _engine(backend).run(action, shots=shots * executables(chunk))
+        found.update(executions(result, chunk))
+    return found
 
 
 def _statevector_outcome(backend: str, circuit: LoadedCircuit, program: Program) -> CircuitOutcome:

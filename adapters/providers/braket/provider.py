@@ -45,7 +45,9 @@ class BraketProvider:
     def poll(
         self, task: ExecutionTask, device: Device, job: ProviderJob, credentials: dict[str, str]
     ) -> ExecutionOutcome | None:
-        return client.poll(task, catalogue.spec_of(device), job, credentials, self.config)
+        from qorch.adapters.providers.braket.polling import poll
+
+        return poll(task, catalogue.spec_of(device), job, credentials, self.config)
 
     def cancel(self, device: Device, job: ProviderJob, credentials: dict[str, str]) -> None:
         client.cancel(catalogue.spec_of(device), job, credentials, self.config)

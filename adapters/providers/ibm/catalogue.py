@@ -136,6 +136,12 @@ def _device(device_id: str, hardware: Hardware, *, remote: bool) -> Device:
             f"{snapshot_name(hardware)}), run by the same Sampler/Estimator primitives as the QPUs."
         )
         name = f"Local testing mode: {backend_name}"
+    from qorch.adapters.providers.pipeline.dynamic import (
+        aer_dynamic_circuits,
+        feedforward_dynamic_circuits,
+    )
+
+    instructions = conf.get("supported_instructions") or ()
     return Device(
         id=device_id,
         provider=PROVIDER,
@@ -149,6 +155,9 @@ def _device(device_id: str, hardware: Hardware, *, remote: bool) -> Device:
         coupling_map=coupling,
         noisy=True,
         supports_statevector=False,
+        dynamic_circuits=feedforward_dynamic_circuits(instructions)
+        if remote
+        else aer_dynamic_circuits("automatic", instructions),
         remote=remote,
         credentials=(TOKEN_OPTION,) if remote else (),
         price_key=PRICE_KEY if remote else None,

@@ -4,7 +4,8 @@ IBM bills the seconds the QPU is locked for a job: a fixed overhead plus shots x
 delay + circuit duration) for every execution (parameter set x measurement basis x ZNE noise
 factor). With the shared price model (`task_overhead + shots x (shot_overhead + duration)` per
 CircuitCost execution) each circuit is passed as ONE execution whose per-shot duration folds all
-its executions in, so the overhead is paid once per circuit, not once per parameter set;
+its executions in, and the overhead is paid once per IBM job: one job per primitive the task
+needs (the Sampler for measured circuits, the Estimator for observables), as client.py submits;
 calibration executions are folded into the first circuit.
 """
 
@@ -99,10 +100,15 @@ def estimate(task: ExecutionTask, device: Device) -> CostEstimate:
         costs[0] = CircuitCost(
             first.shape, first.executions, (first.duration_seconds or 0.0) + folded
         )
-    cost = estimate_cost(prices, PRICE_KEY, task.shots, costs, mitigated=wanted.requested)
+    jobs = len({p.observables is None for p in prepared})
+    cost = estimate_cost(
+        prices, PRICE_KEY, task.shots, costs, mitigated=wanted.requested, tasks=jobs
+    )
+    breakdown["ibm_jobs"] = jobs
     breakdown["calibration_executions"] = extra
     breakdown["qpu_time_model"] = (
-        "per circuit: task_overhead + shots x executions x (shot_overhead + circuit duration); "
+        "task_overhead once per IBM job (one per primitive) + per circuit: shots x executions x "
+        "(shot_overhead + circuit duration); "
         "the circuit duration is the snapshot's (QuantumCircuit.estimate_duration), ZNE runs "
         f"{len(ZNE_NOISE_FACTORS)} noise factors with folded (longer) circuits at the same "
         "duration here, calibration executions (readout / TREX learning) are added to the first "
@@ -115,9 +121,9 @@ def estimate(task: ExecutionTask, device: Device) -> CostEstimate:
 def _circuit_cost(
     shape: dict[str, int], executions: int, duration: float | None, shot_overhead: float
 ) -> CircuitCost:
-    """One CircuitCost per circuit: its executions folded into the per-shot duration, so the
-    table's task overhead is paid once per circuit (IBM locks the QPU once per job) while every
-    execution pays shots x (shot_overhead + duration)."""
+    """One CircuitCost per circuit: its executions folded into the per-shot duration (the
+    table's task overhead is then paid once per IBM job, `tasks`), while every execution pays
+    shots x (shot_overhead + duration)."""
     if duration is None:
         return CircuitCost(shape=shape, executions=executions, duration_seconds=None)
     folded = executions * duration + (executions - 1) * shot_overhead

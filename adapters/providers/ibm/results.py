@@ -14,6 +14,7 @@ import numpy as np
 
 from qorch.adapters.providers.ibm.batches import Batch
 from qorch.adapters.providers.ibm.primitives import NAMES
+from qorch.adapters.providers.ibm.usage import actual_cost, billed_seconds
 from qorch.adapters.providers.pipeline.counts import counts_per_set
 from qorch.adapters.providers.pipeline.mitigation.readout import correct_readout_from_matrices
 from qorch.domain.devices import Device
@@ -190,10 +191,7 @@ def remote_outcome(
             calibrated=list(entry.get("calibrated") or []),
         )
         notes.update(convert(batch, runtime_job.result(), task.shots, outcomes))
-        try:
-            usage[entry["id"]] = float(runtime_job.usage())
-        except Exception:
-            usage[entry["id"]] = None
+        usage[entry["id"]] = billed_seconds(runtime_job)
     applied: dict[str, dict[str, Any]] = dict(job.data.get("applied") or {})
     described: dict[str, Any] = {
         "device": device.id,
@@ -208,4 +206,7 @@ def remote_outcome(
         "mitigation": metadata(bool(job.data.get("mitigation_requested")), applied, notes),
     }
     add_shots_note(described, notes)
-    return ExecutionOutcome(circuits=outcomes, metadata=described)
+    sets = sum(len(c.parameter_sets) if c.parameter_sets else 1 for c in task.circuits)
+    return ExecutionOutcome(
+        circuits=outcomes, metadata=described, cost=actual_cost(usage, task.shots * sets)
+    )

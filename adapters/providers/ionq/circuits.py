@@ -1,10 +1,9 @@
-"""A task's circuits as IonQ jobs, prepared locally (no network): transpiled to the qis gateset
-with no coupling map (the machines are all-to-all, so qubit i stays i), one IonQ job per
-circuit x parameter set x measurement group, parameters bound here."""
+"""A task's circuits prepared locally for IonQ (no network): transpiled to the qis gateset with
+no coupling map (the machines are all-to-all, so qubit i stays i), one measured circuit per
+measurement group, parameters bound here (batches.py packs them into IonQ jobs)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -103,14 +102,6 @@ def prepare(task: ExecutionTask, device: Device, options: Options) -> list[Prepa
         names = [parameter.name for parameter in circuit.parameters]
         prepared.append(Prepared(transpiled, names, values, plan))
     return prepared
-
-
-def executions(circuits: list[Prepared]) -> Iterator[tuple[int, int, int]]:
-    """(circuit, parameter set, group) in submission order: the order of the task's job ids."""
-    for c, circuit in enumerate(circuits):
-        for p in range(len(circuit.values)):
-            for g in range(len(circuit.measured)):
-                yield c, p, g
 
 
 def _check_flat(circuit: QuantumCircuit, where: str) -> None:

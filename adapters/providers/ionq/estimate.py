@@ -1,10 +1,13 @@
-"""A dry run: the task transpiled as a run would be, priced from the versioned price table (QPUs)
-or timed by a rough model (the free simulator). Never calls IonQ."""
+"""A dry run: the task transpiled and packed into IonQ jobs as a run would be, priced from the
+versioned price table (QPUs; the per-job minimum once per IonQ job) or timed by a rough model
+(the free simulator). Never calls IonQ."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
+from qorch.adapters.providers.ionq.batches import pack
 from qorch.adapters.providers.ionq.catalogue import spec_of
 from qorch.adapters.providers.ionq.circuits import prepare
 from qorch.adapters.providers.ionq.options import mitigation, parse_options
@@ -13,8 +16,8 @@ from qorch.domain.devices import Device
 from qorch.domain.execution import CostEstimate, ExecutionTask
 from qorch.domain.pricing import CircuitCost, estimate_cost
 
-# Simulator wall time (order of magnitude): per job, queueing and overhead, plus per gate and
-# amplitude.
+# Simulator wall time (order of magnitude): per execution, queueing and overhead, plus per gate
+# and amplitude.
 SIMULATOR_JOB_SECONDS = 2.0
 SIMULATOR_AMPLITUDE_SECONDS = 1e-9
 
@@ -25,10 +28,12 @@ def estimate(task: ExecutionTask, device: Device) -> CostEstimate:
     mitigated = mitigation(spec, options, task.use_mitigation, task.shots)
     circuits = prepare(task, device, options)
     shapes = [circuit.shapes[0] for circuit in circuits]
+    jobs = pack(circuits)
     details: dict[str, Any] = {
         "device": device.id,
         "ionq_backend": spec.backend,
-        "jobs_per_circuit": [circuit.executions for circuit in circuits],
+        "ionq_jobs": len(jobs),
+        "executions_per_circuit": [circuit.executions for circuit in circuits],
         "measurement_groups": [len(circuit.measured) for circuit in circuits],
         "optimization_level": options.optimization_level,
         "mitigation": mitigated,
@@ -43,15 +48,16 @@ def estimate(task: ExecutionTask, device: Device) -> CostEstimate:
                 **details,
                 "noise_model": options.noise_model,
                 "per_circuit_seconds": per_circuit,
-                "model": f"free; per job {SIMULATOR_JOB_SECONDS:g} s + gates x 2^qubits x "
+                "model": f"free; per execution {SIMULATOR_JOB_SECONDS:g} s + gates x 2^qubits x "
                 f"{SIMULATOR_AMPLITUDE_SECONDS:g} s",
             },
         )
-    # One priced entry per (circuit, measurement group); the answer lists shapes per circuit.
+    # One priced entry per (IonQ job, circuit, measurement group); the answer lists shapes per
+    # circuit.
+    held = Counter((k, e.circuit, e.group) for k, job in enumerate(jobs) for e in job)
     costs = [
-        CircuitCost(shape=shape, executions=len(circuit.values))
-        for circuit in circuits
-        for shape in circuit.shapes
+        CircuitCost(shape=circuits[c].shapes[g], executions=count, job=k)
+        for (k, c, g), count in held.items()
     ]
     priced = estimate_cost(
         load_prices(), device.price_key, task.shots, costs, mitigated=mitigated == "debiasing"

@@ -1,25 +1,28 @@
-"""A task's life at IonQ: submitted as one IonQ job per execution, polled, cancelled.
+"""A task's life at IonQ: submitted as one multi-circuit IonQ job (split only at IonQ's limits,
+batches.py), cancelled; answers.py polls it.
 
 IonQ has no idempotency key. Each job carries `qorch_token` (the task's client token) and
-`qorch_execution` in its metadata and name; before submitting, `submit` lists the recent jobs on
-the backend (`GET /jobs?target=...`, newest first, up to LOOKUP_PAGES pages) and reuses those it
-already created, so a retried submit after a lost answer or a partial failure does not create
-(and pay for) a second job.
+`qorch_execution` (the executions it holds) in its metadata and name; before submitting, `submit`
+lists the recent jobs on the backend (`GET /jobs?target=...`, newest first, LOOKUP_PAGES or more
+pages) and reuses those it already created, so a retried submit after a lost answer or a partial
+failure does not create (and pay for) a second job.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from typing import TYPE_CHECKING, Any
 
 from qorch.adapters.providers.config import ProviderConfig
+from qorch.adapters.providers.ionq.batches import Execution, job_tag, pack
 from qorch.adapters.providers.ionq.catalogue import PROVIDER, Spec, spec_of
-from qorch.adapters.providers.ionq.circuits import Prepared, executions, prepare
+from qorch.adapters.providers.ionq.circuits import Prepared, prepare
 from qorch.adapters.providers.ionq.client import IonQ, connect
-from qorch.adapters.providers.ionq.errors import provider_error, secret_free
+from qorch.adapters.providers.ionq.errors import provider_error
 from qorch.adapters.providers.ionq.options import Options, mitigation, parse_options
-from qorch.adapters.providers.ionq.results import outcome
 from qorch.domain.devices import Device
-from qorch.domain.execution import ExecutionOutcome, ExecutionTask, ProviderError, ProviderJob
+from qorch.domain.execution import ExecutionTask, ProviderError, ProviderJob
 
 if TYPE_CHECKING:
     from qiskit import QuantumCircuit
@@ -36,19 +39,20 @@ def submit(
     options = parse_options(device, task.options)
     mitigated = mitigation(spec, options, task.use_mitigation, task.shots)
     circuits = prepare(task, device, options)  # everything local fails before any call
+    packs = pack(circuits)
     _check_size(client, spec, circuits)
-    earlier = _find_submitted(client, spec, task.client_token)
+    earlier = _find_submitted(client, spec, task.client_token, max(len(e) for e in packs))
     ids = []
-    reused = len(earlier)
-    for c, p, g in executions(circuits):
-        tag = f"{c}.{p}.{g}"
-        job_id = earlier.get(tag)
-        if job_id is None:
-            job_id = client.earlier_submit(task.client_token, tag)
-            if job_id is not None:
-                reused += 1
-        if job_id is None:
-            body = _body(client, task, spec, options, mitigated, tag, circuits[c].bound(p, g))
+    reused = start = 0
+    for executions in packs:
+        tag = job_tag(start, len(executions))
+        start += len(executions)
+        job_id = earlier.get(tag) or client.earlier_submit(task.client_token, tag)
+        if job_id is not None:
+            reused += 1
+        else:
+            bound = [(e, circuits[e.circuit].bound(e.parameter_set, e.group)) for e in executions]
+            body = _body(client, task, spec, options, mitigated, tag, bound)
             job_id = client.submit(body, task.client_token, tag)
         ids.append(job_id)
     return ProviderJob(
@@ -64,52 +68,13 @@ def submit(
             "optimization_level": options.optimization_level,
             "client_token": task.client_token,
             "reused_jobs": reused,
+            "jobs": [len(executions) for executions in packs],
             "layout": [[len(c.values), len(c.measured)] for c in circuits],
             "clbits": [c.clbits for c in circuits],
             "shapes": [c.shapes[0] for c in circuits],
+            "group_shapes": [c.shapes for c in circuits],
         },
     )
-
-
-def poll(
-    task: ExecutionTask,
-    device: Device,
-    job: ProviderJob,
-    credentials: dict[str, str],
-    config: ProviderConfig,
-) -> ExecutionOutcome | None:
-    spec = spec_of(device)
-    client = connect(credentials, config)
-    layout = job.data.get("layout") or []
-    expected = sum(sets * groups for sets, groups in layout)
-    if len(job.ids) != expected or len(layout) != len(task.circuits):
-        raise ProviderError(
-            "provider_failed",
-            f"the recorded IonQ jobs ({len(job.ids)}) do not match the task ({expected})",
-        )
-    # The last job is submitted last and usually finishes last: while it runs, one GET suffices.
-    answers: dict[str, dict[str, Any]] = {}
-    for job_id in reversed(job.ids):
-        answer = client.get(f"jobs/{job_id}", "job status")
-        status = answer.get("status")
-        if status == "failed":
-            failure = answer.get("failure") or {}
-            code = failure.get("code") or "failed"
-            detail = failure.get("message") or failure.get("error") or "no details"
-            raise ProviderError(
-                "provider_failed",
-                secret_free(f"IonQ job {job_id} failed: {code}: {detail}", client.key),
-                provider_code=str(code),
-            )
-        if status == "canceled":
-            raise ProviderError(
-                "provider_cancelled", f"IonQ job {job_id} was cancelled", provider_code="canceled"
-            )
-        if status != "completed":
-            return None
-        answers[job_id] = answer
-    probabilities = [_probabilities(client, job_id, answers[job_id]) for job_id in job.ids]
-    return outcome(task, spec, job, answers, probabilities)
 
 
 def cancel(
@@ -143,16 +108,20 @@ def _check_size(client: IonQ, spec: Spec, circuits: list[Prepared]) -> None:
             )
 
 
-def _find_submitted(client: IonQ, spec: Spec, token: str) -> dict[str, str]:
-    """Jobs of this task already at IonQ (a retry after a lost answer): execution tag -> id."""
+def _find_submitted(client: IonQ, spec: Spec, token: str, children: int) -> dict[str, str]:
+    """Jobs of this task already at IonQ (a retry after a lost answer): job tag -> id. A
+    multi-circuit job's children may be listed before it (newer): one more page per page of
+    children it can have."""
     found: dict[str, str] = {}
     if not token:
         return found
     params: dict[str, Any] = {"target": spec.backend, "limit": LOOKUP_PAGE_SIZE}
-    for _ in range(LOOKUP_PAGES):
+    for _ in range(LOOKUP_PAGES + math.ceil(children / LOOKUP_PAGE_SIZE)):
         page = client.get("jobs", "job lookup", params)
         for job in page.get("jobs") or []:
             metadata = job.get("metadata") or {}
+            if job.get("parent_job_id"):
+                continue  # a child of a multi-circuit job (it may carry its parent's metadata)
             if metadata.get("qorch_token") == token and "qorch_execution" in metadata:
                 found.setdefault(str(metadata["qorch_execution"]), str(job["id"]))
         cursor = page.get("next")
@@ -169,9 +138,10 @@ def _body(
     options: Options,
     mitigated: str,
     tag: str,
-    circuit: QuantumCircuit,
+    bound: list[tuple[Execution, QuantumCircuit]],
 ) -> str:
-    """The job's JSON as qiskit-ionq writes it (its own serialiser, ionq.circuit.v1)."""
+    """The job's JSON as qiskit-ionq writes it (its own serialiser): ionq.circuit.v1 for one
+    execution, ionq.multi-circuit.v1 for more."""
     from qiskit.providers import Options as BackendOptions
     from qiskit_ionq.constants import ErrorMitigation
     from qiskit_ionq.helpers import qiskit_to_ionq
@@ -196,10 +166,11 @@ def _body(
         f"ionq_{spec.backend}",
         BackendOptions(noise_model=options.noise_model, sampler_seed=options.sampler_seed),
     )
+    circuits = [circuit for _, circuit in bound]
     try:
-        return str(
+        text = str(
             qiskit_to_ionq(
-                circuit,
+                circuits[0] if len(circuits) == 1 else circuits,
                 backend,
                 arguments,
                 extra_query_params={},
@@ -208,6 +179,15 @@ def _body(
         )
     except Exception as error:
         raise provider_error(error, client.key, "submit") from None
+    if len(circuits) == 1:
+        return text
+    body = json.loads(text)
+    # qiskit-ionq packs every circuit's Qiskit header into one metadata value, which IonQ
+    # bounds in length; qorch maps results back from its own record instead.
+    body["metadata"].pop("qiskit_header", None)
+    for entry, (execution, _) in zip(body["input"]["circuits"], bound, strict=True):
+        entry["name"] = execution.tag
+    return json.dumps(body)
 
 
 class _Backend:
@@ -221,10 +201,3 @@ class _Backend:
 
     def gateset(self) -> str:
         return "qis"
-
-
-def _probabilities(client: IonQ, job_id: str, answer: dict[str, Any]) -> dict[str, float]:
-    results = answer.get("results") or {}
-    url = (results.get("probabilities") or {}).get("url")
-    data = client.get(url or f"jobs/{job_id}/results/probabilities", "results")
-    return {str(k): float(v) for k, v in dict(data).items()}

@@ -51,7 +51,7 @@ class IonQProvider:
     def poll(
         self, task: ExecutionTask, device: Device, job: ProviderJob, credentials: dict[str, str]
     ) -> ExecutionOutcome | None:
-        from qorch.adapters.providers.ionq.jobs import poll
+        from qorch.adapters.providers.ionq.answers import poll
 
         return poll(task, device, job, credentials, self.config)
 

@@ -2,13 +2,17 @@
 
 IonQ returns probabilities keyed by the measured integer (qubit 0 least significant). The ideal
 simulator's are exact: counts are drawn from them (multinomial, seeded by option `sampler_seed`
-or by the IonQ job id, so polling again gives the same counts). QPUs and noise models return
-measured frequencies: counts are p x shots rounded with largest remainders (each sums to shots).
+or by the IonQ job id of the execution, so polling again gives the same counts). QPUs and noise
+models return measured frequencies: counts are p x shots rounded with largest remainders (each
+sums to shots). An execution that failed at IonQ leaves its parameter set a placeholder and an
+error (`CircuitOutcome.errors`); the others keep their results.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,14 +28,40 @@ from qorch.domain.execution import (
 )
 
 
+@dataclass(frozen=True)
+class Ran:
+    """An execution IonQ ran: the id of its IonQ (child) job and its probabilities."""
+
+    job_id: str
+    probabilities: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Failed:
+    """An execution IonQ did not run, with IonQ's reason."""
+
+    job_id: str
+    error: ProviderError
+
+    def as_error(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"code": self.error.code, "message": self.error.message}
+        if self.error.provider_code is not None:
+            found["provider_code"] = self.error.provider_code
+        return found
+
+
+Answer = Ran | Failed
+
+
 def outcome(
     task: ExecutionTask,
     spec: Spec,
     job: ProviderJob,
-    answers: dict[str, dict[str, Any]],
-    probabilities: list[dict[str, float]],
+    jobs: dict[str, dict[str, Any]],
+    answers: list[Answer],
 ) -> ExecutionOutcome:
-    """`probabilities` per IonQ job, in the order of `job.ids` (circuit, parameter set, group)."""
+    """`answers` per execution, in submission order (circuit, parameter set, group); `jobs`:
+    IonQ's answer for each job of `job.ids`."""
     data = job.data
     shots = int(data.get("shots") or task.shots)
     sampled = spec.simulator and data.get("noise_model", "ideal") == "ideal"
@@ -41,23 +71,33 @@ def outcome(
     outcomes = []
     position = 0
     for c, (sets, groups) in enumerate(layout):
-        counts_by_set: list[list[dict[str, int]]] = []
+        counts_by_set: list[list[dict[str, int]] | None] = []
         distributions: list[dict[str, float]] = []
+        errors: list[dict[str, Any] | None] = []
         for _ in range(sets):
-            per_group = []
+            per_group: list[dict[str, int]] = []
+            error: dict[str, Any] | None = None
+            distribution: dict[str, float] = {}
             for g in range(groups):
-                distribution = _distribution(probabilities[position], clbits[c][g])
-                if sampled:
-                    rng_seed = [seed, position] if seed is not None else [_seed(job.ids[position])]
-                    per_group.append(_sample(distribution, shots, rng_seed))
+                answer = answers[position]
+                if isinstance(answer, Failed):
+                    error = error or answer.as_error()
                 else:
-                    per_group.append(_round(distribution, shots))
-                if groups == 1:
-                    distributions.append(distribution)
+                    distribution = _distribution(answer.probabilities, clbits[c][g])
+                    if sampled:
+                        rng_seed = [seed, position] if seed is not None else [_seed(answer.job_id)]
+                        per_group.append(_sample(distribution, shots, rng_seed))
+                    else:
+                        per_group.append(_round(distribution, shots))
                 position += 1
-            counts_by_set.append(per_group)
-        outcomes.append(_circuit_outcome(task, c, data["shapes"][c], counts_by_set, distributions))
-    durations = [a.get("execution_duration_ms") for a in answers.values()]
+            errors.append(error)
+            counts_by_set.append(None if error else per_group)
+            distributions.append({} if error or groups != 1 else distribution)
+        result = _circuit_outcome(task, c, data["shapes"][c], counts_by_set, distributions)
+        if any(errors):
+            result.errors = errors
+        outcomes.append(result)
+    durations = [a.get("execution_duration_ms") for a in jobs.values()]
     metadata: dict[str, Any] = {
         "device": data.get("device"),
         "ionq_backend": spec.backend,
@@ -81,9 +121,10 @@ def _circuit_outcome(
     task: ExecutionTask,
     index: int,
     shape: dict[str, int],
-    counts_by_set: list[list[dict[str, int]]],
+    counts_by_set: list[list[dict[str, int]] | None],
     distributions: list[dict[str, float]],
 ) -> CircuitOutcome:
+    """Counts per set (None: the set failed, placeholders take its place)."""
     from qorch.adapters.providers.pipeline.observables import (
         expectation_values,
         measurement_circuits,
@@ -92,13 +133,14 @@ def _circuit_outcome(
     result = CircuitOutcome(transpiled=dict(shape))
     circuit_task = task.circuits[index]
     if not circuit_task.observables:
-        result.counts = [per_group[0] for per_group in counts_by_set]
+        result.counts = [per_group[0] if per_group else {} for per_group in counts_by_set]
         result.distributions = distributions
         return result
     circuit = load_circuit(circuit_task.source, f"circuits[{index}]")
     plan = measurement_circuits(circuit, circuit_task.observables)
-    rows = [expectation_values(plan, per_group) for per_group in counts_by_set]
     count = len(circuit_task.observables)
+    failed = ([math.nan] * count, [math.nan] * count)
+    rows = [expectation_values(plan, g) if g else failed for g in counts_by_set]
     result.expectation_values = [[row[0][o] for row in rows] for o in range(count)]
     result.standard_errors = [[row[1][o] for row in rows] for o in range(count)]
     return result

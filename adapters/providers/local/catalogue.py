@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qorch.domain.devices import Device
+from qorch.domain.statevector import OBSERVABLES_QUBITS
 
 if TYPE_CHECKING:
     from qiskit.providers import BackendV2
@@ -25,6 +26,13 @@ PROVIDER = "local"
 DEFAULT_MAX_DENSE_QUBITS = 26
 MPS_QUBITS = 100
 STABILIZER_QUBITS = 1000
+MPS_METHOD = "matrix_product_state"
+EXACT_MPS_OPTIONS: dict[str, Any] = {
+    "matrix_product_state_truncation_threshold": 0.0,
+    "matrix_product_state_max_bond_dimension": None,
+}
+"""No Schmidt coefficient is discarded for a threshold or a bond dimension: only those Aer
+itself rounds to zero (squares below 1e-16), so expectation values are exact to about 1e-8."""
 
 AER_METHODS: dict[str, str] = {
     "aer_simulator": "automatic",
@@ -49,7 +57,9 @@ FAKE_BACKENDS: dict[str, str] = {
 _DESCRIPTIONS = {
     "automatic": "Aer picks the method per circuit (stabilizer for Clifford circuits, else dense)",
     "statevector": "Dense statevector, exact amplitudes",
-    "matrix_product_state": "Matrix product state, efficient for weakly entangled circuits",
+    "matrix_product_state": "Matrix product state without truncation, efficient for weakly "
+    "entangled circuits; a StatevectorRun with observables gets exact expectation values past "
+    "the dense qubit cap",
     "density_matrix": "Dense density matrix (half the dense qubit budget)",
     "stabilizer": "Clifford circuits only, scales to many qubits",
 }
@@ -98,15 +108,21 @@ def find_local_device(
 
 
 def aer_method(device_id: str) -> str:
-    """The Aer method an ideal device runs with (noisy devices use "automatic")."""
-    return AER_METHODS.get(device_id, "automatic")
+    """The Aer method an ideal device runs with (noisy devices use "automatic"); for a GPU
+    device, the key of its GPU simulator (gpu.py)."""
+    from qorch.adapters.providers.local.gpu import simulator_key
+
+    return AER_METHODS.get(device_id) or simulator_key(device_id) or "automatic"
 
 
 @functools.cache
 def ideal_simulator(method: str) -> AerSimulator:
     from qiskit_aer import AerSimulator
 
-    return AerSimulator(method=method)
+    from qorch.adapters.providers.local.gpu import aer_options
+
+    exact = EXACT_MPS_OPTIONS if method == MPS_METHOD else {}
+    return AerSimulator(**aer_options(method), **exact)
 
 
 @functools.cache
@@ -132,26 +148,35 @@ def _aer_device(device_id: str, max_dense_qubits: int) -> Device:
         "stabilizer": STABILIZER_QUBITS,
         "density_matrix": max_dense_qubits // 2,
     }.get(method, max_dense_qubits)
+    # Never more than Aer itself accepts (its MPS target stops at 63 qubits).
+    qubits = min(allowed, target.num_qubits or allowed)
+    from qorch.adapters.providers.pipeline.dynamic import aer_dynamic_circuits
+
     return Device(
         id=device_id,
         provider=PROVIDER,
         vendor="Qiskit Aer",
         name=f"Aer simulator ({method.replace('_', ' ')})",
-        # Never more than Aer itself accepts (its MPS target stops at 63 qubits).
-        qubits=min(allowed, target.num_qubits or allowed),
+        qubits=qubits,
         simulator=True,
         description=_DESCRIPTIONS[method],
         basis_gates=_gates(target.operation_names),
         coupling_map=None,
         noisy=False,
-        supports_statevector=method in ("automatic", "statevector"),
-        extra={"method": method},
+        supports_statevector=method in ("automatic", "statevector", MPS_METHOD),
+        dynamic_circuits=aer_dynamic_circuits(method),
+        # A matrix product state computes exact expectation values without a dense state.
+        extra={"method": method, **({OBSERVABLES_QUBITS: qubits} if method == MPS_METHOD else {})},
     )
 
 
 @functools.cache
 def _fake_device(device_id: str) -> Device:
+    from qorch.adapters.providers.pipeline.dynamic import aer_dynamic_circuits
+
     meta = _fake_metadata(device_id)
+    # The transpiler refuses control flow the device's target lacks (no while_loop on any).
+    target = (_fake_conf(device_id) or {}).get("supported_instructions", ())
     return Device(
         id=device_id,
         provider=PROVIDER,
@@ -167,6 +192,7 @@ def _fake_device(device_id: str) -> Device:
         coupling_map=meta["coupling_map"],
         noisy=True,
         supports_statevector=False,
+        dynamic_circuits=aer_dynamic_circuits("automatic", target),
         extra={"method": "automatic", "based_on": meta["based_on"]},
     )
 

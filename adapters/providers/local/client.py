@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from qorch.adapters.providers.local.plan import Plan, Prepared
 
 STATEVECTOR_DEVICE = "aer_simulator_statevector"
-"""StatevectorRun is always ideal and dense, whatever the device."""
+"""A StatevectorRun is always ideal: dense, unless its device is a matrix product state."""
 
 
 @functools.cache
@@ -171,8 +171,8 @@ def statevectors(plan: Plan, indices: list[int], outcomes: list[CircuitOutcome])
         circuit.append(SaveStatevector(circuit.num_qubits), circuit.qubits)
         circuits.append(circuit)
         binds.append(_binds(prepared))
-    threads = threads_for(STATEVECTOR_DEVICE, circuits)
-    result = simulator(STATEVECTOR_DEVICE).run(circuits, parameter_binds=binds, **threads).result()
+    threads = threads_for(plan.executor_id, circuits)
+    result = simulator(plan.executor_id).run(circuits, parameter_binds=binds, **threads).result()
     experiment = 0
     for i in indices:
         prepared = plan.circuits[i]

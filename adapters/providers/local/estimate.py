@@ -42,11 +42,12 @@ def _circuit_seconds(task: ExecutionTask, plan: Plan, prepared: Prepared) -> flo
     n, gates = shape["qubits"], shape["gates_1q"] + shape["gates_2q"]
     sets = prepared.values.shape[0]
     shots = task.shots if task.run_type == "Run" and prepared.observables is None else 0
-    amplitudes = {
+    state = {
         "density_matrix": 4.0**n,
         "matrix_product_state": 64.0 * n,  # assumes a modest bond dimension
         "stabilizer": float(n),
-    }.get(plan.method, 2.0**n)
+    }.get(plan.method.removesuffix("_gpu"), 2.0**n)  # a GPU holds the same state
+    amplitudes = state
     if plan.device.noisy and task.run_type == "Run":
         # Noise runs one trajectory per shot, or evolves the density matrix if cheaper.
         amplitudes = min(max(shots, 1) * 2.0**n, 4.0**n)
@@ -57,5 +58,6 @@ def _circuit_seconds(task: ExecutionTask, plan: Plan, prepared: Prepared) -> flo
     terms = sum(len(o) for o in prepared.observables or [])
     if zne is not None and prepared.observables is not None:
         terms *= len(zne.scale_factors)
-    expectations = terms * 2.0**n * _AMPLITUDE_SECONDS
+    # A Pauli term reads the diagonal of a density matrix, every site of an MPS.
+    expectations = terms * min(state, 2.0**n) * _AMPLITUDE_SECONDS
     return sets * (per_set + expectations)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from qorch.adapters.providers.local import client
-from qorch.adapters.providers.local.catalogue import aer_method, find_local_device
+from qorch.adapters.providers.local.catalogue import MPS_METHOD, aer_method, find_local_device
 from qorch.adapters.providers.local.options import (
     Mitigation,
     Options,
@@ -59,7 +59,9 @@ class Plan:
 
 
 def prepare(task: ExecutionTask, device_id: str, max_dense_qubits: int) -> Plan:
-    device = find_local_device(device_id, max_dense_qubits)
+    from qorch.adapters.providers.local import gpu
+
+    device = find_local_device(device_id, max_dense_qubits) or gpu.device_here(device_id)
     if device is None:
         raise ProviderError("unknown_device", f"device {device_id!r} is not a local simulator")
     options = parse_options(task.options)
@@ -69,10 +71,16 @@ def prepare(task: ExecutionTask, device_id: str, max_dense_qubits: int) -> Plan:
             raise ProviderError("invalid_shots", "shots must be at least 1")
         executor_id, capacity = device.id, device.qubits
         method = "automatic" if device.noisy else aer_method(device.id)
+    elif gpu.on_gpu(device):  # the GPU's statevector, as large as the GPU holds
+        executor_id, capacity, method = gpu.STATEVECTOR_DEVICE, device.qubits, "statevector"
+    elif aer_method(device.id) == MPS_METHOD:  # exact expectation values without a dense state
+        executor_id, capacity, method = device.id, device.qubits, MPS_METHOD
     else:
         executor_id = client.STATEVECTOR_DEVICE
         capacity = min(device.qubits, max_dense_qubits)
         method = "statevector"
+    # Without observables every amplitude is returned: a dense state, whatever the method.
+    full_capacity = min(capacity, max_dense_qubits) if method == MPS_METHOD else capacity
     if not task.circuits:
         raise ProviderError("invalid_task", "a task needs at least one circuit")
     # Looked up on the module, so a test can count the transpilations.
@@ -83,7 +91,9 @@ def prepare(task: ExecutionTask, device_id: str, max_dense_qubits: int) -> Plan:
     transpile_seconds = 0.0
     for index, circuit_task in enumerate(task.circuits):
         where = f"circuits[{index}]"
-        prepared, seconds = _prepared(circuit_task, where, task, device, capacity, pass_manager)
+        full = task.run_type == "StatevectorRun" and not circuit_task.observables
+        most = full_capacity if full else capacity
+        prepared, seconds = _prepared(circuit_task, where, task, device, most, pass_manager)
         circuits.append(prepared)
         transpile_seconds += seconds
     return Plan(device, method, executor_id, options, circuits, transpile_seconds, mitigation)

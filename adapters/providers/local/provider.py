@@ -77,9 +77,13 @@ class LocalProvider:
         import qiskit_ibm_runtime.fake_provider  # noqa: F401
         import qiskit_qasm3_import  # noqa: F401
 
-        device = find_local_device("aer_simulator", self.config.max_dense_qubits)
-        assert device is not None
-        self.run(ExecutionTask("warm-up", device.id, "Run", 16, (CircuitTask(_BELL),)), device, {})
+        # The first run of a method reserves its memory (128 MiB for a matrix product state):
+        # paid here, outside any job's memory limit.
+        for device_id in ("aer_simulator", "aer_simulator_matrix_product_state"):
+            device = find_local_device(device_id, self.config.max_dense_qubits)
+            assert device is not None
+            task = ExecutionTask("warm-up", device.id, "Run", 16, (CircuitTask(_BELL),))
+            self.run(task, device, {})
 
 
 def _inline(device: Device) -> ProviderError:
