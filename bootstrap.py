@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qorch.adapters.circuit_facts import configure_parsing, describe_circuit, warm_parsers
 from qorch.adapters.circuit_sandbox import SandboxConfig
@@ -32,16 +33,29 @@ from qorch.adapters.store import (
     init_lock,
     is_postgres,
 )
-from qorch.adapters.vault import CredentialVault
+from qorch.adapters.vault import CredentialVault, load_key
+from qorch.adapters.webhooks.signing import SealedSecrets
+from qorch.adapters.webhooks.ssrf import TargetGuard
 from qorch.adapters.worker_catalogue import WorkerCatalogue
 from qorch.domain.application import Qorch
 from qorch.domain.fields import TextLimits
 from qorch.domain.requests import Limits
+from qorch.domain.webhook import Backoff
 from qorch.projections.database import ViewDatabase
 from qorch.projections.projector import Projector
 from qorch.settings import LIMITS, PARSER, PROVIDERS, QUOTAS, TEXT_LIMITS, Settings
 
-__all__ = ["Service", "TablesMissing", "open_application", "open_executor", "open_service"]
+if TYPE_CHECKING:
+    from qorch.adapters.webhooks.deliverer import Deliverer
+
+__all__ = [
+    "Service",
+    "TablesMissing",
+    "open_application",
+    "open_deliverer",
+    "open_executor",
+    "open_service",
+]
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -102,6 +116,8 @@ def open_application(settings: Settings, catalogue: DeviceCatalogue | None = Non
         estimate_cost=Estimates(catalogue.registry),
         limits=limits,
         credentials=CredentialVault(settings),
+        webhook_secrets=SealedSecrets(partial(load_key, settings)),
+        check_webhook_target=TargetGuard(settings.webhook_allow_private).check,
     )
     app.events.recorder = GroupCommit(app.events.recorder)
     if isinstance(catalogue, WorkerCatalogue):
@@ -126,6 +142,21 @@ def open_executor(settings: Settings, app: Qorch, registry: Registry | None = No
         quotas=quotas_from(settings),
         registry=registry,
         advertiser=open_advertiser(settings, app, registry),
+    )
+
+
+def open_deliverer(settings: Settings, app: Qorch) -> Deliverer:
+    """The webhook deliverer that runs beside `app`'s executor."""
+    from qorch.adapters.webhooks.deliverer import Deliverer
+    from qorch.adapters.webhooks.sender import Sender
+
+    timeout = settings.webhook_timeout_seconds
+    return Deliverer(
+        app,
+        Sender(TargetGuard(settings.webhook_allow_private), timeout=timeout),
+        poll_interval=settings.poll_interval,
+        backoff=Backoff(settings.webhook_retry_seconds, settings.webhook_retry_max_seconds),
+        lease_seconds=max(settings.lease_seconds, 4 * timeout),
     )
 
 

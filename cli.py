@@ -1,5 +1,6 @@
 """The `qorch` command: serve, worker, mcp, replay, users create/rotate-key/revoke,
-budget set/show/clear (budget_cli.py), usage (usage_cli.py), db init."""
+budget set/show/clear (budget_cli.py), usage (usage_cli.py), db init; over HTTP: run, jobs,
+show, cancel, devices, watch (client_cli.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from urllib.parse import unquote_plus
 import anyio
 from pydantic import ValidationError
 
-from qorch import budget_cli, usage_cli
+from qorch import budget_cli, client_cli, usage_cli
 from qorch.domain.user import KEY_PREFIX
 from qorch.settings import Settings
 
@@ -119,6 +120,7 @@ def main(argv: list[str] | None = None) -> None:
 
     budget_cli.add_parser(commands)
     usage_cli.add_parser(commands)
+    client_cli.add_parsers(commands)
 
     db = commands.add_parser("db", help="manage the event store")
     db_commands = db.add_subparsers(dest="db_command", required=True)
@@ -130,6 +132,8 @@ def main(argv: list[str] | None = None) -> None:
     init.add_argument("--data-dir")
 
     args = parser.parse_args(argv)
+    if args.command in client_cli.COMMANDS:  # a client of a server: no data directory
+        sys.exit(client_cli.run(args))
     try:
         settings = Settings().with_overrides(
             data_dir=getattr(args, "data_dir", None),
@@ -195,7 +199,13 @@ def run_server(settings: Settings) -> None:
 
 
 def run_worker(settings: Settings) -> None:
-    from qorch.bootstrap import open_application, open_catalogue, open_executor, open_registry
+    from qorch.bootstrap import (
+        open_application,
+        open_catalogue,
+        open_deliverer,
+        open_executor,
+        open_registry,
+    )
 
     registry = open_registry(settings)
     app = open_application(settings, open_catalogue(settings, registry))
@@ -206,6 +216,7 @@ def run_worker(settings: Settings) -> None:
         # SIGTERM or Ctrl-C: stop claiming and release held jobs (see Executor.run).
         async with anyio.create_task_group() as tg:
             tg.start_soon(executor.run)
+            tg.start_soon(open_deliverer(settings, app).run)  # webhooks
             with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
                 async for _ in signals:
                     tg.cancel_scope.cancel()

@@ -129,6 +129,15 @@ class Settings(BaseSettings):
     """Seconds a haiqu-sdk submit waits for its job to finish before answering."""
     sdk_retry_window: float = 10.0
     """Seconds in which the same haiqu-sdk submit body is a retry, not a new job."""
+    webhook_allow_private: bool = False
+    """Webhooks may call loopback, private and link-local addresses (receivers on a trusted
+    network); cloud metadata addresses stay refused."""
+    webhook_retry_seconds: float = Field(default=5.0, gt=0)
+    webhook_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    """A failed delivery is tried again after webhook_retry_seconds, then twice as long each
+    time, at most this long apart, for up to 24 h."""
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    """Per delivery attempt (connecting: at most 5 s)."""
 
     # Limits (domain/requests.py) and TextLimits (domain/fields.py).
     max_circuits: int | None = None

@@ -5,6 +5,7 @@
 - a user's jobs (submit, idempotent submit, restart, cancel): domain/job_commands.py
 - budgets (set by an operator; runs on paid devices reserve from them): domain/budget_commands.py
 - a worker's jobs (claim, lease, release, record outcomes): domain/worker_commands.py
+- webhooks (endpoints, callback secret, run callbacks, deliveries): domain/webhook_commands.py
 
 Adapters are injected (domain/application_base.py), so the domain imports no SDK and no web
 code. Every command that records anything does so in a single `save()`.
@@ -23,6 +24,7 @@ from qorch.domain.application_base import (
 )
 from qorch.domain.budget_commands import BudgetCommands
 from qorch.domain.job_commands import JobCommands, Submit, credentials_to_hold
+from qorch.domain.webhook_commands import WebhookCommands
 from qorch.domain.worker_commands import Claim, WorkerCommands
 
 __all__ = [
@@ -39,5 +41,5 @@ __all__ = [
 ]
 
 
-class Qorch(Accounts, JobCommands, BudgetCommands, WorkerCommands):
+class Qorch(Accounts, JobCommands, BudgetCommands, WorkerCommands, WebhookCommands):
     name = "qorch"

@@ -27,6 +27,7 @@ from qorch.domain.fields import checked_json, checked_text
 from qorch.domain.job import Job
 from qorch.domain.requests import RunRequest, check_credential_values, check_request_shape, plan_run
 from qorch.domain.submission import SdkJob, SdkView, SubmitKey
+from qorch.domain.webhook_commands import WebhookCommands
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Submit:
     window: float | None = None
 
 
-class JobCommands(BudgetCommands, ExperimentCommands):
+class JobCommands(BudgetCommands, ExperimentCommands, WebhookCommands):
     def submit_job(self, user_id: UUID, request: RunRequest) -> Recorded:
         now, pricing = self.clock(), Pricing()
 
@@ -48,8 +49,12 @@ class JobCommands(BudgetCommands, ExperimentCommands):
             # Again after a lost race: a concurrent request stored one of the same new circuits
             # first (they exist now), or reserved from the same budget (checked again).
             job, new_circuits, credentials = self._new_job(user_id, request)
+            callbacks = self._callbacks(user_id, job.id, request.callback_url)
             budget = self._reserve(user_id, job, now, pricing, new_circuits)
-            recordings = self._save_holding(job.id, credentials, *new_circuits, job, *budget)
+            # The callback first: it is in the log before the job's first change.
+            recordings = self._save_holding(
+                job.id, credentials, *callbacks, *new_circuits, job, *budget
+            )
             return Recorded(job.id, recordings[-1].notification.id)
 
         return self._until_saved(attempt, "the submit kept racing with concurrent submits; retry")
@@ -92,6 +97,7 @@ class JobCommands(BudgetCommands, ExperimentCommands):
                 # The first submit may not be visible in the read models yet: wait for the head.
                 return Recorded(used.job_id, self.recorder.max_notification_id() or 0), True
             job, new_circuits, credentials = self._new_job(user_id, request)
+            callbacks = self._callbacks(user_id, job.id, request.callback_url)
             if used is None:
                 used = SubmitKey(
                     user_id=user_id,
@@ -104,7 +110,14 @@ class JobCommands(BudgetCommands, ExperimentCommands):
                 used.reuse(job_id=job.id, fingerprint=submit.fingerprint, used_at=submit.now)
             budget = self._reserve(user_id, job, now, pricing, new_circuits)
             recordings = self._save_holding(
-                job.id, credentials, *new_circuits, job, used, *_view_of(job, sdk_view), *budget
+                job.id,
+                credentials,
+                *callbacks,
+                *new_circuits,
+                job,
+                used,
+                *_view_of(job, sdk_view),
+                *budget,
             )
             return Recorded(job.id, recordings[-1].notification.id), False
 

@@ -88,6 +88,8 @@ class RunRequest:
     description: str = ""
     dry_run: bool = False
     run_type: str = "Run"
+    callback_url: str | None = None
+    """Receives this job's status changes, signed (domain/webhook.py checks it when saved)."""
 
 
 @dataclass(frozen=True)

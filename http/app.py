@@ -1,6 +1,6 @@
 """The Starlette application: routes (REST, agent endpoints, MCP at /mcp), one authentication
 backend for all of them, error handlers, and the lifespan that runs the projector, the MCP
-session manager and (unless disabled) the executor beside the API."""
+session manager and (unless disabled) the executor and the webhook deliverer beside the API."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from qorch.bootstrap import Service, open_executor, open_service
-from qorch.http import ai, haiqu, rest, usage
+from qorch.bootstrap import Service, open_deliverer, open_executor, open_service
+from qorch.http import ai, events, haiqu, rest, usage, webhooks
 from qorch.http.auth import ApiKeyOrSession, refused
 from qorch.http.bodies import BodyLimits, LimitBodies
 from qorch.http.dashboard.routes import routes as dashboard_routes
@@ -49,6 +49,7 @@ def create_app(settings: Settings) -> Starlette:
                 tg.start_soon(mcp.watch.run, service)
                 if settings.run_worker:
                     tg.start_soon(open_executor(settings, service.app, service.registry).run)
+                    tg.start_soon(open_deliverer(settings, service.app).run)  # webhooks
                 yield
                 tg.cancel_scope.cancel()
         finally:
@@ -63,6 +64,8 @@ def create_app(settings: Settings) -> Starlette:
             *haiqu.routes,  # before rest: shared paths answer the haiqu-sdk in its shapes
             *rest.routes,
             *usage.routes,  # GET /usage
+            *events.routes,  # GET /events: job status changes as server-sent events
+            *webhooks.routes,  # /webhooks: signed pushes of job status changes
             Route("/openapi.json", openapi, methods=["GET"]),
             Route("/mcp", mcp_app),  # MCP over Streamable HTTP, same API keys
             *dashboard_routes,  # the web dashboard: /, /dashboard/...

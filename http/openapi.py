@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from qorch import __version__
-from qorch.http import schemas, usage
+from qorch.http import schemas, usage, webhooks
 
 # method, path, summary, request body model, response model, query parameters
 OPERATIONS: list[
@@ -107,6 +107,42 @@ OPERATIONS: list[
         None,
         usage.Usage,
         ["period"],
+    ),
+    (
+        "get",
+        "/events",
+        "The caller's job status changes as server-sent events (text/event-stream); "
+        "`Last-Event-ID` or `after` resumes after a log position",
+        None,
+        None,
+        ["job_id", "experiment_id", "status", "after"],
+    ),
+    (
+        "post",
+        "/webhooks",
+        "Register a webhook for job status changes; answers its signing secret, once",
+        webhooks.CreateWebhookRequest,
+        webhooks.Webhook,
+        [],
+    ),
+    ("get", "/webhooks", "The caller's webhooks", None, webhooks.WebhookList, []),
+    ("get", "/webhooks/{webhook_id}", "A webhook", None, webhooks.Webhook, []),
+    ("delete", "/webhooks/{webhook_id}", "Delete a webhook", None, None, []),
+    (
+        "get",
+        "/webhooks/{webhook_id}/deliveries",
+        "A webhook's deliveries, newest first: status, attempts, last error",
+        None,
+        webhooks.DeliveryList,
+        ["limit", "offset"],
+    ),
+    (
+        "post",
+        "/webhooks/callback-secret",
+        "A new secret signing the pushes to runs' callback_url (shown once)",
+        None,
+        webhooks.CallbackSecret,
+        [],
     ),
 ]
 

@@ -44,6 +44,13 @@ class RunCircuitsRequest(BaseModel):
     description: str = ""
     dry_run: bool = Field(False, strict=True, description="Stop before execution; estimate cost.")
     run_type: Literal["Run", "StatevectorRun"] = "Run"
+    callback_url: str | None = Field(
+        None,
+        max_length=2048,
+        description="An http(s) URL that receives this job's status changes (Queued, Running, "
+        "Done, ...), signed the Standard Webhooks way with your callback secret (POST "
+        "/webhooks/callback-secret).",
+    )
 
 
 class JobQuery(BaseModel):

@@ -51,6 +51,12 @@ CREATE TABLE IF NOT EXISTS job_usage (
     jobs INTEGER NOT NULL, tasks INTEGER NOT NULL, shots INTEGER NOT NULL,
     estimated_micro_usd INTEGER NOT NULL, actual_micro_usd INTEGER NOT NULL,
     PRIMARY KEY (user_id, day, device_id));
+CREATE TABLE IF NOT EXISTS status_changes (
+    position INTEGER PRIMARY KEY, user_id TEXT NOT NULL, job_id TEXT NOT NULL,
+    experiment_id TEXT NOT NULL, status TEXT NOT NULL, status_date TEXT NOT NULL,
+    attempts INTEGER NOT NULL, failed_executions INTEGER NOT NULL, error_code TEXT, error TEXT);
+CREATE INDEX IF NOT EXISTS status_changes_by_user ON status_changes (user_id, position);
+CREATE INDEX IF NOT EXISTS status_changes_by_job ON status_changes (job_id, position);
 CREATE TABLE IF NOT EXISTS set_aside (
     position INTEGER PRIMARY KEY, originator_id TEXT NOT NULL, topic TEXT NOT NULL,
     error TEXT NOT NULL);
@@ -66,6 +72,7 @@ VIEW_TABLES = (
     "job_circuits",
     "sdk_jobs",
     "job_changes",
+    "status_changes",
     "set_aside",
     "usage",
     "job_usage",

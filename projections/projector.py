@@ -23,7 +23,7 @@ from eventsourcing.projection import Projection
 
 from qorch.adapters.log_follower import LogFollower
 from qorch.domain.application import Qorch
-from qorch.projections import circuits, dashboard, experiments, jobs, sdk_jobs
+from qorch.projections import circuits, dashboard, experiments, jobs, sdk_jobs, status_changes
 from qorch.projections.batch import Batch, Handlers
 from qorch.projections.database import ViewDatabase
 
@@ -45,6 +45,7 @@ def project(event: Any, position: int, batch: Batch) -> None:
     if handler is not None:
         handler(event, batch)
         dashboard.track(event, position, batch)
+        status_changes.track(event, position, batch)
 
 
 class Views(Projection[ViewDatabase]):

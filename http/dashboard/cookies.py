@@ -8,6 +8,7 @@ from urllib.parse import parse_qs
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import RedirectResponse, Response
 
+from qorch.http.bodies import LIMIT_SCOPE_KEY
 from qorch.http.context import service_of
 from qorch.http.dashboard.session import COOKIE, Sessions, load_secret
 
@@ -44,11 +45,17 @@ def clear_session_cookie(request: Request, response: Response) -> None:
 
 
 async def form_fields(request: Request, max_bytes: int = 64 * 1024) -> dict[str, str]:
-    body = await request.body()
-    if len(body) > max_bytes:
-        return {}
-    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    fields = await form_lists(request, max_bytes)
     return {name: values[0] for name, values in fields.items()}
+
+
+async def form_lists(request: Request, max_bytes: int = 64 * 1024) -> dict[str, list[str]]:
+    """Every value of each field (a form's checkboxes share one name), within the route's body
+    limit (QORCH_MAX_FORM_BYTES, enforced by http/bodies.py)."""
+    body = await request.body()
+    if len(body) > request.scope.get(LIMIT_SCOPE_KEY, max_bytes):
+        return {}
+    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
 
 
 def same_origin(request: Request) -> bool:

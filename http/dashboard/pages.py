@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,7 +11,6 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from qorch.domain.errors import Conflict, NotFound
 from qorch.domain.job import JobStatus
 from qorch.http import commands, queries
 from qorch.http.auth import session_of, user_of
@@ -20,6 +18,7 @@ from qorch.http.context import service_of
 from qorch.http.dashboard.cookies import (
     clear_session_cookie,
     form_fields,
+    form_lists,
     same_origin,
     sessions_of,
     set_session_cookie,
@@ -27,17 +26,16 @@ from qorch.http.dashboard.cookies import (
 )
 from qorch.http.dashboard.drawing import DRAWINGS_AT_ONCE, DrawingLimits, drawing_for
 from qorch.http.dashboard.rendering import render
-from qorch.http.dashboard.results import charts_for
 from qorch.http.dashboard.session import Session
 from qorch.http.errors import ApiError
 from qorch.http.schemas import MAX_OFFSET
-from qorch.projections import circuits, dashboard, experiments, jobs
+from qorch.projections import circuits, dashboard, experiments
 
 PAGE_SIZE = 50
 STATUSES = [status.value for status in JobStatus]
 
 
-def _context(request: Request, session: Session, **more: Any) -> dict[str, Any]:
+def page_context(request: Request, session: Session, **more: Any) -> dict[str, Any]:
     return {
         "session": session,
         "csrf_token": sessions_of(request).csrf_token(session),
@@ -63,9 +61,11 @@ def signed_in(page: Page) -> Callable[[Request], Awaitable[Response]]:
         if session is None:
             return to_sign_in()
         try:
-            return await page(request, session, _context(request, session))
+            return await page(request, session, page_context(request, session))
         except Missing as missing:
-            return render("not_found.html", 404, **_context(request, session), kind=missing.kind)
+            return render(
+                "not_found.html", 404, **page_context(request, session), kind=missing.kind
+            )
 
     return handler
 
@@ -126,21 +126,26 @@ async def sign_in(request: Request) -> Response:
     return response
 
 
-async def _checked_form(request: Request) -> tuple[Session | None, dict[str, str]]:
-    """The session of a state-changing POST, None unless its origin and CSRF token check out."""
+async def checked_form(request: Request) -> tuple[Session | None, dict[str, list[str]]]:
+    """The session of a state-changing POST, None unless its origin and CSRF token check out;
+    and the form's fields, every value of each."""
     session = session_of(request)
-    fields = await form_fields(request)
+    fields = await form_lists(request)
     if session is None or not same_origin(request):
         return None, fields
-    if not sessions_of(request).check_csrf(session, fields.get("csrf_token")):
+    if not sessions_of(request).check_csrf(session, (fields.get("csrf_token") or [""])[0]):
         return None, fields
     return session, fields
 
 
+def refused() -> Response:
+    return Response("CSRF check failed", status_code=403)
+
+
 async def sign_out(request: Request) -> Response:
-    session, _ = await _checked_form(request)
+    session, _ = await checked_form(request)
     if session is None:
-        return Response("CSRF check failed", status_code=403)
+        return refused()
     await commands.end_session(service_of(request), user_of(request), session.session_id)
     response = to_sign_in()
     clear_session_cookie(request, response)
@@ -182,40 +187,6 @@ async def jobs_page(request: Request, session: Session, context: Context) -> Res
             _page_url("/dashboard/jobs", filters, page + 1) if len(rows) > PAGE_SIZE else None
         ),
     )
-
-
-@signed_in
-async def job_page(request: Request, session: Session, context: Context) -> Response:
-    job_id = request.path_params["job_id"]
-    db = service_of(request).views.connection()
-    job = found(jobs.get_job(db, session.user_id, job_id, with_inputs=False), "job")
-    names = dashboard.circuit_names(db, session.user_id, job["circuit_ids"])
-    results = jobs.get_results(db, job_id) if job["status"] in jobs.FINAL else None
-    experiment = experiments.get_experiment(db, session.user_id, job["experiment_id"])
-    charts = await anyio.to_thread.run_sync(
-        lambda: charts_for({**job, "circuit_names": names}, results)
-    )
-    return render(
-        "job.html",
-        **context,
-        job=job,
-        inputs=dashboard.job_inputs(db, job_id),
-        circuit_names=names,
-        experiment_name=experiment["name"] if experiment else None,
-        charts=charts,
-        cancellable=job["status"] not in jobs.FINAL,
-    )
-
-
-async def cancel_job(request: Request) -> Response:
-    session, _ = await _checked_form(request)
-    if session is None:
-        return Response("CSRF check failed", status_code=403)
-    job_id = request.path_params["job_id"]
-    # Already final, or not theirs: the job page says what it is.
-    with contextlib.suppress(NotFound, Conflict):
-        await commands.cancel_job(service_of(request), user_of(request), job_id)
-    return RedirectResponse(f"/dashboard/jobs/{job_id}", status_code=303)
 
 
 def _drawing_limits(request: Request) -> tuple[DrawingLimits, anyio.CapacityLimiter]:
@@ -270,21 +241,4 @@ async def experiments_page(request: Request, session: Session, context: Context)
         next_url=(
             _page_url("/dashboard/experiments", {}, page + 1) if len(rows) > PAGE_SIZE else None
         ),
-    )
-
-
-@signed_in
-async def experiment_page(request: Request, session: Session, context: Context) -> Response:
-    experiment_id = request.path_params["experiment_id"]
-    db = service_of(request).views.connection()
-    experiment = found(experiments.get_experiment(db, session.user_id, experiment_id), "experiment")
-    return render(
-        "experiment.html",
-        **context,
-        experiment=experiment,
-        circuits=circuits.list_circuits(db, session.user_id, experiment_id, PAGE_SIZE),
-        jobs=dashboard.jobs_page(db, session.user_id, experiment_id=experiment_id, limit=PAGE_SIZE),
-        experiments={experiment_id: experiment["name"]},
-        filters={"experiment": experiment_id},
-        live_insert=True,
     )

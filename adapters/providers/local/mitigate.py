@@ -15,6 +15,7 @@ from qorch.adapters.providers.pipeline.mitigation import (
     extrapolate,
     folded_circuits,
     measured_qubits,
+    with_shot_noise,
     zne_metadata,
 )
 from qorch.domain.execution import CircuitOutcome, ProviderError
@@ -69,6 +70,7 @@ def estimate_zne(
     results = client.estimator(plan).run(pubs, precision=0.0).result()
     rng = np.random.default_rng(plan.options.seed_simulator)
     fallbacks = 0
+    unfolded: dict[str, np.ndarray] = {}
     for n, i in enumerate(indices):
         prepared = plan.circuits[i]
         assert prepared.observables is not None
@@ -76,8 +78,21 @@ def estimate_zne(
             [np.asarray(r.data.evs, dtype=float) for r in results[n * scales : (n + 1) * scales]]
         )
         bounds = np.array([float(np.abs(o.coeffs).sum()) for o in prepared.observables])
-        values, errors, failed = extrapolate(zne, exact, precision, rng, bounds)
+        measured = with_shot_noise(exact, precision, rng)
+        values, errors, failed = extrapolate(zne, measured, precision, bounds)
         fallbacks += failed
         outcomes[i].expectation_values = values.tolist()
         outcomes[i].standard_errors = errors.tolist()
-    return zne_metadata(zne, indices, fallbacks)
+        if 1 in zne.scale_factors:
+            unfolded[str(i)] = measured[zne.scale_factors.index(1)]
+    metadata = zne_metadata(zne, indices, fallbacks)
+    if unfolded:
+        metadata["unmitigated"] = {
+            i: values.reshape(len(values), -1).tolist() for i, values in unfolded.items()
+        }
+        metadata["unmitigated_standard_error"] = precision
+        metadata["unmitigated_note"] = (
+            "per circuit index, [observable][parameter_set]: the circuit at scale factor 1 (not"
+            " folded), the very values the extrapolation used"
+        )
+    return metadata

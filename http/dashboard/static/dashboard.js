@@ -65,16 +65,41 @@
     if (!seen && table && matches(table, job)) {
       const tbody = table.tBodies[0];
       tbody.insertBefore(newRow(job), tbody.firstChild);
-      const empty = document.querySelector("p.empty");
-      if (empty && empty.parentNode === table.parentNode) empty.remove();
+      const empty = table.parentNode.querySelector(":scope > p.empty");
+      if (empty) empty.remove();
     }
     if (body.dataset.jobId === job.id) {
       const status = document.getElementById("job-status");
       if (status) setStatus(status, job.status);
       const was = body.dataset.jobStatus;
       body.dataset.jobStatus = job.status;
-      if (FINAL.includes(job.status) && !FINAL.includes(was)) window.location.reload();
+      if (FINAL.includes(job.status) && !FINAL.includes(was)) refresh();
     }
+  }
+
+  // The job page swaps in its changing part (results, cost, timeline) when the job ends; the
+  // part is rendered by the server, every user-provided text in it escaped there. Other pages
+  // watching a job (the Lab's estimate) reload.
+  function refresh() {
+    const url = body.dataset.jobSections;
+    const sections = document.getElementById("job-sections");
+    if (!url || !sections || typeof fetch === "undefined") {
+      window.location.reload();
+      return;
+    }
+    fetch(url + window.location.search, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (answer) {
+        if (!answer.ok) throw new Error("status " + answer.status);
+        return answer.text();
+      })
+      .then(function (html) {
+        const parsed = new DOMParser().parseFromString(html, "text/html");
+        const fresh = parsed.getElementById("job-sections");
+        if (!fresh) throw new Error("no sections");
+        sections.replaceWith(document.adoptNode(fresh));
+        body.dataset.refreshed = "1";
+      })
+      .catch(function () { window.location.reload(); });
   }
 
   function connected(yes) {

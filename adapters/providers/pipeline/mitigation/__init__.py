@@ -26,6 +26,7 @@ from qorch.adapters.providers.pipeline.mitigation.zne import (
     extrapolate,
     fold_global,
     folded_circuits,
+    with_shot_noise,
     zne_metadata,
     zne_settings,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "extrapolate",
     "fold_global",
     "folded_circuits",
+    "with_shot_noise",
     "measured_qubits",
     "zne_metadata",
     "zne_settings",

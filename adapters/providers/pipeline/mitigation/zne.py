@@ -135,24 +135,28 @@ def folded_circuits(
     return [fold_global(isa, factor, inverse) for factor in scale_factors]
 
 
+def with_shot_noise(exact: np.ndarray, precision: float, rng: np.random.Generator) -> np.ndarray:
+    """Exact (noisy-device) expectation values as shots with standard error `precision` measure
+    them."""
+    return exact + rng.normal(0.0, precision, exact.shape) if precision > 0 else exact
+
+
 def extrapolate(
     settings: ZneSettings,
-    exact: np.ndarray,
+    measured: np.ndarray,
     precision: float,
-    rng: np.random.Generator,
     bounds: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Zero-noise values from noisy ones.
 
-    `exact` is (S, O, P): the noisy expectation value per scale factor, observable and
-    parameter set, without shot noise; `bounds` (O,) the largest |value| each observable can
-    take. Returns the extrapolated values and standard errors, (O, P) each, and how many
-    exponential fits fell back to linear extrapolation.
+    `measured` is (S, O, P): the expectation value per scale factor, observable and parameter
+    set, as measured with standard error `precision`; `bounds` (O,) the largest |value| each
+    observable can take. Returns the extrapolated values and standard errors, (O, P) each, and
+    how many exponential fits fell back to linear extrapolation.
     """
     scale = len(settings.scale_factors)
-    if exact.shape[0] != scale:
-        raise ValueError(f"expected {scale} scale factors, got {exact.shape[0]}")
-    measured = exact + rng.normal(0.0, precision, exact.shape) if precision > 0 else exact
+    if measured.shape[0] != scale:
+        raise ValueError(f"expected {scale} scale factors, got {measured.shape[0]}")
     linear = np.asarray(_coefficients(settings.extrapolation, settings.scale_factors))
     if settings.extrapolation != "exponential":
         values = np.tensordot(linear, measured, axes=1)
