@@ -201,6 +201,12 @@ def test_a_job_that_ends_in_error_exits_1(server: Server, files: Path):
     assert shown.returncode == 1 and "Error time_limit" in shown.stdout
 
 
+def ctrl_c_interrupts() -> None:
+    """A shell that starts a command in the background (as CI runners may start pytest) ignores
+    SIGINT for it, and children inherit that: the CLI under test gets Ctrl-C as a user's does."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_an_interrupted_wait_leaves_the_job_and_a_cancelled_one_exits_3(
     server: Server, files: Path
 ):
@@ -208,6 +214,7 @@ def test_an_interrupted_wait_leaves_the_job_and_a_cancelled_one_exits_3(
     waiting = subprocess.Popen(
         [*run, "--shots", "1", "--wait"],
         cwd=files, env=environment(server), stderr=subprocess.PIPE, text=True,
+        preexec_fn=ctrl_c_interrupts,
     )  # fmt: skip
     try:
         job_id = _a_job_that_runs(server, HELD_DEVICE)
@@ -260,6 +267,7 @@ def _watch_while_submitting(
     watcher = subprocess.Popen(
         [sys.executable, "-m", "qorch", "watch", "--json"],
         env=environment(server), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        preexec_fn=ctrl_c_interrupts,
     )  # fmt: skip
     assert watcher.stdout is not None
     submitted: set[str] = set()

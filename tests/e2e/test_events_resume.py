@@ -145,6 +145,6 @@ def test_a_server_shutting_down_ends_its_open_streams_at_once(server: Server):
         assert answer.status_code == 200
         started = time.monotonic()
         server.stop()  # SIGTERM: uvicorn waits for open connections before it exits
-        # uvicorn exits by the signal it shut down on, after a graceful shutdown: not SIGKILL
-        assert server.process is not None and server.process.returncode == -signal.SIGTERM
+        # A graceful shutdown (uvicorn exits by the signal it shut down on, or 0), not SIGKILL
+        assert server.process is not None and server.process.returncode in (0, -signal.SIGTERM)
         assert time.monotonic() - started < 5, "the open stream held the shutdown"

@@ -205,7 +205,7 @@ def test_a_failed_parameter_set_of_a_sweep_with_observables_is_null_in_place(
     [[zz_errors, iz_errors]] = job["errors"]
     assert zz_errors == iz_errors == [None, None, FAILED_THIRD_SET]
     page = dashboard_page(partly_server, user, job["id"])
-    assert re.findall(r'<figure class="chart-(\w+)">', page) == ["expectation", "failed"]
+    assert re.findall(r"<figure class=\"chart-(\w+)\">", page) == ["sweep", "failed"]
     assert "parameter set 2 — failed" in page
     assert len(re.findall(r'<g class="point"', page)) == 4  # 2 observables x the 2 sets that ran
 
