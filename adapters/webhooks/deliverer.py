@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -105,6 +106,9 @@ class Deliverer:
         self.owners: dict[UUID, UUID] = {}
         self.due: dict[UUID, float] = {}
         self.sending: set[UUID] = set()
+        self.user_of: dict[UUID, str] = {}
+        """The user of each due delivery: one user's slow receivers never hold every slot."""
+        self.per_user = max(1, max_in_flight // 4)
         self.wakeup = Wakeup()
         self._lock = threading.Lock()  # what is known, between the follower's thread and saves
 
@@ -141,7 +145,9 @@ class Deliverer:
         with self._lock:
             self.endpoints = state.get("endpoints", {})
             self.callbacks = state.get("callbacks", {})
-        self.due = {UUID(found): at for found, at in tables.unfinished()}
+        unfinished = tables.unfinished()
+        self.due = {UUID(found): at for found, at, _ in unfinished}
+        self.user_of = {UUID(found): user for found, _, user in unfinished}
         log.info("webhooks: resuming at log position %d (%d due)", position, len(self.due))
         return position
 
@@ -150,6 +156,7 @@ class Deliverer:
         for delivery_id, at in changed.items():
             if at is None:
                 self.due.pop(delivery_id, None)
+                self.user_of.pop(delivery_id, None)
             else:
                 self.due[delivery_id] = at
         if changed:
@@ -166,6 +173,8 @@ class Deliverer:
                 try:
                     event: Any = self.app.mapper.to_domain_event(notification)
                     if isinstance(event, Delivery.Event):
+                        if isinstance(event, Delivery.Opened):
+                            self.user_of[event.originator_id] = str(event.user_id)
                         deliveries.append(event)
                         changed[event.originator_id] = _due_after(event)
                     else:
@@ -285,12 +294,25 @@ class Deliverer:
         while True:
             now = time.time()
             waiting = [(at, key) for key, at in self.due.items() if key not in self.sending]
-            free = self.max_in_flight - len(self.sending)
-            for _, delivery_id in sorted(item for item in waiting if item[0] <= now)[:free]:
+            for delivery_id in self._next([key for at, key in sorted(waiting) if at <= now]):
                 self.sending.add(delivery_id)
                 tg.start_soon(self._deliver, delivery_id)
             upcoming = min((at for at, _ in waiting if at > now), default=now + 1.0)
             await self.wakeup.wait(min(max(upcoming - now, 0.01), 1.0))
+
+    def _next(self, due: list[UUID]) -> list[UUID]:
+        """What to send now, oldest first, at most `per_user` in flight for any one user."""
+        free = self.max_in_flight - len(self.sending)
+        in_flight = Counter(self.user_of.get(key, "") for key in self.sending)
+        chosen: list[UUID] = []
+        for key in due:
+            if len(chosen) >= free:
+                break
+            user = self.user_of.get(key, "")
+            if in_flight[user] < self.per_user:
+                in_flight[user] += 1
+                chosen.append(key)
+        return chosen
 
     async def _deliver(self, delivery_id: UUID) -> None:
         try:
@@ -327,6 +349,7 @@ class Deliverer:
             self.sending.discard(delivery_id)
         if at is None:
             self.due.pop(delivery_id, None)
+            self.user_of.pop(delivery_id, None)
         else:
             self.due[delivery_id] = at
         self.wakeup.set()

@@ -111,12 +111,12 @@ class WebhookTables:
         )
         return [dict(zip(COLUMNS, row, strict=True)) for row in rows]
 
-    def unfinished(self) -> list[tuple[str, float]]:
-        """(id, when it is due) of every delivery not yet delivered or given up."""
+    def unfinished(self) -> list[tuple[str, float, str]]:
+        """(id, when it is due, its user) of every delivery not yet delivered or given up."""
         rows = self._query(
-            "SELECT id, next_at FROM {deliveries} WHERE status IN (?, ?)", UNFINISHED
+            "SELECT id, next_at, user_id FROM {deliveries} WHERE status IN (?, ?)", UNFINISHED
         )
-        return [(str(row[0]), float(row[1])) for row in rows]
+        return [(str(row[0]), float(row[1]), str(row[2])) for row in rows]
 
     # --- SQL on either store ---
 

@@ -138,11 +138,45 @@ def test_the_table_takes_each_delivery_event_once_and_the_position_only_moves_on
             "HTTP 500",
             500,
         )
-        assert tables.unfinished() == [(str(opened.id), row["next_at"])]
+        assert tables.unfinished() == [(str(opened.id), row["next_at"], str(user_id))]
         assert tables.deliveries(str(endpoint.id), str(uuid.uuid4()), 10, 0) == []
 
         tables.save(10, {"endpoints": {"a": 1}})
         tables.save(5, {"endpoints": {"b": 2}})
         assert tables.load() == (10, {"endpoints": {"a": 1}})
     finally:
+        app.close()
+
+
+@pytest.mark.anyio
+async def test_one_users_hanging_receiver_never_holds_every_slot(tmp_path: Path):
+    """A user whose receiver never answers cannot hold up another user's deliveries: at most a
+    quarter of the deliverer's slots go to one user at a time."""
+    app = open_application(Settings(data_dir=tmp_path, webhook_allow_private=True))
+    hanging, prompt = Receiver(), Receiver().start()
+    hanging.hang = True
+    hanging.start()
+    try:
+        ada, _ = app.register_user("ada")
+        bob, _ = app.register_user("bob")
+        app.register_webhook(ada, hanging.url)
+        app.register_webhook(bob, prompt.url)
+        for _ in range(3):
+            a_finished_job(app, ada)  # nine deliveries, opened before bob's
+        bobs_job = a_finished_job(app, bob)
+        sender = Sender(TargetGuard(allow_private=True), timeout=20.0)
+        slow = Deliverer(app, sender, poll_interval=0.05, backoff=BACKOFF, max_in_flight=4)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(slow.run)
+            # Oldest first, bob would wait until ada's attempts time out (20 s each, 4 at once).
+            await anyio.to_thread.run_sync(
+                lambda: prompt.wait_for(lambda got: len(got) == 3, seconds=15)
+            )
+            assert len(hanging.received) == 1  # one slot for ada: her first attempt still hangs
+            tg.cancel_scope.cancel()
+        assert prompt.types_for(str(bobs_job)) == ["job.queued", "job.running", "job.done"]
+    finally:
+        hanging.stop()
+        prompt.stop()
         app.close()
