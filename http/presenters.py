@@ -3,32 +3,100 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+
+from pydantic_core import from_json, to_json
 
 from qorch.http.costs import cost_context
 
 MAX_CONTEXT_RESULTS = 600
+JOB_FIELDS = ("quantum_results", "counts", "errors")
+INFO_FIELDS = ("uncertainty", "probabilities", "transpiled", "metadata")
+"""Where a job's answer shows each field of its recorded results."""
 
 
 def present_job(doc: dict[str, Any], results: dict[str, Any] | None) -> dict[str, Any]:
+    job = _head(doc)
+    for field in JOB_FIELDS:
+        job[field] = results.get(field) if results else None
+    job["info"] = {field: results.get(field) for field in INFO_FIELDS} if results else None
+    return job
+
+
+def _head(doc: dict[str, Any]) -> dict[str, Any]:
     job = dict(doc)
     # Documents projected before partial results existed lack these two.
     job.setdefault("partial", False)
     job.setdefault("failed_executions", 0)
-    job["quantum_results"] = results.get("quantum_results") if results else None
-    job["counts"] = results.get("counts") if results else None
-    job["errors"] = results.get("errors") if results else None
-    job["info"] = (
-        {
-            "uncertainty": results.get("uncertainty"),
-            "probabilities": results.get("probabilities"),
-            "transpiled": results.get("transpiled"),
-            "metadata": results.get("metadata"),
-        }
-        if results
-        else None
-    )
     return job
+
+
+def job_json(doc: dict[str, Any], results: bytes | None) -> bytes:
+    """`present_job(doc, parsed results)` encoded as JSON (the same bytes), made from the
+    results' recorded JSON text: their bulky values (a sweep's distributions can be tens of
+    MB) are copied as recorded, never parsed and encoded again."""
+    head = _head(doc)
+    split = split_results(results) if results else None
+    if split is None or head.keys() & {*JOB_FIELDS, "info"}:
+        return to_json(present_job(doc, from_json(results) if results else None))
+    bulky, small = split
+    parts: list[bytes | memoryview] = [to_json(head)[:-1]]
+    for separator, name in SPLICED:
+        parts += [separator, bulky[name] if name in bulky else to_json(small.get(name))]
+    parts.append(b"}}")
+    return b"".join(parts)
+
+
+SPLICED = [(b',"%s":' % name.encode(), name) for name in JOB_FIELDS]
+SPLICED += [(b',"info":{"%s":' % INFO_FIELDS[0].encode(), INFO_FIELDS[0])]
+SPLICED += [(b',"%s":' % name.encode(), name) for name in INFO_FIELDS[1:]]
+"""Where each field of the results goes in the answer, after the job document's own fields."""
+
+
+BULKY_START = b'{"quantum_results":'
+BULKY = {"quantum_results", "counts", "probabilities", "uncertainty"}
+NEXT_NAME = re.compile(rb',"(?![0-9])')
+"""Where a string that is not a bitstring follows a value."""
+KEY = re.compile(rb',"([A-Za-z_]+)":')
+WHITESPACE = (b" ", b"\n", b"\t", b"\r")
+
+
+def split_results(text: bytes) -> tuple[dict[str, memoryview], dict[str, Any]] | None:
+    """The recorded results (domain/results.py: `quantum_results`, then as there are `counts`,
+    `probabilities` and `uncertainty`, then the small `errors`, `transpiled` and `metadata`)
+    as the JSON text of each bulky value, and the small ones parsed; None for a text not laid
+    out so. A bulky value holds numbers, lists, and dicts keyed by bitstrings, written without
+    spaces: the first string after a comma that is not a bitstring must be the next field's
+    name, and the value before it must close every bracket it opened (a cut inside it would
+    not). Anything else is left to the caller to parse."""
+    if not text.startswith(BULKY_START) or not text.endswith(b"}"):
+        return None
+    bulky: dict[str, memoryview] = {}
+    view = memoryview(text)
+    name, start = "quantum_results", len(BULKY_START)
+    while True:
+        found = NEXT_NAME.search(text, start)
+        end = found.start() if found is not None else len(text) - 1
+        if any(text.find(space, start, end) >= 0 for space in WHITESPACE):
+            return None  # a layout with spaces could hide a field's name from NEXT_NAME
+        for opened, closed in (b"[", b"]"), (b"{", b"}"):
+            if text.count(opened, start, end) != text.count(closed, start, end):
+                return None
+        bulky[name] = view[start:end]
+        key = KEY.match(text, end) if found is not None else None
+        if found is not None and key is None:
+            return None  # a string value, or an odd key
+        if key is None or key.group(1).decode() not in BULKY:
+            break
+        name, start = key.group(1).decode(), key.end()
+    try:
+        small = from_json(b"{" + text[end + 1 :]) if key is not None else {}
+    except ValueError:
+        return None
+    if not isinstance(small, dict) or small.keys() & bulky.keys():
+        return None
+    return bulky, small
 
 
 def nesting_of(job: dict[str, Any]) -> str:

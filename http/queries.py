@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 import anyio
+from pydantic_core import to_json
 
 from qorch import __version__
 from qorch.bootstrap import Service
@@ -24,6 +25,7 @@ from qorch.domain.requests import check_credential_values, split_credentials
 from qorch.domain.user import User
 from qorch.http.audit import job_events as audited
 from qorch.http.dashboard.session import Session
+from qorch.http.presenters import job_json as job_json_text
 from qorch.http.presenters import page_results, present_job
 from qorch.http.schemas import DeviceQuery, JobQuery, JobsQuery, Page
 from qorch.projections import circuits, experiments, jobs
@@ -62,6 +64,21 @@ async def job(
     service: Service, user: User, job_id: str, wait: float = 0.0, *, include_inputs: bool = True
 ) -> dict[str, Any]:
     """The job as the client sees it; waits up to `wait` seconds for a final status."""
+    await _wait_until_final(service, user, job_id, wait)
+    return await anyio.to_thread.run_sync(_present, service, str(user.id), job_id, include_inputs)
+
+
+async def job_json(
+    service: Service, user: User, job_id: str, wait: float = 0.0, *, include_inputs: bool = True
+) -> bytes:
+    """`job` encoded as JSON, its results copied as they were recorded (never parsed)."""
+    await _wait_until_final(service, user, job_id, wait)
+    return await anyio.to_thread.run_sync(
+        _present_json, service, str(user.id), job_id, include_inputs
+    )
+
+
+async def _wait_until_final(service: Service, user: User, job_id: str, wait: float) -> None:
     deadline = time.monotonic() + min(max(wait, 0.0), MAX_WAIT_SECONDS)
     while True:
         doc = jobs.get_job(service.views.connection(), str(user.id), job_id, with_inputs=False)
@@ -69,26 +86,50 @@ async def job(
             raise NotFound("job", job_id)
         remaining = deadline - time.monotonic()
         if doc["status"] in jobs.FINAL or remaining <= 0:
-            break
+            return
         await service.projector.wait_for_change(remaining)
-    return await anyio.to_thread.run_sync(_present, service, str(user.id), job_id, include_inputs)
 
 
 def _present(service: Service, user_id: str, job_id: str, include_inputs: bool) -> dict[str, Any]:
     db = service.views.connection()
+    doc = _job_doc(db, user_id, job_id, include_inputs)
+    results = jobs.get_results(db, job_id) if doc["status"] in jobs.FINAL else None
+    return present_job(doc, results)
+
+
+def _present_json(service: Service, user_id: str, job_id: str, include_inputs: bool) -> bytes:
+    db = service.views.connection()
+    doc = _job_doc(db, user_id, job_id, include_inputs)
+    results = jobs.get_results_json(db, job_id) if doc["status"] in jobs.FINAL else None
+    return job_json_text(doc, results)
+
+
+def _job_doc(db: Any, user_id: str, job_id: str, include_inputs: bool) -> dict[str, Any]:
     doc = jobs.get_job(db, user_id, job_id, with_inputs=include_inputs)
     if doc is None:
         raise NotFound("job", job_id)
-    results = jobs.get_results(db, job_id) if doc["status"] in jobs.FINAL else None
-    return present_job(doc, results)
+    return doc
 
 
 async def job_status(service: Service, user: User, query: JobQuery) -> dict[str, Any]:
     """The job, with only a page of its circuits' results when the query asks for one."""
     found = await job(service, user, query.job_id, query.wait, include_inputs=query.include_inputs)
-    if query.circuit_offset or query.circuit_limit is not None:
+    if _paged(query):
         found = page_results(found, query.circuit_offset, query.circuit_limit)
     return found
+
+
+async def job_status_json(service: Service, user: User, query: JobQuery) -> bytes:
+    """`job_status` encoded as JSON; an unpaged job's results are copied as recorded."""
+    if _paged(query):
+        return to_json(await job_status(service, user, query))
+    return await job_json(
+        service, user, query.job_id, query.wait, include_inputs=query.include_inputs
+    )
+
+
+def _paged(query: JobQuery) -> bool:
+    return bool(query.circuit_offset) or query.circuit_limit is not None
 
 
 def job_list(service: Service, user: User, query: JobsQuery) -> list[dict[str, Any]]:

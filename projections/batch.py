@@ -100,10 +100,23 @@ class Batch:
         """A job's results document, or None where a restart deleted it."""
         self.usage: dict[str, int] = {}
         self.job_changes: dict[str, tuple[str, int]] = {}
+        self.sums: dict[str, dict[tuple[Any, ...], list[int]]] = {}
 
     def insert(self, statement: str, *rows: tuple[Any, ...]) -> None:
         """Rows for `statement`, written in the order given (an INSERT OR REPLACE's last wins)."""
         self.rows.setdefault(statement, []).extend(rows)
+
+    def add_up(self, statement: str, key: tuple[Any, ...], counts: tuple[int, ...]) -> None:
+        """Adds integer `counts` to the batch's sums for `key`; `flush` writes each key's sums
+        once, with `statement` (an upsert adding them to the row's): integer sums are the same
+        in any order, so the row is the same as with one upsert an event."""
+        sums = self.sums.setdefault(statement, {})
+        total = sums.get(key)
+        if total is None:
+            sums[key] = list(counts)
+        else:
+            for i, count in enumerate(counts):
+                total[i] += count
 
     def add_usage(self, user_id: str, stored_bytes: int) -> None:
         """Counts what a user's events stored (circuit texts, job inputs, results): the quota."""
@@ -120,6 +133,8 @@ class Batch:
         self.jobs.flush()
         for statement, rows in self.rows.items():
             self.db.executemany(statement, rows)
+        for statement, sums in self.sums.items():
+            self.db.executemany(statement, [(*key, *total) for key, total in sums.items()])
         self.db.executemany(
             "INSERT OR REPLACE INTO job_results (job_id, doc) VALUES (?, ?)",
             [(job_id, doc) for job_id, doc in self.results.items() if doc is not None],
@@ -157,12 +172,31 @@ def id_text(object_id: Any) -> str:
 _ID_TEXTS: dict[int, str] = {}
 
 
+def timestamp_text(event: Any) -> str:
+    """The event's timestamp as ISO text, remembered for the event at hand: several views write
+    it (formatting a timestamp costs as much as the rest of what a job's status change does)."""
+    global _last
+    timestamp = event.timestamp
+    last = _last  # one tuple, replaced whole: projectors in other threads see a matching pair
+    if last[0] is not timestamp:
+        last = _last = (timestamp, timestamp.isoformat())
+    return last[1]
+
+
+_last: tuple[Any, str] = (None, "")
+
+
 def json_value(value: Any) -> Any:
     """`value`, once shown to be writable as JSON. For a field a later event may overwrite: the
     document is only written at the end of the batch, and an unwritable value must fail its own
     event (as it would applied alone), not vanish under the next one."""
+    if value is None or type(value) in SCALARS:
+        return value  # always writable (and common: most costs and errors are None)
     dumps(value)
     return value
+
+
+SCALARS = frozenset({str, int, float, bool})
 
 
 def sql_value(value: Any) -> Any:

@@ -13,7 +13,7 @@ from pydantic_core import from_json
 from qorch.domain.job import CLOSING, FINAL_STATUSES, STATUS_AFTER, Job
 from qorch.domain.results import failed_executions
 from qorch.projections import experiments, usage
-from qorch.projections.batch import Batch, Handlers, id_text, json_value, sql_value
+from qorch.projections.batch import Batch, Handlers, id_text, json_value, sql_value, timestamp_text
 from qorch.projections.database import dumps
 
 FINAL = {status.value for status in FINAL_STATUSES}
@@ -23,7 +23,7 @@ EMPTY_RESULTS = dumps({"quantum_results": []})
 
 
 def submitted(event: Job.Submitted, batch: Batch) -> None:
-    when = event.timestamp.isoformat()
+    when = timestamp_text(event)
     job_id = id_text(event.originator_id)
     circuit_ids = [id_text(c) for c in event.circuit_ids]
     options = from_json(event.options_json)
@@ -146,7 +146,7 @@ def _update(
     doc = batch.jobs.get(job_id)
     if doc is None:
         return
-    when = event.timestamp.isoformat()
+    when = timestamp_text(event)
     if change is not None:
         change(doc, when)
     kind = type(event)
@@ -215,6 +215,14 @@ def get_job(
 def get_results(db: sqlite3.Connection, job_id: str) -> dict[str, Any] | None:
     row = db.execute("SELECT doc FROM job_results WHERE job_id = ?", (job_id,)).fetchone()
     return from_json(row[0]) if row else None
+
+
+def get_results_json(db: sqlite3.Connection, job_id: str) -> bytes | None:
+    """The job's results as their JSON text (UTF-8), unparsed."""
+    row = db.execute(
+        "SELECT CAST(doc AS BLOB) FROM job_results WHERE job_id = ?", (job_id,)
+    ).fetchone()
+    return bytes(row[0]) if row else None
 
 
 def list_jobs(

@@ -22,13 +22,13 @@ from typing import Any
 
 from qorch.domain.budget import Budget
 from qorch.domain.job import Job
-from qorch.projections.batch import Batch, Handlers, id_text, json_value
+from qorch.projections.batch import Batch, Handlers, id_text, json_value, timestamp_text
 
 MICRO = 1_000_000
 COUNT_RUN = (
     "INSERT INTO job_usage (user_id, day, device_id, jobs, tasks, shots, estimated_micro_usd,"
-    " actual_micro_usd) VALUES (?, ?, ?, 1, ?, ?, ?, ?) ON CONFLICT (user_id, day, device_id)"
-    " DO UPDATE SET jobs = jobs + 1, tasks = tasks + excluded.tasks,"
+    " actual_micro_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, day, device_id)"
+    " DO UPDATE SET jobs = jobs + excluded.jobs, tasks = tasks + excluded.tasks,"
     " shots = shots + excluded.shots,"
     " estimated_micro_usd = estimated_micro_usd + excluded.estimated_micro_usd,"
     " actual_micro_usd = actual_micro_usd + excluded.actual_micro_usd"
@@ -80,14 +80,22 @@ def ended(event: Job.Executed | Job.Failed, batch: Batch) -> None:
     doc = _change(batch, event.originator_id, actual_cost=json_value(cost))
     if doc is None or doc["dry_run"]:
         return
-    day = event.timestamp.astimezone(UTC).date().isoformat()
     if cost is not None:
         tasks, shots, actual = cost["tasks"], cost["shots"], _micro(cost["usd"])
     else:
         tasks, actual = 0, 0
         shots = _shots_run(doc) if isinstance(event, Job.Executed) else 0
     estimate = _micro(doc.get("estimated_usd") or 0.0)
-    batch.insert(COUNT_RUN, (doc["user_id"], day, doc["device_id"], tasks, shots, estimate, actual))
+    key = (doc["user_id"], _day(event), doc["device_id"])
+    batch.add_up(COUNT_RUN, key, (1, tasks, shots, estimate, actual))  # counts: domain/costs.py
+
+
+def _day(event: Job.Event) -> str:
+    """The UTC day of the event (its timestamp's text when it is already in UTC, as recorded)."""
+    text = timestamp_text(event)
+    if text.endswith("+00:00"):
+        return text[:10]
+    return event.timestamp.astimezone(UTC).date().isoformat()
 
 
 FOLLOWERS: Handlers = {
