@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from qorch.bootstrap import Service
@@ -18,7 +18,7 @@ from qorch.domain.user import User
 from qorch.http import commands, queries
 from qorch.http.auth import user_of
 from qorch.http.context import query_of, service_of
-from qorch.http.errors import json_response, parse_body
+from qorch.http.errors import parse_body
 from qorch.http.schemas import (
     CreateExperimentRequest,
     JobQuery,
@@ -42,10 +42,11 @@ def _listed(
     return JSONResponse({name: docs, "limit": page.limit, "offset": page.offset})
 
 
-async def get_job(request: Request) -> JSONResponse:
+async def get_job(request: Request) -> Response:
     user = user_of(request)
     query = query_of(request, JobQuery, strict=False, job_id=request.path_params["job_id"])
-    return await json_response(await queries.job_status(service_of(request), user, query))
+    body = await queries.job_status_json(service_of(request), user, query)
+    return Response(body, media_type="application/json")
 
 
 async def list_jobs(request: Request) -> JSONResponse:

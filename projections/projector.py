@@ -93,9 +93,10 @@ class Projector:
 
     def _apply_batch(self, db: sqlite3.Connection, notifications: list[Notification]) -> Unread:
         """Applies the events as one batch; answers those that could not be read. Events are
-        read READ_AHEAD at a time, then applied: a replay is a tenth faster than reading each
-        just before it is applied (the decoder's and the views' code take turns less often),
-        and the batch still holds documents rather than a page of events."""
+        read READ_AHEAD at a time, then applied: a replay takes 6% less time than with each
+        read just before it is applied (the decoder's code and the views' take turns less
+        often, so each stays in the CPU's caches), and the batch still holds documents rather
+        than a page of events."""
         batch = Batch(db)
         unreadable: Unread = []
         to_domain_event = self.app.mapper.to_domain_event

@@ -228,8 +228,9 @@ def test_a_name_that_resolves_inside_is_refused_at_delivery(
         webhook = register(ada, f"http://hooks.qorch.test:{receiver.port}/hook")
         ada.wait_for(ada.run(circuits_qasm=[BELL_QASM2], shots=10)["id"])
 
-        wait_until(lambda: any(d["attempts"] for d in deliveries(ada, webhook["id"])))
-        [first, *_] = [d for d in deliveries(ada, webhook["id"]) if d["attempts"]]
+        # An attempt is listed once started, its error once it failed: wait for the error.
+        wait_until(lambda: any(d["last_error"] for d in deliveries(ada, webhook["id"])))
+        [first, *_] = [d for d in deliveries(ada, webhook["id"]) if d["last_error"]]
         assert first["last_error"].startswith("refused: hooks.qorch.test resolves to 127.0.0.1")
         assert receiver.received == []
 
