@@ -26,6 +26,8 @@ from typing import Any, Protocol
 
 from eventsourcing.persistence import Recorder
 
+from qorch.adapters.side_tables import SideTables, side_tables_for
+
 log = logging.getLogger("qorch.executor")
 
 TABLE = "qorch_workers"
@@ -122,119 +124,39 @@ def adverts_for(recorder: Recorder) -> Adverts:
 
 
 def table_for(recorder: Recorder) -> Table | None:
-    from eventsourcing.sqlite import SQLiteRecorder
-
-    if isinstance(recorder, SQLiteRecorder):
-        return SQLiteTable(recorder.datastore)
-    try:
-        from eventsourcing.postgres import PostgresRecorder
-    except ImportError:  # psycopg is not installed: the store cannot be PostgreSQL
-        return None
-    if isinstance(recorder, PostgresRecorder):
-        return PostgresTable(recorder.datastore)
-    return None
+    tables = side_tables_for(recorder, {"workers": TABLE}, SCHEMA)
+    return None if tables is None else WorkersTable(tables)
 
 
-class SQLiteTable:
-    def __init__(self, datastore: Any) -> None:
-        self.datastore = datastore
-        self.created = False
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS {workers} (worker_id TEXT PRIMARY KEY,"
+    " capabilities TEXT NOT NULL, heartbeat DOUBLE PRECISION NOT NULL)",
+)
+
+
+class WorkersTable:
+    def __init__(self, tables: SideTables) -> None:
+        self.tables = tables
 
     def write(self, worker_id: str, capabilities: str, heartbeat: float) -> None:
-        self.create()
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute(
-                f"INSERT INTO {TABLE} (worker_id, capabilities, heartbeat) VALUES (?, ?, ?)"
-                " ON CONFLICT (worker_id) DO UPDATE SET capabilities = excluded.capabilities,"
-                " heartbeat = excluded.heartbeat",
-                (worker_id, capabilities, heartbeat),
-            )
-            cursor.execute(
-                f"DELETE FROM {TABLE} WHERE heartbeat < ?", (heartbeat - FORGOTTEN_AFTER,)
-            )
-
-    def delete(self, worker_id: str) -> None:
-        self.create()
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute(f"DELETE FROM {TABLE} WHERE worker_id = ?", (worker_id,))
-
-    def rows(self) -> list[Row]:
-        self.create()
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(f"SELECT worker_id, capabilities, heartbeat FROM {TABLE}")
-            return [(str(row[0]), str(row[1]), float(row[2])) for row in cursor.fetchall()]
-
-    def create(self) -> None:
-        if not self.created:
-            with self.datastore.transaction(commit=True) as cursor:
-                cursor.execute(
-                    f"CREATE TABLE IF NOT EXISTS {TABLE} (worker_id TEXT PRIMARY KEY,"
-                    " capabilities TEXT NOT NULL, heartbeat REAL NOT NULL)"
-                )
-            self.created = True
-
-
-class PostgresTable:
-    def __init__(self, datastore: Any) -> None:
-        from psycopg import sql
-
-        self.datastore = datastore
-        self.table = sql.Identifier(datastore.schema, TABLE)
-        self.created = False
-
-    def write(self, worker_id: str, capabilities: str, heartbeat: float) -> None:
-        from psycopg import sql
-
-        self.create()
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute(
-                sql.SQL(
-                    "INSERT INTO {0} (worker_id, capabilities, heartbeat) VALUES (%s, %s, %s)"
+        self.tables.run(
+            [
+                (
+                    "INSERT INTO {workers} (worker_id, capabilities, heartbeat) VALUES (?, ?, ?)"
                     " ON CONFLICT (worker_id) DO UPDATE SET capabilities ="
-                    " excluded.capabilities, heartbeat = excluded.heartbeat"
-                ).format(self.table),
-                (worker_id, capabilities, heartbeat),
-            )
-            cursor.execute(
-                sql.SQL("DELETE FROM {} WHERE heartbeat < %s").format(self.table),
-                (heartbeat - FORGOTTEN_AFTER,),
-            )
+                    " excluded.capabilities, heartbeat = excluded.heartbeat",
+                    (worker_id, capabilities, heartbeat),
+                ),
+                ("DELETE FROM {workers} WHERE heartbeat < ?", (heartbeat - FORGOTTEN_AFTER,)),
+            ]
+        )
 
     def delete(self, worker_id: str) -> None:
-        from psycopg import sql
-
-        self.create()
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute(
-                sql.SQL("DELETE FROM {} WHERE worker_id = %s").format(self.table), (worker_id,)
-            )
+        self.tables.run([("DELETE FROM {workers} WHERE worker_id = ?", (worker_id,))])
 
     def rows(self) -> list[Row]:
-        from psycopg import sql
-
-        self.create()
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                sql.SQL("SELECT worker_id, capabilities, heartbeat FROM {}").format(self.table)
-            )
-            return [
-                (str(row["worker_id"]), str(row["capabilities"]), float(row["heartbeat"]))
-                for row in cursor.fetchall()
-            ]
+        rows = self.tables.query("SELECT worker_id, capabilities, heartbeat FROM {workers}")
+        return [(str(row[0]), str(row[1]), float(row[2])) for row in rows]
 
     def create(self) -> None:
-        from psycopg import sql
-
-        if self.created:
-            return
-        with self.datastore.transaction(commit=True) as cursor:
-            # Concurrent CREATE TABLE IF NOT EXISTS can fail ("tuple concurrently updated"):
-            # processes starting together take turns.
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (TABLE,))
-            cursor.execute(
-                sql.SQL(
-                    "CREATE TABLE IF NOT EXISTS {} (worker_id TEXT PRIMARY KEY,"
-                    " capabilities TEXT NOT NULL, heartbeat DOUBLE PRECISION NOT NULL)"
-                ).format(self.table)
-            )
-        self.created = True
+        self.tables.create()

@@ -47,6 +47,7 @@ from eventsourcing.persistence import Recorder
 
 from qorch.adapters.executor.board import JobBoard, OpenJob
 from qorch.adapters.log_follower import LogFollower
+from qorch.adapters.side_tables import SideTables, side_tables_for
 from qorch.domain.application import Qorch
 
 log = logging.getLogger("qorch.executor")
@@ -193,111 +194,37 @@ class Table(Protocol):
 def table_for(recorder: Recorder) -> Table | None:
     """The checkpoint's table in the event store; None for stores that keep none (in memory,
     or PostgreSQL inserting through database functions, which do not lock)."""
-    from eventsourcing.sqlite import SQLiteRecorder
-
-    if isinstance(recorder, SQLiteRecorder):
-        return SQLiteTable(recorder.datastore)
-    try:
-        from eventsourcing.postgres import PostgresRecorder
-    except ImportError:  # psycopg is not installed: the store cannot be PostgreSQL
-        return None
-    if isinstance(recorder, PostgresRecorder) and not recorder.datastore.enable_db_functions:
-        return PostgresTable(recorder.datastore)
-    return None
+    tables = side_tables_for(recorder, {"checkpoint": TABLE}, SCHEMA, ordered_ids=True)
+    return None if tables is None else CheckpointTable(tables)
 
 
-class SQLiteTable:
-    def __init__(self, datastore: Any) -> None:
-        self.datastore = datastore
-        self.created = False
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS {checkpoint} (name TEXT PRIMARY KEY,"
+    " position BIGINT NOT NULL, board {bytes} NOT NULL)",
+)
+
+
+class CheckpointTable:
+    def __init__(self, tables: SideTables) -> None:
+        self.tables = tables
 
     def read(self) -> tuple[int, bytes] | None:
-        self._create()
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(f"SELECT position, board FROM {TABLE} WHERE name = ?", (NAME,))
-            row = cursor.fetchone()
-        return None if row is None else (int(row[0]), bytes(row[1]))
+        rows = self.tables.query("SELECT position, board FROM {checkpoint} WHERE name = ?", (NAME,))
+        return (int(rows[0][0]), bytes(rows[0][1])) if rows else None
 
     def write(self, position: int, blob: bytes) -> None:
-        self._create()
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute(
-                f"INSERT INTO {TABLE} (name, position, board) VALUES (?, ?, ?) ON CONFLICT (name)"
-                f" DO UPDATE SET position = excluded.position, board = excluded.board"
-                f" WHERE {TABLE}.position < excluded.position",
-                (NAME, position, blob),
-            )
-
-    def discard(self, position: int) -> None:
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute(f"DELETE FROM {TABLE} WHERE name = ? AND position = ?", (NAME, position))
-
-    def _create(self) -> None:
-        if not self.created:
-            with self.datastore.transaction(commit=True) as cursor:
-                cursor.execute(
-                    f"CREATE TABLE IF NOT EXISTS {TABLE} "
-                    "(name TEXT PRIMARY KEY, position INTEGER NOT NULL, board BLOB NOT NULL)"
-                )
-            self.created = True
-
-
-class PostgresTable:
-    def __init__(self, datastore: Any) -> None:
-        from psycopg import sql
-
-        self.datastore = datastore
-        self.table = sql.Identifier(datastore.schema, TABLE)
-        self.created = False
-
-    def read(self) -> tuple[int, bytes] | None:
-        from psycopg import sql
-
-        self._create()
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                sql.SQL("SELECT position, board FROM {} WHERE name = %s").format(self.table),
-                (NAME,),
-            )
-            row = cursor.fetchone()
-        return None if row is None else (int(row["position"]), bytes(row["board"]))
-
-    def write(self, position: int, blob: bytes) -> None:
-        from psycopg import sql
-
-        self._create()
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute(
-                sql.SQL(
-                    "INSERT INTO {0} AS stored (name, position, board) VALUES (%s, %s, %s)"
+        self.tables.run(
+            [
+                (
+                    "INSERT INTO {checkpoint} AS stored (name, position, board) VALUES (?, ?, ?)"
                     " ON CONFLICT (name) DO UPDATE SET position = excluded.position,"
-                    " board = excluded.board WHERE stored.position < excluded.position"
-                ).format(self.table),
-                (NAME, position, blob),
-            )
+                    " board = excluded.board WHERE stored.position < excluded.position",
+                    (NAME, position, blob),
+                )
+            ]
+        )
 
     def discard(self, position: int) -> None:
-        from psycopg import sql
-
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute(
-                sql.SQL("DELETE FROM {} WHERE name = %s AND position = %s").format(self.table),
-                (NAME, position),
-            )
-
-    def _create(self) -> None:
-        from psycopg import sql
-
-        if self.created:
-            return
-        with self.datastore.transaction(commit=True) as cursor:
-            # Concurrent CREATE TABLE IF NOT EXISTS can fail ("tuple concurrently updated"):
-            # executors starting together take turns.
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (TABLE,))
-            cursor.execute(
-                sql.SQL(
-                    "CREATE TABLE IF NOT EXISTS {} (name TEXT PRIMARY KEY,"
-                    " position BIGINT NOT NULL, board BYTEA NOT NULL)"
-                ).format(self.table)
-            )
-        self.created = True
+        self.tables.run(
+            [("DELETE FROM {checkpoint} WHERE name = ? AND position = ?", (NAME, position))]
+        )

@@ -22,6 +22,7 @@ from typing import Any
 
 from eventsourcing.persistence import Recorder
 
+from qorch.adapters.side_tables import SideTables, Statement, side_tables_for
 from qorch.domain.webhook import Delivery, DeliveryStatus
 
 NAME = "deliverer"
@@ -60,28 +61,19 @@ COLUMNS = (
 UNFINISHED = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 NEWER = " WHERE id = ? AND version < ?"
 
-Statement = tuple[str, tuple[Any, ...]]
-
 
 class WebhookTables:
-    def __init__(self, datastore: Any, postgres: bool) -> None:
-        self.datastore = datastore
-        self.postgres = postgres
-        schema = getattr(datastore, "schema", "") if postgres else ""
-        self.names = {
-            "position": f'"{schema}".{POSITION}' if schema else POSITION,
-            "deliveries": f'"{schema}".{DELIVERIES}' if schema else DELIVERIES,
-        }
-        self.created = False
+    def __init__(self, tables: SideTables) -> None:
+        self.tables = tables
 
     # --- the tracked position ---
 
     def load(self) -> tuple[int, dict[str, Any]] | None:
-        rows = self._query("SELECT position, state FROM {position} WHERE name = ?", (NAME,))
+        rows = self.tables.query("SELECT position, state FROM {position} WHERE name = ?", (NAME,))
         return (int(rows[0][0]), json.loads(rows[0][1])) if rows else None
 
     def save(self, position: int, state: dict[str, Any]) -> None:
-        self._run(
+        self.tables.run(
             [
                 (
                     "INSERT INTO {position} AS stored (name, position, state) VALUES (?, ?, ?)"
@@ -98,13 +90,13 @@ class WebhookTables:
         """Brings the rows up to these Delivery events (in log order), in one transaction."""
         statements = [statement for event in events if (statement := _statement(event))]
         if statements:
-            self._run(statements)
+            self.tables.run(statements)
 
     def deliveries(
         self, webhook_id: str, user_id: str, limit: int, offset: int
     ) -> list[dict[str, Any]]:
         """A webhook's deliveries, newest job event first."""
-        rows = self._query(
+        rows = self.tables.query(
             f"SELECT {', '.join(COLUMNS)} FROM {{deliveries}} WHERE webhook_id = ? AND"
             " user_id = ? ORDER BY position DESC LIMIT ? OFFSET ?",
             (webhook_id, user_id, limit, offset),
@@ -113,39 +105,10 @@ class WebhookTables:
 
     def unfinished(self) -> list[tuple[str, float, str]]:
         """(id, when it is due, its user) of every delivery not yet delivered or given up."""
-        rows = self._query(
+        rows = self.tables.query(
             "SELECT id, next_at, user_id FROM {deliveries} WHERE status IN (?, ?)", UNFINISHED
         )
         return [(str(row[0]), float(row[1]), str(row[2])) for row in rows]
-
-    # --- SQL on either store ---
-
-    def _sql(self, text: str) -> str:
-        text = text.format(**self.names)
-        return text.replace("?", "%s") if self.postgres else text
-
-    def _run(self, statements: Sequence[Statement]) -> None:
-        self._create()
-        with self.datastore.transaction(commit=True) as cursor:
-            for text, params in statements:
-                cursor.execute(self._sql(text), params)
-
-    def _query(self, text: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        self._create()
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(self._sql(text), params)
-            rows = cursor.fetchall()
-        return [tuple(row.values()) if isinstance(row, dict) else tuple(row) for row in rows]
-
-    def _create(self) -> None:
-        if self.created:
-            return
-        with self.datastore.transaction(commit=True) as cursor:
-            if self.postgres:  # concurrent CREATEs can fail ("tuple concurrently updated")
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (DELIVERIES,))
-            for text in SCHEMA:
-                cursor.execute(text.format(**self.names))
-        self.created = True
 
 
 def _statement(event: Delivery.Event) -> Statement | None:
@@ -203,14 +166,5 @@ def _statement(event: Delivery.Event) -> Statement | None:
 
 def tables_for(recorder: Recorder) -> WebhookTables | None:
     """The tables in this event store; None for a store that keeps none (in memory)."""
-    from eventsourcing.sqlite import SQLiteRecorder
-
-    if isinstance(recorder, SQLiteRecorder):
-        return WebhookTables(recorder.datastore, postgres=False)
-    try:
-        from eventsourcing.postgres import PostgresRecorder
-    except ImportError:  # psycopg is not installed: the store cannot be PostgreSQL
-        return None
-    if isinstance(recorder, PostgresRecorder):
-        return WebhookTables(recorder.datastore, postgres=True)
-    return None
+    tables = side_tables_for(recorder, {"position": POSITION, "deliveries": DELIVERIES}, SCHEMA)
+    return None if tables is None else WebhookTables(tables)
