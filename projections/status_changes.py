@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qorch.domain.job import JobStatus
-from qorch.projections.batch import Batch, id_text
+from qorch.projections.batch import Batch, id_text, timestamp_text
 from qorch.projections.database import dumps
 from qorch.projections.jobs import FINAL, STATUS_TEXT
 
@@ -83,7 +83,7 @@ def track(event: Any, position: int, batch: Batch) -> None:
         job_id,
         doc["experiment_id"],
         status,
-        event.timestamp.isoformat(),
+        timestamp_text(event),
         doc["attempts"],
         doc.get("failed_executions", 0),
         code if isinstance(code, str) else None,
