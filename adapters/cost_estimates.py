@@ -17,6 +17,7 @@ from typing import Any
 
 from qorch.adapters import circuit_sandbox
 from qorch.adapters.circuit_sandbox import SandboxFailure
+from qorch.adapters.keyed_locks import KeyedLocks
 from qorch.adapters.providers import Registry
 from qorch.domain.devices import Device
 from qorch.domain.execution import CostEstimate, ExecutionTask, ProviderError
@@ -32,7 +33,7 @@ class Estimates:
         self.call = call
         """Runs a function in a parser process (the process-wide pool; tests give their own)."""
         self._known: OrderedDict[bytes, CostEstimate] = OrderedDict()
-        self._making: dict[bytes, tuple[threading.Lock, int]] = {}
+        self._making = KeyedLocks()
         self._lock = threading.Lock()
 
     def __call__(self, device: Device, task: ExecutionTask) -> CostEstimate:
@@ -42,27 +43,17 @@ class Estimates:
             if known is not None:
                 self._known.move_to_end(key)
                 return known
-            making, waiting = self._making.get(key, (threading.Lock(), 0))
-            self._making[key] = (making, waiting + 1)
-        try:
-            with making:  # one estimate per task at a time: the others find it made
-                with self._lock:
-                    known = self._known.get(key)
-                if known is not None:
-                    return known
-                estimate = self._estimate(device, task)
-                with self._lock:
-                    self._known[key] = estimate
-                    while len(self._known) > CACHED_ESTIMATES:
-                        self._known.popitem(last=False)
-                return estimate
-        finally:
+        with self._making.held(key):  # one estimate per task at a time: the others find it made
             with self._lock:
-                making, waiting = self._making[key]
-                if waiting == 1:
-                    del self._making[key]
-                else:
-                    self._making[key] = (making, waiting - 1)
+                known = self._known.get(key)
+            if known is not None:
+                return known
+            estimate = self._estimate(device, task)
+            with self._lock:
+                self._known[key] = estimate
+                while len(self._known) > CACHED_ESTIMATES:
+                    self._known.popitem(last=False)
+            return estimate
 
     def _estimate(self, device: Device, task: ExecutionTask) -> CostEstimate:
         provider = self.registry.provider_of(device)

@@ -25,20 +25,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (  # noqa: E402
-    Server,
-    Summary,
-    bell_body,
-    bench_main,
-    machine_note,
-    ms,
-    percentile,
-    poll_label,
-    ratio,
-    summary,
-    transpiled_bell,
-)
+from common import Server, Summary, bell_body, bench_main, served, summary, title, transpiled_bell  # noqa: E402
 from rows import Row  # noqa: E402
+from stats import ms, p50_p99, ratio  # noqa: E402
 from timeline import PHASES, submit_and_read  # noqa: E402
 
 SHOTS = 1024
@@ -99,7 +88,7 @@ def breakdown(measured: Measured) -> None:
     print("    where a job's time goes (event timestamps, job metadata; p50 / p99 / mean):")
     for phase in PHASES:
         values = measured.phases[phase]
-        p50, p99, mean = percentile(values, 50), percentile(values, 99), statistics.fmean(values)
+        (p50, p99), mean = p50_p99(values), statistics.fmean(values)
         print(f"      {phase:<21} {ms(p50):>10} {ms(p99):>10} {ms(mean):>10}")
     serial = sum(statistics.fmean(measured.phases[phase]) for phase in SERIAL)
     print(
@@ -111,18 +100,16 @@ def breakdown(measured: Measured) -> None:
 def run(quick: bool = False, n: int | None = None, poll_interval: str | None = None) -> Summary:
     n = n or (50 if quick else 200)
     warm_up = 10
-    print(f"(a) Bell latency: N={n} sequential jobs after {warm_up} warm-up, {SHOTS} shots")
-    print(f"    {machine_note()}")
+    title(f"(a) Bell latency: N={n} sequential jobs after {warm_up} warm-up, {SHOTS} shots")
     direct = direct_latencies(n, warm_up)
     single = direct_latencies(n, warm_up, max_parallel_threads=1)
-    with Server(poll_interval=poll_interval) as server:
-        print(f"    server up in {server.startup_seconds:.2f} s ({poll_label(poll_interval)})")
+    with served(poll_interval) as server:
         measured = qorch_latencies(server, n, warm_up)
     latencies, submits, problems = measured.latencies, measured.submits, measured.problems
-    d50, d99 = percentile(direct, 50), percentile(direct, 99)
-    q50, q99 = percentile(latencies, 50), percentile(latencies, 99)
-    s50, s99 = percentile(submits, 50), percentile(submits, 99)
-    t50, t99 = percentile(single, 50), percentile(single, 99)
+    d50, d99 = p50_p99(direct)
+    q50, q99 = p50_p99(latencies)
+    s50, s99 = p50_p99(submits)
+    t50, t99 = p50_p99(single)
     print(f"    direct Aer run      p50 {ms(d50):>10}  p99 {ms(d99):>10}  (baseline)")
     print(f"    direct, 1 thread    p50 {ms(t50):>10}  p99 {ms(t99):>10}  (reference)")
     print(f"    qorch submit answer p50 {ms(s50):>10}  p99 {ms(s99):>10}")
@@ -151,7 +138,5 @@ def run(quick: bool = False, n: int | None = None, poll_interval: str | None = N
     )
 
 
-main = bench_main(__doc__, run, "N=50 instead of 200", {"-n": "number of measured jobs"}, poll=True)
-
 if __name__ == "__main__":
-    sys.exit(main())
+    bench_main(__doc__, run, "N=50 instead of 200", poll=True, n="number of measured jobs")

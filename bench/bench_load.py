@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_throughput  # noqa: E402
 from bench_throughput import statuses, submit_all, wait_until_settled, warm_up  # noqa: E402
-from common import RUN_PATH, Server, Summary, bench_main, machine_note, ms, percentile, summary  # noqa: E402
+from common import RUN_PATH, Server, Summary, bench_main, machine_note, summary  # noqa: E402
+from stats import ms, percentile  # noqa: E402
 
 CLIENTS = 16
 HEAVY_QUBITS = 24
@@ -168,9 +169,5 @@ def run(quick: bool = False, jobs: int | None = None) -> Summary:
     )
 
 
-main = bench_main(
-    __doc__, run, "400 jobs instead of 2000", {"--jobs": "number of jobs (a multiple of 16)"}
-)
-
 if __name__ == "__main__":
-    sys.exit(main())
+    bench_main(__doc__, run, "400 jobs instead of 2000", jobs="number of jobs (a multiple of 16)")

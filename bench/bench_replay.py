@@ -146,9 +146,5 @@ def run(quick: bool = False, events: int | None = None) -> Summary:
     )
 
 
-main = bench_main(
-    __doc__, run, "20 000 events instead of 100 000", {"--events": "events in the log"}
-)
-
 if __name__ == "__main__":
-    sys.exit(main())
+    bench_main(__doc__, run, "20 000 events instead of 100 000", events="events in the log")

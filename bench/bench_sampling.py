@@ -24,25 +24,19 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import defaultdict
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (  # noqa: E402
-    Server,
-    Summary,
-    bench_main,
-    machine_note,
-    median,
-    poll_label,
-    summary,
-)
+from common import REPEATS, Summary, bench_main, summary  # noqa: E402
 from rows import Row, quantity  # noqa: E402
-from timeline import PHASES, submit_and_read  # noqa: E402
+from stats import median, runs_line  # noqa: E402
+from timeline import Case, interleaved, submit_and_read  # noqa: E402
 
 QUBITS = 14
 LAYERS = 3
@@ -100,6 +94,20 @@ class Sampling:
         seconds = time.perf_counter() - started
         return seconds, counts if isinstance(counts, list) else [counts]
 
+    def title(self) -> str:
+        return (
+            f"(i) Sampling sweep: {QUBITS} qubits ({LAYERS} ry layers + cx chains, "
+            f"{self.values.shape[1]} parameters) x {SETS} sets x {SHOTS} shots, Run, distributions"
+        )
+
+    def warm_up(self, client: httpx.Client, experiment_id: str) -> None:
+        """Worker imports, the QASM parse and pass manager, Aer's first run."""
+        submit_and_read(client, self.body(experiment_id, WARM_UP_SETS))
+        self.run_direct(WARM_UP_SETS)
+
+    def cases(self, experiment_id: str) -> list[Case]:
+        return [Case(self.body(experiment_id, SETS), partial(self.run_direct, SETS), check)]
+
 
 def marginals(distribution: dict[str, float]) -> np.ndarray:
     """Each qubit's P(1), then each neighbouring pair's P(odd parity) (bit i: clbit i)."""
@@ -147,42 +155,15 @@ def run(
     quick: bool = False, repeats: int | None = None, poll_interval: str | None = None
 ) -> Summary:
     repeats = repeats or (1 if quick else 2)
-    sampling = Sampling()
-    print(
-        f"(i) Sampling sweep: {QUBITS} qubits ({LAYERS} ry layers + cx chains, "
-        f"{sampling.values.shape[1]} parameters) x {SETS} sets x {SHOTS} shots, Run, "
-        f"distributions; {repeats} interleaved repeats"
-    )
-    print(f"    {machine_note()}")
-    qorch_times: list[float] = []
-    direct_times: list[float] = []
-    phases: dict[str, list[float]] = defaultdict(list)
-    problems: list[str] = []
-    sizes: list[int] = []
-    with Server(poll_interval=poll_interval) as server, server.client(timeout=600) as client:
-        print(f"    server up in {server.startup_seconds:.2f} s ({poll_label(poll_interval)})")
-        experiment_id = server.create_experiment("bench-sampling")
-        # Warm-up: worker imports, the QASM parse and pass manager, Aer's first run.
-        submit_and_read(client, sampling.body(experiment_id, WARM_UP_SETS))
-        sampling.run_direct(WARM_UP_SETS)
-        body = sampling.body(experiment_id, SETS)
-        for _ in range(repeats):
-            read = submit_and_read(client, body)
-            direct_seconds, direct = sampling.run_direct(SETS)
-            problems += check(read.job, direct)
-            qorch_times.append(read.seconds)
-            direct_times.append(direct_seconds)
-            sizes.append(read.size)
-            for phase, phase_seconds in read.phases.items():
-                phases[phase].append(phase_seconds)
-    q, d = median(qorch_times), median(direct_times)
-    print(f"    direct AerSimulator.run counts {quantity(d, 's'):>10}  runs {fmt(direct_times)}")
-    print(f"    qorch submit->Done+results     {quantity(q, 's'):>10}  runs {fmt(qorch_times)}")
-    print(f"    Done document {median(sizes) / 1e6:.1f} MB (distributions, counts, uncertainties)")
+    cases, problems = interleaved(Sampling(), "bench-sampling", repeats, poll_interval)
+    measured = cases[0].measured
+    q, d = median(measured.qorch), median(measured.direct)
+    size = median([read.size for read in measured.reads])
+    print(f"    {runs_line('direct AerSimulator.run counts', measured.direct)}")
+    print(f"    {runs_line('qorch submit->Done+results    ', measured.qorch)}")
+    print(f"    Done document {size / 1e6:.1f} MB (distributions, counts, uncertainties)")
     print("    where qorch's time goes (medians; event timestamps and job metadata):")
-    for phase in PHASES:
-        if phases[phase]:
-            print(f"      {phase:<21} {quantity(median(phases[phase]), 's')}")
+    measured.print_phases("      ")
     if not problems:
         print(f"    results nest [1][{SETS}], sum to 1 (counts to {SHOTS}), agree with direct Aer")
     row = Row("sampling", q, "s", d)
@@ -198,17 +179,5 @@ def run(
     )
 
 
-def fmt(values: list[float]) -> str:
-    return "[" + ", ".join(f"{v:.3f}" for v in values) + "]"
-
-
-main = bench_main(
-    __doc__,
-    run,
-    "1 repeat instead of 2",
-    {"--repeats": "interleaved repeats of each side"},
-    poll=True,
-)
-
 if __name__ == "__main__":
-    sys.exit(main())
+    bench_main(__doc__, run, "1 repeat instead of 2", poll=True, repeats=REPEATS)

@@ -29,17 +29,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (  # noqa: E402
-    Server,
-    Summary,
-    bench_main,
-    machine_note,
-    median,
-    poll_label,
-    summary,
-)
+from common import Summary, bench_main, served, summary, title  # noqa: E402
 from rows import Row, quantity  # noqa: E402
-from timeline import PHASES, Read, submit_and_read  # noqa: E402
+from stats import median, runs_text  # noqa: E402
+from timeline import Measured, Read, submit_and_read  # noqa: E402
 
 DENSE_QUBITS = 24
 MPS_QUBITS = 60
@@ -119,16 +112,13 @@ def run(
 ) -> Summary:
     repeats = repeats or (1 if quick else 2)
     mps_repeats = 3 * repeats
-    print(
+    title(
         f"(j) Exact runs: StatevectorRun of a {DENSE_QUBITS}-qubit GHZ-like circuit (dense) vs "
         f"Qiskit Statevector; {MPS_QUBITS} qubits on the matrix product state; 3 observables"
     )
-    print(f"    {machine_note()}")
     problems: list[str] = []
-    dense: list[Read] = []
-    mps: list[Read] = []
-    with Server(poll_interval=poll_interval) as server, server.client(timeout=600) as client:
-        print(f"    server up in {server.startup_seconds:.2f} s ({poll_label(poll_interval)})")
+    dense, mps = Measured(), Measured()
+    with served(poll_interval) as server, server.client(timeout=600) as client:
         experiment_id = server.create_experiment("bench-simulators")
         dense_body = body(experiment_id, DENSE_QUBITS, "aer_simulator_statevector")
         mps_body = body(experiment_id, MPS_QUBITS, "aer_simulator_matrix_product_state")
@@ -138,22 +128,20 @@ def run(
         )
         problems += check(submit_and_read(client, mps_body), "warm-up")
         for _ in range(repeats):
-            dense.append(submit_and_read(client, dense_body))
+            dense.add(submit_and_read(client, dense_body))
         for _ in range(mps_repeats):
-            mps.append(submit_and_read(client, mps_body))
-    for read in dense:
+            mps.add(submit_and_read(client, mps_body))
+    for read in dense.reads:
         problems += check(read, f"dense {DENSE_QUBITS} qubits")
-    for read in mps:
+    for read in mps.reads:
         problems += check(read, f"MPS {MPS_QUBITS} qubits")
     qiskit_seconds, qiskit_values = qiskit_statevector(DENSE_QUBITS)
     aer_seconds, aer_values = aer_mps(MPS_QUBITS)
     for what, values in (("Qiskit Statevector", qiskit_values), ("Aer MPS", aer_values)):
         if max(abs(v - e) for v, e in zip(values, EXACT, strict=True)) > TOLERANCE:
             problems.append(f"baseline {what}: values {values}, exact {EXACT}")
-    dense_row = Row(
-        "statevector_24q", median([r.seconds for r in dense]), "s", baseline=qiskit_seconds
-    )
-    mps_row = Row("mps_60q", median([r.seconds for r in mps]), "s", baseline=aer_seconds)
+    dense_row = Row("statevector_24q", median(dense.qorch), "s", baseline=qiskit_seconds)
+    mps_row = Row("mps_60q", median(mps.qorch), "s", baseline=aer_seconds)
     report(f"dense {DENSE_QUBITS} qubits", dense, "Qiskit Statevector", qiskit_seconds)
     report(f"MPS {MPS_QUBITS} qubits", mps, "Aer EstimatorV2 (MPS)", aer_seconds)
     if not problems:
@@ -177,25 +165,22 @@ def run(
     )
 
 
-def report(what: str, reads: list[Read], baseline: str, baseline_seconds: float) -> None:
-    runs = "[" + ", ".join(f"{r.seconds:.3f}" for r in reads) + "]"
-    middle = quantity(median([r.seconds for r in reads]), "s")
-    print(f"    {what}: qorch submit->Done+results median {middle}  runs {runs}")
+def report(what: str, measured: Measured, baseline: str, baseline_seconds: float) -> None:
+    middle = quantity(median(measured.qorch), "s")
+    print(
+        f"    {what}: qorch submit->Done+results median {middle}  runs {runs_text(measured.qorch)}"
+    )
     print(f"      {baseline}: {quantity(baseline_seconds, 's')}")
-    done = [r for r in reads if r.phases]
-    if done:
+    if any(read.phases for read in measured.reads):
         print("      where qorch's time goes (median):")
-        for phase in PHASES:
-            print(f"        {phase:<21} {quantity(median([r.phases[phase] for r in done]), 's')}")
+        measured.print_phases("        ")
 
-
-main = bench_main(
-    __doc__,
-    run,
-    "1 dense and 3 MPS jobs instead of 2 and 6",
-    {"--repeats": "dense jobs (MPS jobs: three times as many)"},
-    poll=True,
-)
 
 if __name__ == "__main__":
-    sys.exit(main())
+    bench_main(
+        __doc__,
+        run,
+        "1 dense and 3 MPS jobs instead of 2 and 6",
+        poll=True,
+        repeats="dense jobs (MPS jobs: three times as many)",
+    )

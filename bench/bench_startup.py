@@ -34,22 +34,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import big_store  # noqa: E402
-from common import (  # noqa: E402
-    RUN_PATH,
-    Row,
-    Server,
-    Summary,
-    bell_body,
-    bench_main,
-    machine_note,
-    median,
-    ratio,
-    summary,
-)
+from common import RUN_PATH, Server, Summary, bell_body, bench_main, summary, title, until_final  # noqa: E402
+from rows import Row  # noqa: E402
+from stats import median, ratio  # noqa: E402
 
 TARGET = 2.0
 SHOTS = 1024
-FINAL = ("Done", "Failed", "Cancelled")
 
 
 @dataclass
@@ -82,10 +72,7 @@ def run_job(server: Server, experiment_id: str, problems: list[str]) -> dict[str
             problems.append(f"submit answered {answer.status_code}: {answer.text[:200]}")
             return {}
         job_id = answer.json()["job"]["id"]
-        deadline = time.monotonic() + 900
-        job: dict[str, Any] = {}
-        while time.monotonic() < deadline and job.get("status") not in FINAL:
-            job = client.get(f"/jobs/{job_id}", params={"wait": 30}).json()
+        job = until_final(client, job_id)
     if job.get("status") != "Done":
         problems.append(f"job {job_id} after a start: {job.get('status')} {job.get('error')}")
     elif sum(job["counts"][0].values()) != SHOTS:
@@ -130,8 +117,7 @@ def start(log: Log, problems: list[str]) -> Start:
 def run(quick: bool = False, events: int | None = None, starts: int | None = None) -> Summary:
     events = events or (100_000 if quick else 1_000_000)
     starts = starts or 3
-    print(f"(g) Start-up: `qorch serve` on ~{events:,} events vs an empty log, {starts} starts")
-    print(f"    {machine_note()}")
+    title(f"(g) Start-up: `qorch serve` on ~{events:,} events vs an empty log, {starts} starts")
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="qorch-bench-startup-") as tmp:
         store = big_store.build(Path(tmp) / "big", events)
@@ -182,12 +168,11 @@ def run(quick: bool = False, events: int | None = None, starts: int | None = Non
     )
 
 
-main = bench_main(
-    __doc__,
-    run,
-    "100 000 events instead of 1 000 000",
-    {"--events": "events in the big log", "--starts": "timed starts of each server"},
-)
-
 if __name__ == "__main__":
-    sys.exit(main())
+    bench_main(
+        __doc__,
+        run,
+        "100 000 events instead of 1 000 000",
+        events="events in the big log",
+        starts="timed starts of each server",
+    )

@@ -37,24 +37,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import big_store  # noqa: E402
 from bench_load import heavy_qasm  # noqa: E402
-from common import (  # noqa: E402
-    RUN_PATH,
-    Row,
-    Server,
-    Summary,
-    bell_body,
-    bench_main,
-    machine_note,
-    ms,
-    percentile,
-    ratio,
-    summary,
-)
+from common import RUN_PATH, Server, Summary, bell_body, bench_main, summary, title, until_final  # noqa: E402
+from rows import Row  # noqa: E402
+from stats import ms, p50_p99, ratio  # noqa: E402
 
 QUBITS = 24
 TARGET = 0.010
 OBSERVABLES = ["Z" * QUBITS, "X" * QUBITS, "I" * (QUBITS - 2) + "ZZ"]
-FINAL = ("Done", "Failed", "Cancelled")
 
 
 def heavy_body(experiment_id: str, layers: int) -> dict[str, Any]:
@@ -65,14 +54,6 @@ def heavy_body(experiment_id: str, layers: int) -> dict[str, Any]:
         "circuits_qasm": [heavy_qasm(QUBITS, layers)],
         "observables": [[[label], [1.0]] for label in OBSERVABLES],
     }
-
-
-def until_final(client: httpx.Client, job_id: str) -> dict[str, Any]:
-    job: dict[str, Any] = {}
-    deadline = time.monotonic() + 900
-    while time.monotonic() < deadline and job.get("status") not in FINAL:
-        job = client.get(f"/jobs/{job_id}", params={"wait": 30}).json()
-    return job
 
 
 def read_jobs(
@@ -142,11 +123,10 @@ def run(
     jobs = jobs or (20_000 if quick else 100_000)
     layers = layers or 4
     count = reads or (200 if quick else 500)
-    print(
+    title(
         f"(h) Status reads: {count} GET /jobs/{{id}} with ~{jobs:,} jobs stored, idle vs while "
         f"a {QUBITS}-qubit StatevectorRun ({layers} layers) runs"
     )
-    print(f"    {machine_note()}")
     with tempfile.TemporaryDirectory(prefix="qorch-bench-status-") as tmp:
         store = big_store.build(Path(tmp) / "data", jobs * big_store.EVENTS_PER_JOB)
         print(f"    {store.describe()}")
@@ -157,7 +137,7 @@ def run(
             m = measure(server, store.jobs[0], count, layers)
     problems = store.problems + m["problems"]
     idle, busy, heavy = m["idle"], m["busy"], m["heavy"]
-    i50, i99, b50, b99 = (percentile(x, q) for x in (idle, busy) for q in (50, 99))
+    (i50, i99), (b50, b99) = p50_p99(idle), p50_p99(busy)
     met = "met" if b99 <= TARGET else "NOT met"
     print(f"    idle  p50 {ms(i50):>10}  p99 {ms(i99):>10}  (baseline, {len(idle)} reads)")
     print(
@@ -182,12 +162,12 @@ def run(
     )
 
 
-main = bench_main(
-    __doc__,
-    run,
-    "20 000 jobs and 200 reads instead of 100 000 and 500",
-    {"--jobs": "jobs stored", "--reads": "reads of each kind", "--layers": "layers of the job"},
-)
-
 if __name__ == "__main__":
-    sys.exit(main())
+    bench_main(
+        __doc__,
+        run,
+        "20 000 jobs and 200 reads instead of 100 000 and 500",
+        jobs="jobs stored",
+        reads="reads of each kind",
+        layers="layers of the job",
+    )

@@ -28,26 +28,20 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections import defaultdict
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import (  # noqa: E402
-    Server,
-    Summary,
-    bench_main,
-    machine_note,
-    median,
-    poll_label,
-    summary,
-)
+from common import REPEATS, Summary, bench_main, summary  # noqa: E402
 from rows import Row, quantity  # noqa: E402
-from timeline import PHASES, submit_and_read  # noqa: E402
+from stats import median, runs_line  # noqa: E402
+from timeline import Case, Measured, interleaved, submit_and_read  # noqa: E402
 
 QUBITS = 10
 SETS = 1000
@@ -122,6 +116,27 @@ class Sweep:
         seconds = time.perf_counter() - started
         return seconds, np.asarray(result[0].data.evs)
 
+    def title(self) -> str:
+        return (
+            f"(b) Sweep: efficient_su2({QUBITS}) ({self.num_parameters} parameters) x {SETS} sets "
+            f"x {OBSERVABLES} observables; Run (shots {SHOTS}, precision 1/{math.isqrt(SHOTS)}) "
+            "and StatevectorRun (exact)"
+        )
+
+    def warm_up(self, client: httpx.Client, experiment_id: str) -> None:
+        """Worker imports, pass managers, the first parse."""
+        for case in self.cases(experiment_id):
+            submit_and_read(client, case.body)
+            case.direct()
+
+    def cases(self, experiment_id: str) -> list[Case]:
+        return [
+            Case(
+                self.body(experiment_id, v), partial(self.run_direct, v), partial(check, variant=v)
+            )
+            for v in VARIANTS
+        ]
+
 
 def check(job: dict[str, Any], direct: np.ndarray, variant: Variant) -> list[str]:
     if job.get("status") != "Done":
@@ -139,44 +154,13 @@ def check(job: dict[str, Any], direct: np.ndarray, variant: Variant) -> list[str
     return []
 
 
-@dataclass
-class Measured:
-    qorch: list[float]
-    direct: list[float]
-    phases: dict[str, list[float]]
-
-
 def run(
     quick: bool = False, repeats: int | None = None, poll_interval: str | None = None
 ) -> Summary:
     repeats = repeats or (2 if quick else 3)
     sweep = Sweep()
-    print(
-        f"(b) Sweep: efficient_su2({QUBITS}) ({sweep.num_parameters} parameters) x {SETS} sets "
-        f"x {OBSERVABLES} observables; Run (shots {SHOTS}, precision 1/{math.isqrt(SHOTS)}) and "
-        f"StatevectorRun (exact); {repeats} interleaved repeats"
-    )
-    print(f"    {machine_note()}")
-    measured = {v.key: Measured([], [], defaultdict(list)) for v in VARIANTS}
-    problems: list[str] = []
-    with Server(poll_interval=poll_interval) as server, server.client(timeout=600) as client:
-        print(f"    server up in {server.startup_seconds:.2f} s ({poll_label(poll_interval)})")
-        experiment_id = server.create_experiment("bench-sweep")
-        bodies = {v.key: sweep.body(experiment_id, v) for v in VARIANTS}
-        for variant in VARIANTS:  # warm-up: worker imports, pass managers, first parse
-            submit_and_read(client, bodies[variant.key])
-            sweep.run_direct(variant)
-        for _ in range(repeats):
-            for variant in VARIANTS:
-                read = submit_and_read(client, bodies[variant.key])
-                direct_seconds, direct = sweep.run_direct(variant)
-                problems += check(read.job, direct, variant)
-                mine = measured[variant.key]
-                mine.qorch.append(read.seconds)
-                mine.direct.append(direct_seconds)
-                for phase, phase_seconds in read.phases.items():
-                    mine.phases[phase].append(phase_seconds)
-    rows = [report(variant, measured[variant.key], sweep) for variant in VARIANTS]
+    cases, problems = interleaved(sweep, "bench-sweep", repeats, poll_interval)
+    rows = [report(v, case.measured, sweep) for v, case in zip(VARIANTS, cases, strict=True)]
     if not problems:
         print(f"    results nest [1][{OBSERVABLES}][{SETS}]; values agree with direct Aer")
     shots_row, exact_row = rows
@@ -201,14 +185,12 @@ def report(variant: Variant, measured: Measured, sweep: Sweep) -> Row:
     print(
         f"    {variant.run_type}, precision {precision}, values agree {variant.agreement}; medians:"
     )
-    print(f"      direct EstimatorV2 run     {quantity(d, 's'):>10}  runs {fmt(measured.direct)}")
-    print(f"      qorch submit->Done+results {quantity(q, 's'):>10}  runs {fmt(measured.qorch)}")
+    print(f"      {runs_line('direct EstimatorV2 run    ', measured.direct)}")
+    print(f"      {runs_line('qorch submit->Done+results', measured.qorch)}")
     transpile = quantity(sweep.transpile_seconds[variant.key], "s")
     print(f"      direct transpile (not in the baseline): {transpile}")
     print("      where qorch's time goes (event timestamps and job metadata):")
-    for phase in PHASES:
-        if measured.phases[phase]:
-            print(f"        {phase:<21} {quantity(median(measured.phases[phase]), 's')}")
+    measured.print_phases("        ")
     return Row(variant.key, q, "s", d)
 
 
@@ -217,17 +199,5 @@ def numbers(row: Row) -> dict[str, float]:
     return {"qorch_median_s": row.value, "direct_median_s": baseline, "ratio": row.figure}
 
 
-def fmt(values: list[float]) -> str:
-    return "[" + ", ".join(f"{v:.3f}" for v in values) + "]"
-
-
-main = bench_main(
-    __doc__,
-    run,
-    "2 repeats instead of 3",
-    {"--repeats": "interleaved repeats of each side"},
-    poll=True,
-)
-
 if __name__ == "__main__":
-    sys.exit(main())
+    bench_main(__doc__, run, "2 repeats instead of 3", poll=True, repeats=REPEATS)

@@ -30,14 +30,13 @@ from common import (  # noqa: E402
     Summary,
     bell_body,
     bench_main,
-    machine_note,
-    ms,
-    percentile,
-    poll_label,
+    served,
     summary,
+    title,
     transpiled_bell,
 )
 from rows import Row  # noqa: E402
+from stats import ms, p50_p99  # noqa: E402
 
 SHOTS = 100
 CLIENTS = 8
@@ -152,12 +151,10 @@ async def measure(server: Server, jobs: int) -> tuple[Submissions, float, dict[s
 def run(quick: bool = False, jobs: int | None = None, poll_interval: str | None = None) -> Summary:
     jobs = jobs or (200 if quick else 1000)
     jobs -= jobs % CLIENTS
-    print(f"(c) Throughput: {jobs} Bell jobs ({SHOTS} shots), {CLIENTS} concurrent clients")
-    print(f"    {machine_note()}")
+    title(f"(c) Throughput: {jobs} Bell jobs ({SHOTS} shots), {CLIENTS} concurrent clients")
     baseline = direct_rate(jobs)
     single = direct_rate(jobs, max_parallel_threads=1)
-    with Server(poll_interval=poll_interval) as server:
-        print(f"    server up in {server.startup_seconds:.2f} s ({poll_label(poll_interval)})")
+    with served(poll_interval) as server:
         submissions, settled, found = asyncio.run(measure(server, jobs))
     submit_seconds = submissions.last_answered - submissions.first_sent
     total_seconds = settled - submissions.first_sent
@@ -166,7 +163,7 @@ def run(quick: bool = False, jobs: int | None = None, poll_interval: str | None 
     not_done = [i for i in submissions.job_ids if found.get(i) != "Done"]
     problems = [f"non-2xx or failed submit: {f}" for f in submissions.failures]
     problems += [f"job {i} is {found.get(i)}, not Done" for i in not_done]
-    p50, p99 = percentile(submissions.latencies, 50), percentile(submissions.latencies, 99)
+    p50, p99 = p50_p99(submissions.latencies)
     print(f"    direct Aer runs, sequential       {baseline:8.1f} jobs/s (baseline)")
     print(f"    direct Aer, 1 thread, sequential  {single:8.1f} jobs/s (reference)")
     print(
@@ -203,13 +200,11 @@ def run(quick: bool = False, jobs: int | None = None, poll_interval: str | None 
     )
 
 
-main = bench_main(
-    __doc__,
-    run,
-    "200 jobs instead of 1000",
-    {"--jobs": "number of jobs (a multiple of 8)"},
-    poll=True,
-)
-
 if __name__ == "__main__":
-    sys.exit(main())
+    bench_main(
+        __doc__,
+        run,
+        "200 jobs instead of 1000",
+        poll=True,
+        jobs="number of jobs (a multiple of 8)",
+    )

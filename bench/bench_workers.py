@@ -46,10 +46,10 @@ from common import (  # noqa: E402
     Server,
     Summary,
     machine_note,
-    median,
     stop_group,
     summary,
 )
+from stats import median  # noqa: E402
 
 WORKERS = 3
 ENV = {"QORCH_POLL_INTERVAL": "0.05", "QORCH_LEASE_SECONDS": "5", "QORCH_LOG_LEVEL": "WARNING"}

@@ -1,4 +1,5 @@
-"""Shared helpers of the benchmarks: a real qorch server subprocess, statistics, the Bell circuit.
+"""Shared helpers of the benchmarks: a real qorch server subprocess, the Bell circuit, the
+command line.
 
 Every benchmark starts its own `qorch serve` on a free loopback port with a temporary data
 directory, reads the API key the server prints once on its first start, waits for /health,
@@ -12,7 +13,6 @@ import contextlib
 import os
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, NoReturn
 
 import httpx
 from rows import Row as Row
@@ -191,6 +191,18 @@ def bell_body(experiment_id: str, shots: int) -> dict[str, Any]:
     }
 
 
+FINAL = ("Done", "Failed", "Cancelled")
+
+
+def until_final(client: httpx.Client, job_id: str) -> dict[str, Any]:
+    """The job's document once final, long-polled for at most 15 minutes."""
+    job: dict[str, Any] = {}
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline and job.get("status") not in FINAL:
+        job = client.get(f"/jobs/{job_id}", params={"wait": 30}).json()
+    return job
+
+
 def transpiled_bell(**options: Any) -> tuple[Any, Any]:
     """The Bell circuit transpiled for an AerSimulator(**options), and that simulator.
 
@@ -203,40 +215,6 @@ def transpiled_bell(**options: Any) -> tuple[Any, Any]:
     circuit = QuantumCircuit.from_qasm_str(BELL_QASM)
     simulator = AerSimulator(**options)
     return transpile(circuit, simulator), simulator
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0..100), linear interpolation between closest ranks."""
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def median(values: Sequence[float]) -> float:
-    return statistics.median(values) if values else float("nan")
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.2f} ms"
-
-
-def ratio(value: float, baseline: float) -> str:
-    return f"{value / baseline:.2f}x" if baseline > 0 else "n/a"
-
-
-@contextlib.contextmanager
-def timed() -> Iterator[list[float]]:
-    """`with timed() as t: ...` leaves the elapsed seconds in t[0]."""
-    box: list[float] = []
-    started = time.perf_counter()
-    try:
-        yield box
-    finally:
-        box.append(time.perf_counter() - started)
 
 
 def stop_group(process: subprocess.Popen[str], sig: int = signal.SIGTERM, wait: float = 15) -> None:
@@ -253,21 +231,19 @@ def stop_group(process: subprocess.Popen[str], sig: int = signal.SIGTERM, wait: 
 
 
 def bench_main(
-    doc: str, run: Callable[..., Summary], quick: str, counts: dict[str, str], poll: bool = False
-) -> Callable[..., int]:
-    """A benchmark's command line: --quick (help `quick`), integer options (flag: help) and
-    optionally --poll-interval, passed to `run` by name; exits 1 when the run saw problems."""
-
-    def main(argv: list[str] | None = None) -> int:
-        parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-        parser.add_argument("--quick", action="store_true", help=quick)
-        for flag, text in counts.items():
-            parser.add_argument(flag, type=int, help=text)
-        if poll:
-            parser.add_argument("--poll-interval", help="QORCH_POLL_INTERVAL for the server")
-        return 1 if run(**vars(parser.parse_args(argv))).problems else 0
-
-    return main
+    doc: str, run: Callable[..., Summary], quick: str, poll: bool = False, **counts: str
+) -> NoReturn:
+    """Runs a benchmark alone from its command line: --quick (help `quick`), an integer option
+    for each of `run`'s parameters named in `counts` (its help the value: `jobs` is --jobs, `n`
+    is -n) and optionally --poll-interval, passed to `run` by name; exits 1 when the run saw
+    problems."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=quick)
+    for name, text in counts.items():
+        parser.add_argument(f"-{name}" if len(name) == 1 else f"--{name}", type=int, help=text)
+    if poll:
+        parser.add_argument("--poll-interval", help="QORCH_POLL_INTERVAL for the server")
+    sys.exit(1 if run(**vars(parser.parse_args())).problems else 0)
 
 
 def machine_note() -> str:
@@ -276,5 +252,20 @@ def machine_note() -> str:
     return f"{os.cpu_count()} CPUs, load average {load}"
 
 
-def poll_label(poll_interval: str | None) -> str:
-    return f"QORCH_POLL_INTERVAL={poll_interval or 'default (0.2)'}"
+def title(line: str) -> None:
+    """A benchmark's first line, then the machine it runs on."""
+    print(line)
+    print(f"    {machine_note()}")
+
+
+@contextlib.contextmanager
+def served(poll_interval: str | None) -> Iterator[Server]:
+    """`qorch serve` running its own worker, its start-up time printed."""
+    with Server(poll_interval=poll_interval) as server:
+        polls = f"QORCH_POLL_INTERVAL={poll_interval or 'default (0.2)'}"
+        print(f"    server up in {server.startup_seconds:.2f} s ({polls})")
+        yield server
+
+
+REPEATS = "interleaved repeats of each side"
+"""The help of --repeats in the benchmarks that alternate qorch and the baseline."""

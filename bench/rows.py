@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 class Target:
     measure: str
     bound: float
-    at_most: bool
-    """The figure must be <= bound (else >= bound)."""
-    relative: bool
-    """The bound applies to value / baseline (else to the value itself)."""
     bench: str
     """The `run_all.py` name of the benchmark that measures it."""
+    at_most: bool = True
+    """The figure must be <= bound (else >= bound)."""
+    relative: bool = True
+    """The bound applies to value / baseline (else to the value itself)."""
 
     def text(self, unit: str) -> str:
         sign = "<=" if self.at_most else ">="
@@ -32,56 +32,51 @@ class Target:
 
 
 TABLE: dict[str, Target] = {
-    "latency": Target(
-        "Bell submit->Done over HTTP p50 vs direct AerSimulator.run", 3, True, True, "latency"
-    ),
+    "latency": Target("Bell submit->Done over HTTP p50 vs direct AerSimulator.run", 3, "latency"),
     "completed": Target(
         "1000 Bell jobs, 8 clients: completed/s vs direct sequential Aer",
         0.5,
-        False,
-        True,
         "throughput",
+        at_most=False,
     ),
-    "accepted": Target("1000 Bell jobs, 8 clients: accepted/s", 1000, False, False, "throughput"),
+    "accepted": Target(
+        "1000 Bell jobs, 8 clients: accepted/s",
+        1000,
+        "throughput",
+        at_most=False,
+        relative=False,
+    ),
     "replay": Target(
-        "qorch replay events/s vs reading+decoding the log (library)", 0.5, False, True, "replay"
+        "qorch replay events/s vs reading+decoding the log (library)", 0.5, "replay", at_most=False
     ),
     "sampling": Target(
-        "sampling sweep 14q x 300 sets x 4000 shots vs AerSimulator.run",
-        1.3,
-        True,
-        True,
-        "sampling",
+        "sampling sweep 14q x 300 sets x 4000 shots vs AerSimulator.run", 1.3, "sampling"
     ),
     "statevector_sweep": Target(
-        "StatevectorRun sweep 10q x 1000 x 10 obs vs exact EstimatorV2", 1.1, True, True, "sweep"
+        "StatevectorRun sweep 10q x 1000 x 10 obs vs exact EstimatorV2", 1.1, "sweep"
     ),
-    "startup": Target(
-        "start-up on a log of 1M events vs on an empty log", 2, True, True, "startup"
-    ),
+    "startup": Target("start-up on a log of 1M events vs on an empty log", 2, "startup"),
     "status": Target(
         "status read p99, 100k jobs stored, 24-q StatevectorRun running",
         0.010,
-        True,
-        False,
         "status",
+        relative=False,
     ),
 }
 """The issue's table, in its order."""
 
 EXTRA: dict[str, Target] = {
     "shots_sweep": Target(
-        "Run sweep 10q x 1000 x 10 obs, 4096 shots, vs EstimatorV2 1/64", 1.3, True, True, "sweep"
+        "Run sweep 10q x 1000 x 10 obs, 4096 shots, vs EstimatorV2 1/64", 1.3, "sweep"
     ),
     "statevector_24q": Target(
-        "StatevectorRun 24q GHZ-like, 3 obs, vs Qiskit Statevector", 1, True, True, "simulators"
+        "StatevectorRun 24q GHZ-like, 3 obs, vs Qiskit Statevector", 1, "simulators"
     ),
     "mps_60q": Target(
         "StatevectorRun 60q GHZ-like on MPS, 3 obs, exact (baseline: Aer)",
         1.0,
-        True,
-        False,
         "simulators",
+        relative=False,
     ),
 }
 

@@ -3,40 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from functools import cached_property
 from typing import Any
 
 import anyio
 import httpx
 
 from qorch.client import wire
-from qorch.client.config import resolve
 from qorch.client.errors import ConnectionFailed, StreamUnavailable, WaitTimeout
 
 Job = dict[str, Any]
 OnStatus = Callable[[Job], Awaitable[None] | None]
 
 
-class AsyncClient:
-    def __init__(
-        self,
-        url: str | None = None,
-        api_key: str | None = None,
-        *,
-        timeout: float = 30.0,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        config = resolve(url, api_key)
-        self.url = config.url
-        self.timeout = timeout
-        self._http = httpx.AsyncClient(
-            base_url=config.url,
-            headers=wire.headers(config.api_key),
-            timeout=timeout,
-            transport=transport,
-        )
-        self._experiment_id: str | None = None
-        self._experiment_lock = anyio.Lock()
-        self._stream = True  # until the server shows it has no GET /events
+class AsyncClient(wire.Connection[httpx.AsyncClient, httpx.AsyncBaseTransport]):
+    def _open(self, **options: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(**options)
+
+    @cached_property
+    def _experiment_lock(self) -> anyio.Lock:
+        """Made at the first use, in the event loop: concurrent first submits make one
+        experiment."""
+        return anyio.Lock()
 
     async def __aenter__(self) -> AsyncClient:
         return self
@@ -63,7 +51,7 @@ class AsyncClient:
 
     async def default_experiment(self) -> str:
         """The id of the caller's experiment named `qorch-client`, created the first time."""
-        async with self._experiment_lock:  # concurrent first submits make one experiment
+        async with self._experiment_lock:
             offset = 0
             while self._experiment_id is None:
                 params = {"limit": wire.EXPERIMENT_PAGE, "offset": offset}
@@ -150,39 +138,20 @@ class AsyncClient:
     async def _events(
         self, params: dict[str, str], deadline: wire.Deadline, last_id: str | None = None
     ) -> AsyncGenerator[tuple[str | None, Job | None]]:
-        """Yields (last_id, None) on each connection, then (id, job) per event, until the
-        deadline; reconnects after a dropped or idle connection."""
-        failures = 0
+        stream = wire.Stream(params, deadline, last_id, self.timeout)
         while not deadline.expired:
             try:
-                async with self._http.stream(
-                    "GET",
-                    wire.EVENTS,
-                    params=params,
-                    headers=wire.stream_headers(last_id),
-                    timeout=deadline.stream_timeout(self.timeout),
-                ) as response:
+                async with self._http.stream("GET", wire.EVENTS, **stream.request()) as response:
                     if response.status_code >= 400:
                         await response.aread()
-                    wire.check_stream(response)
-                    failures = 0
-                    yield last_id, None
-                    events = wire.Events(last_id)
+                    yield stream.opened(response)
                     async for line in response.aiter_lines():
                         if deadline.expired:
                             return
-                        event = events.feed(line)
-                        last_id = events.last_id
-                        seen = wire.event_job(event[1], params.get("job_id")) if event else None
-                        if seen is not None:
-                            yield last_id, seen
-            except httpx.ReadTimeout:
-                continue  # idle: reconnect, resuming after the last event
+                        if (event := stream.feed(line)) is not None:
+                            yield event
             except httpx.TransportError as error:
-                failures += 1
-                if failures >= wire.STREAM_RETRIES:
-                    raise StreamUnavailable(0, "stream_failed", str(error)) from error
-                await anyio.sleep(min(deadline.left(), 0.5 * failures))
+                await anyio.sleep(stream.failed(error))
 
 
 async def _notify(on_status: OnStatus | None, job: Job) -> None:

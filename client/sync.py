@@ -10,33 +10,15 @@ from typing import Any
 import httpx
 
 from qorch.client import wire
-from qorch.client.config import resolve
 from qorch.client.errors import ConnectionFailed, StreamUnavailable, WaitTimeout
 
 Job = dict[str, Any]
 OnStatus = Callable[[Job], None]
 
 
-class Client:
-    def __init__(
-        self,
-        url: str | None = None,
-        api_key: str | None = None,
-        *,
-        timeout: float = 30.0,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        config = resolve(url, api_key)
-        self.url = config.url
-        self.timeout = timeout
-        self._http = httpx.Client(
-            base_url=config.url,
-            headers=wire.headers(config.api_key),
-            timeout=timeout,
-            transport=transport,
-        )
-        self._experiment_id: str | None = None
-        self._stream = True  # until the server shows it has no GET /events
+class Client(wire.Connection[httpx.Client, httpx.BaseTransport]):
+    def _open(self, **options: Any) -> httpx.Client:
+        return httpx.Client(**options)
 
     def __enter__(self) -> Client:
         return self
@@ -144,36 +126,17 @@ class Client:
     def _events(
         self, params: dict[str, str], deadline: wire.Deadline, last_id: str | None = None
     ) -> Generator[tuple[str | None, Job | None]]:
-        """Yields (last_id, None) on each connection, then (id, job) per event, until the
-        deadline; reconnects after a dropped or idle connection."""
-        failures = 0
+        stream = wire.Stream(params, deadline, last_id, self.timeout)
         while not deadline.expired:
             try:
-                with self._http.stream(
-                    "GET",
-                    wire.EVENTS,
-                    params=params,
-                    headers=wire.stream_headers(last_id),
-                    timeout=deadline.stream_timeout(self.timeout),
-                ) as response:
+                with self._http.stream("GET", wire.EVENTS, **stream.request()) as response:
                     if response.status_code >= 400:
                         response.read()
-                    wire.check_stream(response)
-                    failures = 0
-                    yield last_id, None
-                    events = wire.Events(last_id)
+                    yield stream.opened(response)
                     for line in response.iter_lines():
                         if deadline.expired:
                             return
-                        event = events.feed(line)
-                        last_id = events.last_id
-                        seen = wire.event_job(event[1], params.get("job_id")) if event else None
-                        if seen is not None:
-                            yield last_id, seen
-            except httpx.ReadTimeout:
-                continue  # idle: reconnect, resuming after the last event
+                        if (event := stream.feed(line)) is not None:
+                            yield event
             except httpx.TransportError as error:
-                failures += 1
-                if failures >= wire.STREAM_RETRIES:
-                    raise StreamUnavailable(0, "stream_failed", str(error)) from error
-                time.sleep(min(deadline.left(), 0.5 * failures))
+                time.sleep(stream.failed(error))

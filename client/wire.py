@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import math
 import time
-from typing import Any
+from abc import ABC, abstractmethod
+from typing import Any, Generic, TypeVar
 
 import httpx
 
 from qorch import __version__
+from qorch.client.config import resolve
 from qorch.client.errors import StreamUnavailable, error_from
 
 FINAL = frozenset({"Done", "Error", "Cancelled"})
@@ -25,6 +27,38 @@ PROGRESS_POLL = 1.0
 STREAM_IDLE = 30.0
 """Seconds without a byte from the event stream before reconnecting (with Last-Event-ID)."""
 STREAM_RETRIES = 3
+
+
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
+T = TypeVar("T", httpx.BaseTransport, httpx.AsyncBaseTransport)
+
+
+class Connection(ABC, Generic[H, T]):
+    """What a client holds: the server's URL, the timeout of its requests, its HTTP client, the
+    caller's default experiment once found, and whether the server has an event stream."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = 30.0,
+        transport: T | None = None,
+    ) -> None:
+        config = resolve(url, api_key)
+        self.url = config.url
+        self.timeout = timeout
+        self._http: H = self._open(
+            base_url=config.url,
+            headers=headers(config.api_key),
+            timeout=timeout,
+            transport=transport,
+        )
+        self._experiment_id: str | None = None
+        self._stream = True  # until the server shows it has no GET /events
+
+    @abstractmethod
+    def _open(self, **options: Any) -> H: ...
 
 
 def headers(api_key: str) -> dict[str, str]:
@@ -133,6 +167,53 @@ def event_job(data: str, job_id: str | None = None) -> dict[str, Any] | None:
     if job_id is not None and seen is not None and str(seen) != job_id:
         return None
     return job
+
+
+class Stream:
+    """A reader of GET /events across its connections: (last_id, None) on each connection, then
+    (id, job) per event, until the deadline; it reconnects after a dropped or idle connection,
+    resuming after the last event, and gives up after STREAM_RETRIES failures in a row."""
+
+    def __init__(
+        self, params: dict[str, str], deadline: Deadline, last_id: str | None, timeout: float
+    ) -> None:
+        self.params = params
+        self.deadline = deadline
+        self.last_id = last_id
+        self.timeout = timeout
+        self.failures = 0
+        self.events = Events(last_id)
+
+    def request(self) -> dict[str, Any]:
+        """The arguments of the next connection's `stream("GET", EVENTS, ...)`."""
+        return {
+            "params": self.params,
+            "headers": stream_headers(self.last_id),
+            "timeout": self.deadline.stream_timeout(self.timeout),
+        }
+
+    def opened(self, response: httpx.Response) -> tuple[str | None, None]:
+        """Checks a connection's answer (its body read on errors); what to yield for it."""
+        check_stream(response)
+        self.failures = 0
+        self.events = Events(self.last_id)
+        return self.last_id, None
+
+    def feed(self, line: str) -> tuple[str | None, dict[str, Any]] | None:
+        """What to yield for a line: the job of an event that ends there, if it is wanted."""
+        event = self.events.feed(line)
+        self.last_id = self.events.last_id
+        seen = event_job(event[1], self.params.get("job_id")) if event else None
+        return None if seen is None else (self.last_id, seen)
+
+    def failed(self, error: httpx.TransportError) -> float:
+        """Seconds to wait before connecting again: none after an idle connection."""
+        if isinstance(error, httpx.ReadTimeout):
+            return 0.0
+        self.failures += 1
+        if self.failures >= STREAM_RETRIES:
+            raise StreamUnavailable(0, "stream_failed", str(error)) from error
+        return min(self.deadline.left(), 0.5 * self.failures)
 
 
 def job_stream(job_id: str) -> dict[str, str]:

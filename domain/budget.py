@@ -17,11 +17,12 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from qorch.domain.errors import BudgetExceeded, Conflict, RequestError
+from qorch.domain.per_user import OnePerUser
 
 PERIODS = ("total", "month")
 ALL_PROVIDERS = ""
@@ -50,10 +51,8 @@ class Reservation:
     month: str
 
 
-class Budget(Aggregate):
-    @staticmethod
-    def create_id(user_id: UUID) -> UUID:
-        return uuid5(NAMESPACE_URL, f"qorch:budget:{user_id}")
+class Budget(OnePerUser, Aggregate):
+    ID_PREFIX = "qorch:budget:"
 
     class Opened(Aggregate.Created):
         user_id: UUID

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate
 
 
 @dataclass(frozen=True)
@@ -25,49 +25,26 @@ class CircuitFacts:
 CONTROL_FLOW = frozenset({"if_else", "while_loop", "for_loop", "switch_case", "box"})
 
 
-class Circuit(Aggregate):
-    """Stored once per experiment and content hash: the id is derived from both."""
+@dataclass(eq=False, repr=False)
+class Circuit(Aggregate, created_event_name="Stored"):
+    """Stored once per experiment and content hash: the id is derived from both. Its fields are
+    those of its one event, `Stored`."""
 
     @staticmethod
     def create_id(experiment_id: UUID, content_hash: str) -> UUID:
         return uuid5(experiment_id, content_hash)
 
-    class Stored(Aggregate.Created):
-        user_id: UUID
-        experiment_id: UUID
-        content_hash: str
-        name: str
-        source: str
-        format: str
-        qubits: int
-        parameters: list[str]
-        has_measurements: bool
-        metrics: dict[str, Any]
-
-    @event(Stored)
-    def __init__(
-        self,
-        user_id: UUID,
-        experiment_id: UUID,
-        content_hash: str,
-        name: str,
-        source: str,
-        format: str,
-        qubits: int,
-        parameters: list[str],
-        has_measurements: bool,
-        metrics: dict[str, Any],
-    ) -> None:
-        self.user_id = user_id
-        self.experiment_id = experiment_id
-        self.content_hash = content_hash
-        self.name = name
-        self.source = source
-        self.format = format
-        self.qubits = qubits
-        self.parameters = parameters
-        self.has_measurements = has_measurements
-        self.metrics = metrics
+    Stored: ClassVar[type[Aggregate.Created]]
+    user_id: UUID
+    experiment_id: UUID
+    content_hash: str
+    name: str
+    source: str
+    format: str
+    qubits: int
+    parameters: list[str]
+    has_measurements: bool
+    metrics: dict[str, Any]
 
     @classmethod
     def store(cls, user_id: UUID, experiment_id: UUID, facts: CircuitFacts, name: str) -> Circuit:

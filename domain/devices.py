@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 
 @dataclass(frozen=True)
@@ -15,8 +15,6 @@ class Device:
     simulator: bool
     status: str = "online"
     description: str = ""
-    basis_gates: tuple[str, ...] = ()
-    coupling_map: tuple[tuple[int, int], ...] | None = None
     noisy: bool = False
     supports_statevector: bool = False
     dynamic_circuits: tuple[str, ...] = ()
@@ -26,6 +24,8 @@ class Device:
     """Runs at a provider: submitted, its provider job recorded, then polled (not run inline)."""
     credentials: tuple[str, ...] = ()
     """Option names a real run needs (e.g. ionq_api_key); a dry run needs none."""
+    basis_gates: tuple[str, ...] = ()
+    coupling_map: tuple[tuple[int, int], ...] | None = None
     price_key: str | None = None
     """The entry of the price table that prices this device (None: a free local simulator)."""
     requires: tuple[str, ...] = ()
@@ -33,23 +33,17 @@ class Device:
     extra: dict[str, object] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "provider": self.provider,
-            "vendor": self.vendor,
-            "name": self.name,
-            "qubits": self.qubits,
-            "simulator": self.simulator,
-            "status": self.status,
-            "description": self.description,
-            "noisy": self.noisy,
-            "supports_statevector": self.supports_statevector,
-            "dynamic_circuits": list(self.dynamic_circuits),
-            "remote": self.remote,
-            "credentials": list(self.credentials),
-            "basis_gates": list(self.basis_gates),
-            "coupling_map": [list(edge) for edge in self.coupling_map]
-            if self.coupling_map is not None
-            else None,
-            **self.extra,
+        """As `GET /devices` lists it: every field but qorch's own, then `extra`'s."""
+        listed = {
+            f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name not in UNLISTED
         }
+        return {**listed, **self.extra}
+
+
+UNLISTED = frozenset({"price_key", "requires", "extra"})
+"""The fields a device listing leaves out."""
+
+
+def _plain(value: object) -> object:
+    """Tuples (of tuples) as lists, as JSON has them."""
+    return [_plain(item) for item in value] if isinstance(value, tuple) else value

@@ -24,6 +24,7 @@ from eventsourcing.domain import Aggregate, event
 
 from qorch.domain.errors import Conflict, RequestError
 from qorch.domain.job import STATUS_AFTER
+from qorch.domain.per_user import OnePerUser
 
 SECRET_PREFIX = "whsec_"
 EVENT_TYPES = {status: f"job.{status.value.lower()}" for status in set(STATUS_AFTER.values())}
@@ -98,10 +99,8 @@ def checked_events(given: Any) -> tuple[str, ...]:
     return tuple(sorted(set(given)))
 
 
-class Webhooks(Aggregate):
-    @staticmethod
-    def create_id(user_id: UUID) -> UUID:
-        return uuid5(NAMESPACE_URL, f"qorch:webhooks:{user_id}")
+class Webhooks(OnePerUser, Aggregate):
+    ID_PREFIX = "qorch:webhooks:"
 
     class Opened(Aggregate.Created):
         user_id: UUID

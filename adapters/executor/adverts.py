@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 import weakref
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from eventsourcing.persistence import Recorder
@@ -134,9 +135,9 @@ SCHEMA = (
 )
 
 
+@dataclass(frozen=True)
 class WorkersTable:
-    def __init__(self, tables: SideTables) -> None:
-        self.tables = tables
+    tables: SideTables
 
     def write(self, worker_id: str, capabilities: str, heartbeat: float) -> None:
         self.tables.run(

@@ -204,9 +204,9 @@ SCHEMA = (
 )
 
 
+@dataclasses.dataclass(frozen=True)
 class CheckpointTable:
-    def __init__(self, tables: SideTables) -> None:
-        self.tables = tables
+    tables: SideTables
 
     def read(self) -> tuple[int, bytes] | None:
         rows = self.tables.query("SELECT position, board FROM {checkpoint} WHERE name = ?", (NAME,))

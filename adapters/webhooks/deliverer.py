@@ -24,6 +24,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 from uuid import UUID
 
@@ -77,28 +78,21 @@ Due = dict[UUID, float | None]
 """Deliveries whose next attempt time changed (None: ended)."""
 
 
+@dataclass(eq=False, repr=False)
 class Deliverer:
-    def __init__(
-        self,
-        app: Qorch,
-        sender: Sender,
-        *,
-        poll_interval: float,
-        backoff: Backoff,
-        lease_seconds: float = 60.0,
-        max_in_flight: int = 16,
-        every: float = EVERY_SECONDS,
-    ) -> None:
-        self.app = app
-        self.sender = sender
-        self.poll_interval = poll_interval
-        self.backoff = backoff
-        self.lease_seconds = lease_seconds
-        self.max_in_flight = max_in_flight
-        self.every = every
+    app: Qorch
+    sender: Sender
+    _: KW_ONLY
+    poll_interval: float
+    backoff: Backoff
+    lease_seconds: float = 60.0
+    max_in_flight: int = 16
+    every: float = EVERY_SECONDS
+
+    def __post_init__(self) -> None:
         self.worker_id = new_worker_id()
-        self.tables: WebhookTables | None = tables_for(app.recorder)
-        self.follower = LogFollower(app, poll_interval=poll_interval, topics=TOPICS)
+        self.tables: WebhookTables | None = tables_for(self.app.recorder)
+        self.follower = LogFollower(self.app, poll_interval=self.poll_interval, topics=TOPICS)
         self.endpoints: dict[str, dict[str, dict[str, Any]]] = {}
         """By Webhooks aggregate id (one per user): endpoint id -> {url, events}."""
         self.callbacks: dict[str, dict[str, str]] = {}
@@ -108,7 +102,7 @@ class Deliverer:
         self.sending: set[UUID] = set()
         self.user_of: dict[UUID, str] = {}
         """The user of each due delivery: one user's slow receivers never hold every slot."""
-        self.per_user = max(1, max_in_flight // 4)
+        self.per_user = max(1, self.max_in_flight // 4)
         self.wakeup = Wakeup()
         self._lock = threading.Lock()  # what is known, between the follower's thread and saves
 

@@ -27,14 +27,7 @@ from qorch.http.dashboard.lab_form import (
     credentials_from,
     form_field,
 )
-from qorch.http.dashboard.pages import (
-    Context,
-    checked_form,
-    found,
-    page_context,
-    refused,
-    signed_in,
-)
+from qorch.http.dashboard.pages import Context, checked_post, found, page_context, signed_in
 from qorch.http.dashboard.reads import circuit_facts
 from qorch.http.dashboard.rendering import render
 from qorch.http.dashboard.session import Session
@@ -141,11 +134,9 @@ def lab_form_page(
     )
 
 
-async def run(request: Request) -> Response:
+@checked_post
+async def run(request: Request, session: Session, fields: dict[str, list[str]]) -> Response:
     """Estimate (a dry run) or Run, from the Lab's form."""
-    session, fields = await checked_form(request)
-    if session is None:
-        return refused()
     context = page_context(request, session)
     service, user = service_of(request), user_of(request)
     form = LabForm.from_fields(fields)
@@ -175,10 +166,10 @@ async def run(request: Request) -> Response:
     return RedirectResponse(f"/dashboard/jobs/{job['id']}", 303)
 
 
-async def create_experiment(request: Request) -> Response:
-    session, fields = await checked_form(request)
-    if session is None:
-        return refused()
+@checked_post
+async def create_experiment(
+    request: Request, session: Session, fields: dict[str, list[str]]
+) -> Response:
     name, description = _first(fields, "name").strip(), _first(fields, "description")
     try:
         if not name:

@@ -13,14 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from qorch.http import commands
 from qorch.http.auth import user_of
 from qorch.http.context import service_of
-from qorch.http.dashboard.pages import (
-    Context,
-    checked_form,
-    found,
-    page_context,
-    refused,
-    signed_in,
-)
+from qorch.http.dashboard.pages import Context, checked_post, found, page_context, signed_in
 from qorch.http.dashboard.rendering import render
 from qorch.http.dashboard.session import Session
 from qorch.http.errors import as_api_error
@@ -63,10 +56,10 @@ async def new_circuit_page(request: Request, session: Session, context: Context)
     return _page(request, context, experiment, qasm="", circuit_name="")
 
 
-async def store_circuit(request: Request) -> Response:
-    session, fields = await checked_form(request)
-    if session is None:
-        return refused()
+@checked_post
+async def store_circuit(
+    request: Request, session: Session, fields: dict[str, list[str]]
+) -> Response:
     context = page_context(request, session)
     experiment_id = (fields.get("experiment_id") or [""])[0]
     qasm, name = (fields.get("qasm") or [""])[0], (fields.get("name") or [""])[0]

@@ -43,6 +43,20 @@ def _number(cell: str, where: str) -> float:
     return value
 
 
+def _entered(text: str, field: str, shape: str) -> str | list[Any] | None:
+    """What a box holds: None when it is left empty, the list its JSON gives (`shape`), or its
+    text, stripped, in the box's own format."""
+    text = text.strip()
+    if not text:
+        return None
+    if not text.startswith("["):
+        return text
+    parsed = _json(text, field)
+    if not isinstance(parsed, list):
+        raise RequestError(field, f"JSON must be a list: {shape}")
+    return parsed
+
+
 def _is_header(row: list[str]) -> bool:
     try:
         [float(cell) for cell in row]
@@ -53,15 +67,10 @@ def _is_header(row: list[str]) -> bool:
 
 def parse_parameters(text: str, circuit_parameters: list[list[str]]) -> list[Any] | None:
     """[circuit][parameter_set][value] for the chosen circuits, or None when left empty."""
-    text = text.strip()
-    if not text:
-        return None
-    if text.startswith("["):
-        parsed = _json(text, "parameters")
-        if not isinstance(parsed, list):
-            raise RequestError("parameters", "JSON must be a list: [circuit][parameter_set][value]")
-        return parsed
-    rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text)) if row]
+    entered = _entered(text, "parameters", "[circuit][parameter_set][value]")
+    if not isinstance(entered, str):
+        return entered
+    rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(entered)) if row]
     header: list[str] | None = None
     if rows and _is_header(rows[0]):
         header, rows = rows[0], rows[1:]
@@ -149,17 +158,12 @@ def parse_observable(line: str, number: int) -> list[list[Any]]:
 def parse_observables(text: str, circuits: int) -> list[Any] | None:
     """[circuit][observable] (each line's observable for every chosen circuit), the JSON as
     given, or None when left empty."""
-    text = text.strip()
-    if not text:
-        return None
-    if text.startswith("["):
-        parsed = _json(text, "observables")
-        if not isinstance(parsed, list):
-            raise RequestError("observables", "JSON must be a list: [circuit][observable]")
-        return parsed
+    entered = _entered(text, "observables", "[circuit][observable]")
+    if not isinstance(entered, str):
+        return entered
     observables = [
         parse_observable(line, number)
-        for number, line in enumerate(text.splitlines(), start=1)
+        for number, line in enumerate(entered.splitlines(), start=1)
         if line.strip()
     ]
     return [observables for _ in range(max(circuits, 1))]

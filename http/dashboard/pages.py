@@ -142,6 +142,23 @@ def refused() -> Response:
     return Response("CSRF check failed", status_code=403)
 
 
+FormPost = Callable[[Request, Session, dict[str, list[str]]], Awaitable[Response]]
+
+
+def checked_post(post: FormPost) -> Callable[[Request], Awaitable[Response]]:
+    """A form's POST, given the session and every value of each field once its origin and CSRF
+    token check out; 403 otherwise."""
+
+    @functools.wraps(post)
+    async def handler(request: Request) -> Response:
+        session, fields = await checked_form(request)
+        if session is None:
+            return refused()
+        return await post(request, session, fields)
+
+    return handler
+
+
 async def sign_out(request: Request) -> Response:
     session, _ = await checked_form(request)
     if session is None:
