@@ -22,6 +22,7 @@ from qorch.domain.circuit import Circuit
 from qorch.domain.devices import Device
 from qorch.domain.errors import Conflict, NotFound, RequestError
 from qorch.domain.execution import ProviderError
+from qorch.domain.experiment import Experiment
 from qorch.domain.experiment_commands import ExperimentCommands
 from qorch.domain.fields import checked_json, checked_text
 from qorch.domain.job import Job
@@ -197,11 +198,21 @@ class JobCommands(BudgetCommands, ExperimentCommands, WebhookCommands):
                 self.credentials.destroy(job_id)
             raise
 
+    def _run_experiment(self, user_id: UUID, experiment_id: str) -> Experiment:
+        """The caller's experiment that a run goes into. A run needs only its id and owner,
+        which never change, so an experiment found for a run before is not read again."""
+        try:
+            return self._run_experiments.get((user_id, experiment_id))
+        except KeyError:
+            experiment = self.owned_experiment(user_id, experiment_id, field="experiment_id")
+            self._run_experiments.put((user_id, experiment_id), experiment)
+            return experiment
+
     def _new_job(
         self, user_id: UUID, request: RunRequest
     ) -> tuple[Job, list[Circuit], dict[str, str]]:
         check_request_shape(request, self.limits)
-        experiment = self.owned_experiment(user_id, request.experiment_id, field="experiment_id")
+        experiment = self._run_experiment(user_id, request.experiment_id)
         device = self._device(request.device_id or DEFAULT_DEVICE_ID)
         circuits, new_circuits = self._circuits_for(user_id, experiment, request)
         plan = plan_run(request, [c.facts() for c in circuits], device, self.limits)

@@ -9,7 +9,7 @@ from starlette.routing import Route
 from qorch.http import commands, queries
 from qorch.http.auth import user_of
 from qorch.http.context import query_of, service_of
-from qorch.http.errors import json_response, parse_body
+from qorch.http.errors import FastJSONResponse, json_response, parse_body
 from qorch.http.presenters import (
     analytics_context,
     devices_context,
@@ -24,7 +24,10 @@ async def run_circuits_on_qpu_or_simulator(request: Request) -> JSONResponse:
     body = await parse_body(request, RunCircuitsRequest)
     key = request.headers.get("idempotency-key", "").strip()
     job = await commands.submit_run(service_of(request), user, body, key)
-    return await json_response({"context": submitted_context(job), "job": job}, 201)
+    answer = {"context": submitted_context(job), "job": job}
+    if job.get("info") is None:  # no results yet: a small answer, not worth a thread
+        return FastJSONResponse(answer, status_code=201)
+    return await json_response(answer, 201)
 
 
 async def get_job_results_and_status(request: Request) -> JSONResponse:

@@ -60,7 +60,7 @@ class ApiKeyOrSession(AuthenticationBackend):
         service = service_of(conn)
         session = None
         try:
-            if on_dashboard(conn.url.path):
+            if on_dashboard(conn.scope["path"]):  # conn.url would parse the whole URL for it
                 session = sessions_of(conn).read(conn.cookies.get(COOKIE))
                 user = await queries.session_user(service, session) if session else None
             else:

@@ -79,7 +79,9 @@ async def job_json(
 
 
 async def _wait_until_final(service: Service, user: User, job_id: str, wait: float) -> None:
-    deadline = time.monotonic() + min(max(wait, 0.0), MAX_WAIT_SECONDS)
+    if wait <= 0:
+        return  # the read that follows, in a worker thread, answers NotFound just the same
+    deadline = time.monotonic() + min(wait, MAX_WAIT_SECONDS)
     while True:
         doc = jobs.get_job(service.views.connection(), str(user.id), job_id, with_inputs=False)
         if doc is None:

@@ -4,6 +4,7 @@ nothing is recorded, and other users are not affected."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from qorch.adapters.quotas import Quotas
+from qorch.domain.job import JobStatus
 from qorch.http import commands
-from qorch.http.admission import TooManyRequests
+from qorch.http.admission import OPEN_JOBS_SQL, OPEN_STATUSES, TooManyRequests
 from qorch.http.app import create_app
 from qorch.http.schemas import RunCircuitsRequest
+from qorch.projections.database import SCHEMA
 from tests.conftest import BELL_QASM2, Account, new_account, settings_for
 from tests.sdk.test_sdk_wire import PROGRAM, sdk_post, upload_bell
 
@@ -139,3 +142,13 @@ def test_circuit_uploads_count_against_a_storage_quota(tmp_path: Path):
         )
         assert submit(ada).status_code == 429  # submits too
         assert submit(bob).status_code == 201  # Bob's own quota is untouched
+
+
+def test_counting_open_jobs_reads_only_the_users_open_jobs():
+    # A user with 100k finished jobs must not pay for them on every submit.
+    db = sqlite3.connect(":memory:")
+    db.executescript(SCHEMA)
+    plan = db.execute("EXPLAIN QUERY PLAN " + OPEN_JOBS_SQL, ("u", *OPEN_STATUSES)).fetchall()
+    details = " ".join(row[-1] for row in plan)
+    assert "USING COVERING INDEX jobs_by_user_status (user_id=? AND status=?)" in details
+    assert set(OPEN_STATUSES) == {s.value for s in JobStatus} - {"Done", "Error", "Cancelled"}
