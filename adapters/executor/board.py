@@ -3,6 +3,9 @@
 The board is fed notifications by the executor's log follower. Only lease events are decoded
 (Submitted can carry a large parameter sweep); a job's owner, priority and needs (what its
 device requires of a worker, e.g. a GPU) are read once, from its first event, in a worker thread.
+A job just submitted is the exception: a small Submitted among the first of a page is decoded
+where it is tracked, when nothing else about it must be read from the store, so that the job is
+claimed without a trip to a worker thread and a read first (`INLINE_BYTES`).
 """
 
 from __future__ import annotations
@@ -47,6 +50,11 @@ Owner = tuple[str, int, str, str]
 other small jobs ("" when it runs alone), and what a worker needs to run it."""
 SWEEP_TEXT = 4096
 """Inputs longer than this may hold many parameter sets: such a job is not taken as small."""
+INLINE_BYTES = 4096
+INLINE_PER_PAGE = 8
+"""A Submitted event of at most INLINE_BYTES, among the first INLINE_PER_PAGE of a page, is read
+as it is tracked (a Bell job's is under 1 KiB); a backlog is read in a worker thread."""
+SUBMITTED_TOPIC = get_topic(Job.Submitted)
 
 
 @dataclass
@@ -81,6 +89,7 @@ class JobBoard:
     def track(self, notifications: Sequence[Notification]) -> list[UUID]:
         """Takes in what the log says; answers the jobs cancelled by their users."""
         cancelled: list[UUID] = []
+        inline = INLINE_PER_PAGE
         for notification in notifications:
             job_id = UUID(str(notification.originator_id))
             topic = notification.topic
@@ -88,13 +97,16 @@ class JobBoard:
                 continue
             if topic in OPENING_TOPICS:
                 known = self.open.get(job_id)  # Released: still open, its owner known
-                self.open[job_id] = OpenJob(
+                self.open[job_id] = state = OpenJob(
                     opened_at=known.opened_at if known else notification.id,
                     user=known.user if known else None,
                     priority=known.priority if known else 0,
                     batch_device=known.batch_device if known else "",
                     needs=known.needs if known else "",
                 )
+                if state.user is None and topic == SUBMITTED_TOPIC and inline > 0:
+                    inline -= 1
+                    self._learn_inline(notification, state)
                 if topic == RESTARTED_TOPIC and job_id in self.closed:
                     # Restarted with fresh credentials: they must outlive the earlier ending.
                     self.closed = [closed for closed in self.closed if closed != job_id]
@@ -160,28 +172,46 @@ class JobBoard:
             if not first:
                 continue  # not stored (yet): looked up again on the next pass
             try:
-                event: Any = self.app.mapper.to_domain_event(first[0])
-                device = self.app.find_device(event.device_id)
-                found[job_id] = (
-                    str(event.user_id),
-                    int(event.priority),
-                    self._batch_device(event, device),
-                    self._needs(event.device_id, device),
-                )
+                owner = self._owner(self.app.mapper.to_domain_event(first[0]))
+                assert owner is not None  # what it needs is read
+                found[job_id] = owner
             except Exception as error:  # whatever the decoding raised: it cannot be read
                 found[job_id] = error
         return found
 
-    def _needs(self, device_id: str, device: Device | None) -> str:
-        known = self.requires(device_id) if self.requires is not None else ()
-        return needs_of((*known, *(device.requires if device is not None else ())))
+    def _learn_inline(self, notification: Notification, state: OpenJob) -> None:
+        if len(notification.state) > INLINE_BYTES:
+            return
+        try:
+            owner = self._owner(self.app.mapper.to_domain_event(notification), read=False)
+        except Exception:
+            return  # read again by learn_owners, which sets the job aside if it must
+        if owner is not None:
+            state.user, state.priority, state.batch_device, state.needs = owner
 
-    def _batch_device(self, submitted: Any, device: Device | None) -> str:
+    def _owner(self, first: Any, read: bool = True) -> Owner | None:
+        """What the job's first event says; None when that takes a read of the store and
+        `read` is False (its circuits' sizes are not known yet, or its device is listed only
+        while a worker advertises it)."""
+        known = self.requires(first.device_id) if self.requires is not None else ()
+        if known and not read:
+            return None
+        device = self.app.find_device(first.device_id)
+        batch_device = self._batch_device(first, device, read)
+        if batch_device is None:
+            return None
+        needs = needs_of((*known, *(device.requires if device is not None else ())))
+        return str(first.user_id), int(first.priority), batch_device, needs
+
+    def _batch_device(self, submitted: Any, device: Device | None, read: bool) -> str | None:
         if device is None or device.remote or submitted.dry_run:
             return ""
         if len(submitted.inputs_json) > SWEEP_TEXT:
             return ""
-        sizes = [self._size_of(circuit_id) for circuit_id in submitted.circuit_ids]
+        found = [self._size_of(circuit_id, read) for circuit_id in submitted.circuit_ids]
+        sizes = [size for size in found if size is not None]
+        if len(sizes) < len(found):
+            return None
         small = is_small(
             max((qubits for qubits, _, _ in sizes), default=0),
             sum(gates for _, gates, _ in sizes),
@@ -191,10 +221,13 @@ class JobBoard:
         )
         return device.id if small else ""
 
-    def _size_of(self, circuit_id: UUID) -> tuple[int, int, bool]:
+    def _size_of(self, circuit_id: UUID, read: bool = True) -> tuple[int, int, bool] | None:
         """A circuit's qubits, gates and whether it loops or branches; circuits are shared by
-        many jobs and never change what they hold, so each is read once."""
+        many jobs and never change what they hold, so each is read once (None: not read yet,
+        and `read` is False)."""
         size = self._sizes.get(circuit_id)
+        if size is None and not read:
+            return None
         if size is None:
             if len(self._sizes) >= CIRCUITS_KEPT:
                 self._sizes.clear()
