@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from qorch.projections.database import dumps
+from qorch.projections.reading import iso_text
 
 Handlers = dict[type, Callable[[Any, "Batch"], None]]
 """Per event class, what it changes in the views (each projections module has its own)."""
@@ -33,23 +34,36 @@ EXPERIMENT_COLUMNS = {"user_id": "user_id", "created": "creation_date"}
 
 class Documents:
     """One table of JSON documents by id, some fields copied to indexed columns: `changed` (a
-    column an update rewrites besides the document)."""
+    column an update rewrites besides the document); `positioned`, the table's `position` column
+    holds the log position of the document's last change `moved` reports (kept by updates that
+    report none)."""
 
     def __init__(
-        self, db: sqlite3.Connection, table: str, columns: dict[str, str], changed: tuple[str, ...]
+        self,
+        db: sqlite3.Connection,
+        table: str,
+        columns: dict[str, str],
+        changed: tuple[str, ...],
+        positioned: bool = False,
     ) -> None:
         self.db = db
         self.table = table
         self.select = f"SELECT doc FROM {table} WHERE id = ?"
-        marks = ", ".join("?" * (len(columns) + 2))
-        self.insert = f"INSERT INTO {table} (id, {', '.join(columns)}, doc) VALUES ({marks})"
-        sets = "".join(f"{name} = ?, " for name in changed)
-        self.update_doc = f"UPDATE {table} SET {sets}doc = ? WHERE id = ?"
+        names = ["id", *columns, "doc"]
+        sets = [f"{name} = ?" for name in (*changed, "doc")]
+        if positioned:
+            names.append("position")
+            sets.append("position = COALESCE(?, position)")
+        marks = ", ".join("?" * len(names))
+        self.insert = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})"
+        self.update_doc = f"UPDATE {table} SET {', '.join(sets)} WHERE id = ?"
         self.column_fields = list(columns.values())
         self.changed_fields = [columns[name] for name in changed]
+        self.positioned = positioned
         self.docs: dict[str, dict[str, Any] | None] = {}
         self.added: dict[str, None] = {}  # insertion-ordered: rows keep the log's order
         self.updated: dict[str, None] = {}
+        self.positions: dict[str, int] = {}
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The document as the batch's earlier events left it; None when there is none."""
@@ -71,6 +85,12 @@ class Documents:
         if key not in self.added:
             self.updated[key] = None
 
+    def moved(self, key: str, position: int) -> None:
+        """Records that the document (if there is one) changed at log position `position`."""
+        if self.get(key) is not None:
+            self.positions[key] = position
+            self.update(key)
+
     def flush(self) -> None:
         if self.added:
             rows = [(key, *self._values(key, self.column_fields)) for key in self.added]
@@ -80,11 +100,13 @@ class Documents:
             self.db.executemany(self.update_doc, rows)
 
     def _values(self, key: str, fields: list[str]) -> list[Any]:
-        """The document's `fields`, then the document itself as JSON."""
+        """The document's `fields`, the document itself as JSON, then its position."""
         doc = self.docs[key]
         assert doc is not None
         values = [doc[field] for field in fields]
         values.append(dumps(doc))
+        if self.positioned:
+            values.append(self.positions.get(key))
         return values
 
 
@@ -93,13 +115,12 @@ class Batch:
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
-        self.jobs = Documents(db, "jobs", JOB_COLUMNS, changed=("status",))
+        self.jobs = Documents(db, "jobs", JOB_COLUMNS, changed=("status",), positioned=True)
         self.experiments = Documents(db, "experiments", EXPERIMENT_COLUMNS, changed=())
         self.rows: dict[str, list[tuple[Any, ...]]] = {}
         self.results: dict[str, str | None] = {}
         """A job's results document, or None where a restart deleted it."""
         self.usage: dict[str, int] = {}
-        self.job_changes: dict[str, tuple[str, int]] = {}
         self.sums: dict[str, dict[tuple[Any, ...], list[int]]] = {}
 
     def insert(self, statement: str, *rows: tuple[Any, ...]) -> None:
@@ -122,12 +143,6 @@ class Batch:
         """Counts what a user's events stored (circuit texts, job inputs, results): the quota."""
         self.usage[user_id] = self.usage.get(user_id, 0) + stored_bytes
 
-    def job_changed(self, job_id: str, position: int) -> None:
-        """Records that the job's view changed at log position `position` (if it has one)."""
-        doc = self.jobs.get(job_id)
-        if doc is not None:
-            self.job_changes[job_id] = (doc["user_id"], position)
-
     def flush(self) -> None:
         self.experiments.flush()
         self.jobs.flush()
@@ -147,11 +162,6 @@ class Batch:
             "INSERT INTO usage (user_id, stored_bytes) VALUES (?, ?) ON CONFLICT (user_id)"
             " DO UPDATE SET stored_bytes = stored_bytes + excluded.stored_bytes",
             list(self.usage.items()),
-        )
-        self.db.executemany(
-            "INSERT INTO job_changes (job_id, user_id, position) VALUES (?, ?, ?)"
-            " ON CONFLICT (job_id) DO UPDATE SET position = excluded.position",
-            [(job_id, *change) for job_id, change in self.job_changes.items()],
         )
 
 
@@ -179,7 +189,7 @@ def timestamp_text(event: Any) -> str:
     timestamp = event.timestamp
     last = _last  # one tuple, replaced whole: projectors in other threads see a matching pair
     if last[0] is not timestamp:
-        last = _last = (timestamp, timestamp.isoformat())
+        last = _last = (timestamp, iso_text(timestamp))
     return last[1]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from qorch.domain.circuit import Circuit
 from qorch.projections import experiments
 from qorch.projections.batch import Batch, Handlers, id_text
-from qorch.projections.database import dumps
+from qorch.projections.database import dumps, narrowed
 
 
 def stored(event: Any, batch: Batch) -> None:
@@ -54,10 +54,9 @@ def list_circuits(
     limit: int = 100,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    query = "SELECT doc FROM circuits WHERE user_id = ?"
     params: list[Any] = [user_id]
-    if experiment_id is not None:
-        query += " AND experiment_id = ?"
-        params.append(experiment_id)
+    query = narrowed(
+        "SELECT doc FROM circuits WHERE user_id = ?", params, {"experiment_id = ?": experiment_id}
+    )
     query += " ORDER BY created DESC, id LIMIT ? OFFSET ?"
     return [json.loads(row[0]) for row in db.execute(query, [*params, limit, offset])]

@@ -1,9 +1,9 @@
-"""Reads for the web dashboard, and the `job_changes` view behind its live stream.
+"""Reads for the web dashboard, and the job positions behind its live stream.
 
-`job_changes` holds, per job, the log position of the last event that changed the job's view.
-The position is the notification id, so a rebuild from the log gives the same rows (replay stays
-deterministic), and a browser that reconnects with `Last-Event-ID: N` is sent exactly the jobs
-whose position is above N.
+A job's row in the jobs view holds the log position of the last event that changed what the
+dashboard shows of it (`position`). The position is the notification id, so a rebuild from the
+log gives the same rows (replay stays deterministic), and a browser that reconnects with
+`Last-Event-ID: N` is sent exactly the jobs whose position is above N.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def track(event: Any, position: int, batch: Batch) -> None:
     """Records that a job's view changed at `position` (called by the projector)."""
     kind: type = type(event)
     if changes_a_job(kind):
-        batch.job_changed(id_text(event.originator_id), position)
+        batch.jobs.moved(id_text(event.originator_id), position)
 
 
 @cache  # per event class: `issubclass` costs more than the rest of `track`
@@ -54,17 +54,15 @@ def changed_jobs(
 ) -> list[tuple[int, dict[str, Any]]]:
     """The user's jobs changed after log position `after`, oldest change first."""
     rows = db.execute(
-        "SELECT c.position, j.doc FROM job_changes c JOIN jobs j ON j.id = c.job_id"
-        " WHERE c.user_id = ? AND c.position > ? ORDER BY c.position LIMIT ?",
+        "SELECT position, doc FROM jobs WHERE user_id = ? AND position > ?"
+        " ORDER BY position LIMIT ?",
         (user_id, after, limit),
     )
     return [(int(row[0]), summary(json.loads(row[1]))) for row in rows]
 
 
 def latest_change(db: sqlite3.Connection, user_id: str) -> int:
-    row = db.execute(
-        "SELECT MAX(position) FROM job_changes WHERE user_id = ?", (user_id,)
-    ).fetchone()
+    row = db.execute("SELECT MAX(position) FROM jobs WHERE user_id = ?", (user_id,)).fetchone()
     return int(row[0] or 0)
 
 

@@ -11,6 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,8 @@ CREATE INDEX IF NOT EXISTS circuits_by_experiment ON circuits (experiment_id, cr
 CREATE INDEX IF NOT EXISTS circuits_by_user ON circuits (user_id, created);
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, user_id TEXT NOT NULL, experiment_id TEXT NOT NULL,
-    status TEXT NOT NULL, device_id TEXT NOT NULL, created TEXT NOT NULL, doc TEXT NOT NULL);
+    status TEXT NOT NULL, device_id TEXT NOT NULL, created TEXT NOT NULL, doc TEXT NOT NULL,
+    position INTEGER);
 CREATE INDEX IF NOT EXISTS jobs_by_user ON jobs (user_id, created);
 CREATE INDEX IF NOT EXISTS jobs_by_experiment ON jobs (experiment_id, created);
 CREATE TABLE IF NOT EXISTS job_inputs (job_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
@@ -42,9 +44,7 @@ CREATE TABLE IF NOT EXISTS sdk_jobs (
     job_id TEXT PRIMARY KEY, job_type TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS jobs_by_user_status ON jobs (user_id, status, created);
 CREATE INDEX IF NOT EXISTS jobs_by_user_device ON jobs (user_id, device_id, created);
-CREATE TABLE IF NOT EXISTS job_changes (
-    job_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, position INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS job_changes_by_user ON job_changes (user_id, position);
+CREATE INDEX IF NOT EXISTS jobs_by_user_change ON jobs (user_id, position);
 CREATE TABLE IF NOT EXISTS usage (user_id TEXT PRIMARY KEY, stored_bytes INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS job_usage (
     user_id TEXT NOT NULL, day TEXT NOT NULL, device_id TEXT NOT NULL,
@@ -62,6 +62,10 @@ CREATE TABLE IF NOT EXISTS set_aside (
     error TEXT NOT NULL);
 """
 # (The UPDATE in SCHEMA: views tracked as "views" before they tracked the application's name.)
+# A job's `position` is the log position of the last event that changed what the dashboard shows
+# of it (its live stream resumes from there); NULL only where no such event was seen.
+# (Positions were kept in a table of their own, `job_changes`, written beside every job's row:
+# `migrate` moves them.)
 
 VIEW_TABLES = (
     "experiments",
@@ -71,7 +75,6 @@ VIEW_TABLES = (
     "job_results",
     "job_circuits",
     "sdk_jobs",
-    "job_changes",
     "status_changes",
     "set_aside",
     "usage",
@@ -82,10 +85,21 @@ VIEW_TABLES = (
 # One encoder for every document (`json.dumps` with options builds one per call). Documents
 # are trees built from JSON, never circular: no need to check.
 ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, check_circular=False)
+# What ENCODER.encode runs, built once (`encode` builds it again for every document: an eighth
+# of the time a job's document takes).
+_ENCODE = (
+    c_make_encoder(
+        None, ENCODER.default, encode_basestring_ascii, None, ":", ",", True, False, True
+    )
+    if c_make_encoder is not None
+    else None
+)
 
 
 def dumps(doc: Any) -> str:
-    return ENCODER.encode(doc)
+    if _ENCODE is None:
+        return ENCODER.encode(doc)
+    return "".join(_ENCODE(doc, 0))
 
 
 class ViewDatabase(TrackingRecorder):
@@ -96,6 +110,7 @@ class ViewDatabase(TrackingRecorder):
         self.path = str(path)
         self._local = threading.local()
         self._rebuilding = False
+        migrate(self.connection())
         self.connection().executescript(SCHEMA)
 
     def connection(self) -> sqlite3.Connection:
@@ -178,6 +193,42 @@ class ViewDatabase(TrackingRecorder):
         if connection is not None:
             connection.close()
             self._local.connection = None
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Brings a views file written by an earlier qorch to SCHEMA's tables, in one transaction
+    (several processes may open the file at once), keeping what it holds."""
+    if not _needs_migrating(db):
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if _needs_migrating(db):  # not done meanwhile by another process
+            db.execute("ALTER TABLE jobs ADD COLUMN position INTEGER")
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'job_changes'").fetchone():
+                db.execute(
+                    "UPDATE jobs SET position ="
+                    " (SELECT c.position FROM job_changes c WHERE c.job_id = jobs.id)"
+                )
+                db.execute("DROP TABLE job_changes")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _needs_migrating(db: sqlite3.Connection) -> bool:
+    columns = [row[1] for row in db.execute("PRAGMA table_info(jobs)")]
+    return bool(columns) and "position" not in columns
+
+
+def narrowed(query: str, params: list[Any], conditions: dict[str, Any]) -> str:
+    """`query` (ending in a WHERE clause) with ` AND condition` for each condition (one `?`)
+    whose value is not None, the value appended to `params`: filters left out match anything."""
+    for condition, value in conditions.items():
+        if value is not None:
+            query += f" AND {condition}"
+            params.append(value)
+    return query
 
 
 def stored_bytes(db: sqlite3.Connection, user_id: str) -> int:

@@ -14,7 +14,7 @@ from qorch.domain.job import CLOSING, FINAL_STATUSES, STATUS_AFTER, Job
 from qorch.domain.results import failed_executions
 from qorch.projections import experiments, usage
 from qorch.projections.batch import Batch, Handlers, id_text, json_value, sql_value, timestamp_text
-from qorch.projections.database import dumps
+from qorch.projections.database import dumps, narrowed
 
 FINAL = {status.value for status in FINAL_STATUSES}
 STATUS_TEXT = {kind: status.value for kind, status in STATUS_AFTER.items()}
@@ -235,15 +235,11 @@ def list_jobs(
     limit: int = 100,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    query = "SELECT doc FROM jobs WHERE user_id = ?"
     params: list[Any] = [user_id]
-    for column, value in (
-        ("experiment_id", experiment_id),
-        ("status", status),
-        ("device_id", device_id),
-    ):
-        if value is not None:
-            query += f" AND {column} = ?"
-            params.append(value)
+    query = narrowed(
+        "SELECT doc FROM jobs WHERE user_id = ?",
+        params,
+        {"experiment_id = ?": experiment_id, "status = ?": status, "device_id = ?": device_id},
+    )
     query += " ORDER BY created DESC, id LIMIT ? OFFSET ?"
     return [json.loads(row[0]) for row in db.execute(query, [*params, limit, offset])]

@@ -21,11 +21,12 @@ import anyio
 from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.projection import Projection
 
-from qorch.adapters.log_follower import LogFollower
+from qorch.adapters.log_follower import LogFollower, notifications_after
 from qorch.domain.application import Qorch
 from qorch.projections import circuits, dashboard, experiments, jobs, sdk_jobs, status_changes
 from qorch.projections.batch import Batch, Handlers
 from qorch.projections.database import ViewDatabase
+from qorch.projections.reading import EventReader
 
 log = logging.getLogger("qorch.projector")
 HANDLERS: Handlers = {
@@ -65,6 +66,7 @@ class Projector:
     def __init__(self, app: Qorch, views: ViewDatabase) -> None:
         self.app = app
         self.views = views
+        self.reader = EventReader(app.mapper)
         self.position = views.max_tracking_id(app.name) or 0
         self._changed = anyio.Event()
 
@@ -99,7 +101,7 @@ class Projector:
         than a page of events."""
         batch = Batch(db)
         unreadable: Unread = []
-        to_domain_event = self.app.mapper.to_domain_event
+        to_domain_event = self.reader.to_domain_event
         for start in range(0, len(notifications), READ_AHEAD):
             events = []
             for notification in notifications[start : start + READ_AHEAD]:
@@ -122,7 +124,7 @@ class Projector:
             db.execute("SAVEPOINT event")
             try:
                 batch = Batch(db)
-                project(self.app.mapper.to_domain_event(notification), notification.id, batch)
+                project(self.reader.to_domain_event(notification), notification.id, batch)
                 batch.flush()
             except sqlite3.OperationalError:
                 raise
@@ -135,9 +137,7 @@ class Projector:
     def rebuild(self, page_size: int = 5000) -> int:
         """Applies the whole log from the start (for an empty view database)."""
         while True:
-            page = self.app.recorder.select_notifications(
-                start=self.position, limit=page_size, inclusive_of_start=False
-            )
+            page = notifications_after(self.app, self.position, page_size)
             if not page:
                 return self.position
             self.position = self.apply(page)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from qorch.domain.fields import from_opaque_json
 from qorch.domain.submission import SdkJob
 from qorch.projections.batch import Batch, Handlers, id_text
-from qorch.projections.database import dumps
+from qorch.projections.database import dumps, narrowed
 
 DEFAULT_JOB_TYPE = "Run"
 """Jobs submitted through /ai/... or MCP: the haiqu-sdk reads them as Run jobs."""
@@ -38,27 +38,34 @@ def get_sdk_job(db: sqlite3.Connection, job_id: str) -> dict[str, Any]:
     return doc
 
 
+class JobFilters(TypedDict, total=False):
+    job_type: str | None
+    circuit_id: str | None
+
+
+CONDITIONS = {
+    "job_type": f"COALESCE(sdk_jobs.job_type, '{DEFAULT_JOB_TYPE}') = ?",
+    "circuit_id": "jobs.id IN (SELECT job_id FROM job_circuits WHERE circuit_id = ?)",
+}
+"""What each of `JobFilters` asks of a job."""
+
+
 def list_job_ids(
     db: sqlite3.Connection,
     user_id: str,
     experiment_id: str,
     *,
-    job_type: str | None = None,
-    circuit_id: str | None = None,
     limit: int = 10,
+    **filters: Unpack[JobFilters],
 ) -> list[str]:
     """Ids of the experiment's jobs, newest first, optionally of one type or one circuit."""
-    query = (
-        "SELECT jobs.id FROM jobs LEFT JOIN sdk_jobs ON sdk_jobs.job_id = jobs.id"
-        " WHERE jobs.user_id = ? AND jobs.experiment_id = ?"
-    )
     params: list[Any] = [user_id, experiment_id]
-    if job_type is not None:
-        query += " AND COALESCE(sdk_jobs.job_type, ?) = ?"
-        params += [DEFAULT_JOB_TYPE, job_type]
-    if circuit_id is not None:
-        query += " AND jobs.id IN (SELECT job_id FROM job_circuits WHERE circuit_id = ?)"
-        params.append(circuit_id)
+    query = narrowed(
+        "SELECT jobs.id FROM jobs LEFT JOIN sdk_jobs ON sdk_jobs.job_id = jobs.id"
+        " WHERE jobs.user_id = ? AND jobs.experiment_id = ?",
+        params,
+        {CONDITIONS[name]: value for name, value in filters.items()},
+    )
     query += " ORDER BY jobs.created DESC, jobs.id LIMIT ?"
     params.append(limit)
     return [row[0] for row in db.execute(query, params)]

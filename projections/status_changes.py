@@ -32,13 +32,17 @@ from typing import Any
 
 from qorch.domain.job import JobStatus
 from qorch.projections.batch import Batch, id_text, timestamp_text
-from qorch.projections.database import dumps
+from qorch.projections.database import dumps, narrowed
 from qorch.projections.jobs import FINAL, STATUS_TEXT
 
-INSERT = (
+COLUMNS = (
     "INSERT INTO status_changes (position, user_id, job_id, experiment_id, status, status_date,"
-    " attempts, failed_executions, error_code, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " attempts, failed_executions"
 )
+INSERT = f"{COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_ERROR = f"{COLUMNS}, error_code, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+"""A change to Error, with its error (sqlite3 checks every None it is given for an adapter,
+which costs as much as the rest of the row: other rows leave the two columns out)."""
 FIXED = ("name", "run_type", "shots", "dry_run", "creation_date")
 """The job's fields no event changes, read from the jobs view (besides its id, experiment and
 device, which are columns)."""
@@ -50,6 +54,7 @@ SELECT = (
     " FROM status_changes s JOIN jobs j ON j.id = s.job_id"
 )
 MAX_LIMIT = 1000
+ERROR = JobStatus.ERROR.value  # (a member read from its class costs more than the rest of `track`)
 
 
 @dataclass(frozen=True)
@@ -75,8 +80,6 @@ def track(event: Any, position: int, batch: Batch) -> None:
     doc = batch.jobs.get(job_id)
     if doc is None:
         return
-    error = doc["error"] if status == JobStatus.ERROR else None
-    code = error.get("code") if isinstance(error, dict) else None
     row = (
         position,
         doc["user_id"],
@@ -86,10 +89,13 @@ def track(event: Any, position: int, batch: Batch) -> None:
         timestamp_text(event),
         doc["attempts"],
         doc.get("failed_executions", 0),
-        code if isinstance(code, str) else None,
-        None if error is None else dumps(error),
     )
-    batch.insert(INSERT, row)
+    error = doc["error"] if status == ERROR else None
+    if error is None:
+        batch.insert(INSERT, row)
+        return
+    code = error.get("code") if isinstance(error, dict) else None
+    batch.insert(INSERT_ERROR, (*row, code if isinstance(code, str) else None, dumps(error)))
 
 
 def changes_after(
@@ -111,9 +117,7 @@ def changes_after(
         params = [user_id]
     query += " AND s.position > ?"
     params.append(position)
-    if experiment_id is not None:
-        query += " AND s.experiment_id = ?"
-        params.append(experiment_id)
+    query = narrowed(query, params, {"s.experiment_id = ?": experiment_id})
     if statuses is not None:
         chosen = sorted(set(statuses))
         query += f" AND s.status IN ({','.join('?' * len(chosen))})"

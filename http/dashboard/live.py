@@ -1,7 +1,7 @@
 """The live stream: server-sent events of the signed-in user's job changes.
 
-Each event's id is the log position of the change (the `job_changes` view: the latest change of
-each job). A browser that reconnects (after a network drop or a server restart) sends
+Each event's id is the log position of the change (the jobs view's `position`: the latest change
+of each job). A browser that reconnects (after a network drop or a server restart) sends
 `Last-Event-ID`, and is sent every job of its user that changed after that position, then
 follows the projector (see http/sse.py, shared with `GET /events`). A response ends after
 STREAM_SECONDS; the browser reconnects at once, resuming from its last id.

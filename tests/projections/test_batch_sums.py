@@ -5,14 +5,12 @@ the same as with one write per run, however the log is cut into batches."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-from qorch.bootstrap import open_application
 from qorch.domain.application import Qorch
 from qorch.domain.budget import Budget
 from qorch.domain.execution import ActualCost
@@ -22,17 +20,9 @@ from qorch.projections.batch import timestamp_text
 from qorch.projections.database import ViewDatabase
 from qorch.projections.projector import Projector
 from qorch.projections.usage import _day, usage_rows
-from qorch.settings import Settings
 from tests.domain.factories import a_job
 
 LEASE = 30.0
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Qorch]:
-    application = open_application(Settings(data_dir=tmp_path / "data"))
-    yield application
-    application.close()
 
 
 def paid_runs(app: Qorch) -> str:

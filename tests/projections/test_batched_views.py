@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from eventsourcing.persistence import StoredEvent
 
-from qorch.bootstrap import open_application, rebuilt_views
+from qorch.bootstrap import rebuilt_views
 from qorch.domain.application import Qorch
 from qorch.domain.execution import CircuitOutcome, CostEstimate, ExecutionOutcome, ProviderJob
 from qorch.domain.job_commands import Submit
@@ -22,18 +20,10 @@ from qorch.domain.submission import SdkJob, SdkView
 from qorch.projections.database import ViewDatabase
 from qorch.projections.jobs import get_job
 from qorch.projections.projector import Projector, set_aside_events
-from qorch.settings import Settings
 from tests.conftest import BELL_QASM2, BELL_QASM3
 
 LEASE = 30.0
 Views = dict[str, list[tuple[object, ...]]]
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Qorch]:
-    application = open_application(Settings(data_dir=tmp_path / "data"))
-    yield application
-    application.close()
 
 
 def outcome(circuits: int) -> ExecutionOutcome:

@@ -8,21 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from qorch.bootstrap import open_application
 from qorch.domain.application import Qorch
 from qorch.projections.database import ViewDatabase
 from qorch.projections.jobs import get_job
 from qorch.projections.projector import Projector
 from qorch.projections.status_changes import StatusChange, changes_after
-from qorch.settings import Settings
 from tests.projections.test_batched_views import a_busy_log
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Qorch]:
-    application = open_application(Settings(data_dir=tmp_path / "data"))
-    yield application
-    application.close()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from qorch.bootstrap import open_application
 from qorch.domain.application import Qorch
 from qorch.domain.budget import Budget
 from qorch.domain.execution import ActualCost, CircuitOutcome, ExecutionOutcome
@@ -20,7 +19,6 @@ from qorch.domain.requests import RunRequest
 from qorch.projections.database import ViewDatabase
 from qorch.projections.projector import Projector
 from qorch.projections.usage import usage_rows
-from qorch.settings import Settings
 from tests.conftest import BELL_QASM2
 from tests.projections.test_job_views import LEASE, NOW, Views
 
@@ -148,13 +146,6 @@ def test_each_user_sees_only_their_own_usage(views: Views):
 
 
 # --- rebuilt from the log: the same rows however the log is cut into batches ---
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Qorch]:
-    application = open_application(Settings(data_dir=tmp_path / "data"))
-    yield application
-    application.close()
 
 
 def test_the_usage_view_rebuilt_in_any_batches_equals_the_live_one(app: Qorch, tmp_path: Path):

@@ -11,6 +11,7 @@ import pytest
 from eventsourcing.persistence import Tracking
 
 from qorch.domain.experiment import Experiment
+from qorch.projections import dashboard
 from qorch.projections.database import ViewDatabase
 from qorch.projections.experiments import list_experiments
 from qorch.projections.projector import Views
@@ -55,3 +56,35 @@ def test_views_tracked_under_their_earlier_name_are_not_projected_again(tmp_path
     earlier.close()
 
     assert ViewDatabase(path).max_tracking_id("qorch") == 42
+
+
+def test_a_views_file_that_kept_job_positions_in_a_table_of_their_own_keeps_them(tmp_path: Path):
+    path = tmp_path / "views.sqlite"
+    earlier = sqlite3.connect(path)
+    earlier.executescript(
+        """
+        CREATE TABLE jobs (
+            id TEXT PRIMARY KEY, user_id TEXT NOT NULL, experiment_id TEXT NOT NULL,
+            status TEXT NOT NULL, device_id TEXT NOT NULL, created TEXT NOT NULL,
+            doc TEXT NOT NULL);
+        CREATE TABLE job_changes (
+            job_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, position INTEGER NOT NULL);
+        INSERT INTO jobs VALUES ('j1', 'u', 'e', 'Done', 'd', '2026', '{"id": "j1"}');
+        INSERT INTO jobs VALUES ('j2', 'u', 'e', 'Queued', 'd', '2026', '{"id": "j2"}');
+        INSERT INTO job_changes VALUES ('j1', 'u', 5), ('j2', 'u', 9);
+        """
+    )
+    earlier.commit()
+    earlier.close()
+
+    views = ViewDatabase(path)
+    db = views.connection()
+
+    assert dashboard.latest_change(db, "u") == 9
+    assert [(position, job["id"]) for position, job in dashboard.changed_jobs(db, "u", 0)] == [
+        (5, "j1"),
+        (9, "j2"),
+    ]
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "job_changes" not in tables
+    assert ViewDatabase(path).dump() == views.dump()  # opened again: nothing left to migrate
