@@ -274,9 +274,19 @@ class Job(Aggregate):
         self, worker_id: str, results: dict[str, Any], cost: ActualCost | None = None
     ) -> None:
         self.check_held_by(worker_id)
+        self.record_results_json(worker_id, to_json(results).decode(), cost)
+
+    def record_results_json(
+        self, worker_id: str, results_json: str, cost: ActualCost | None = None
+    ) -> None:
+        """`results_json`: the results' JSON object as text, encoded where they were made (a
+        worker process: `qorch.domain.results.record_of`)."""
+        self.check_held_by(worker_id)
         # Results can hold millions of numbers: recorded as one JSON text, the event store's
         # transcoder and the projection handle a single string instead of walking every value.
-        self._executed(results_json=to_json(results).decode(), cost=recorded_cost(cost))
+        if not isinstance(results_json, str) or not results_json.startswith("{"):
+            raise ValueError("results must be recorded as the text of a JSON object")
+        self._executed(results_json=results_json, cost=recorded_cost(cost))
 
     @event(Executed)
     def _executed(self, results_json: str, cost: dict[str, Any] | None) -> None:

@@ -10,14 +10,20 @@ counts and uncertainties, exact probabilities), `null` where it is a number (an 
 or its standard error), `[[], []]` for a statevector — and `errors`, nested exactly like
 `quantum_results`, holds `{"code", "message"}` there and `null` where the work ran. `errors` is
 recorded only when something failed: a job without failures records what it always did.
+
+`record_of` makes all of it, JSON text included, where the outcome is: a worker process hands the
+executor one text to record instead of millions of values to unpickle, nest and encode.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from qorch.domain.execution import CircuitOutcome, ExecutionOutcome
+from pydantic_core import to_json
+
+from qorch.domain.execution import ActualCost, CircuitOutcome, ExecutionOutcome
 
 MAX_ERROR_MESSAGE = 2000
 """Characters of a provider's message kept per failed execution."""
@@ -25,6 +31,45 @@ FAILED_STATEVECTOR: list[list[float]] = [[], []]
 
 Failures = list[dict[str, Any] | None]
 """Per parameter set: the recorded error, or None where the set ran."""
+
+
+@dataclass(frozen=True)
+class OutcomeRecord:
+    """What a job records of a provider's outcome: its results as JSON text, or the error when
+    no execution ran (or the answer cannot be recorded); and what the run cost."""
+
+    results_json: str | None
+    error: dict[str, Any] | None = None
+    cost: ActualCost | None = None
+    with_parameters: bool = False
+    with_observables: bool = False
+    """The nesting the results were made for (the job's own: checked when recorded)."""
+
+
+def record_of(
+    outcome: ExecutionOutcome, *, with_parameters: bool, with_observables: bool
+) -> OutcomeRecord:
+    """The outcome as the job records it (`nest_results`, encoded); a job none of whose
+    executions ran records the first one's error instead (`total_failure`)."""
+    nesting = {"with_parameters": with_parameters, "with_observables": with_observables}
+    try:
+        failure = total_failure(outcome)
+        if failure is not None:
+            return OutcomeRecord(None, failure, outcome.cost, **nesting)
+        results = to_json(nest_results(outcome, **nesting)).decode()
+        return OutcomeRecord(results, None, outcome.cost, **nesting)
+    except ValueError as error:
+        # A provider's answer that cannot be recorded is its failure: raised instead, the job
+        # would be claimed and run again, forever.
+        return OutcomeRecord(None, unrecordable(error), None, **nesting)
+
+
+def unrecordable(error: ValueError) -> dict[str, Any]:
+    return {
+        "code": "provider_failed",
+        "message": f"the provider's answer could not be recorded: {str(error)[:500]}",
+        "retryable": False,
+    }
 
 
 def nest_results(

@@ -25,7 +25,7 @@ from qorch.domain.execution import (
     ProviderJob,
 )
 from qorch.domain.job import Job
-from qorch.domain.results import nest_results, total_failure
+from qorch.domain.results import OutcomeRecord, record_of, unrecordable
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,10 @@ class Claim:
     """The gates of all the job's circuits, as parsed."""
     control_flow: bool = False
     """Some circuit loops or branches."""
+    with_parameters: bool = False
+    with_observables: bool = False
+    """The levels the job's results have (`qorch.domain.results`): a worker process makes
+    the job's `OutcomeRecord` with them."""
 
 
 class WorkerCommands(ApplicationBase):
@@ -68,6 +72,8 @@ class WorkerCommands(ApplicationBase):
             qubits=max((c.qubits for c in circuits), default=0),
             gates=sum(c.gates for c in circuits),
             control_flow=any(c.has_control_flow for c in circuits),
+            with_parameters=job.has_parameters,
+            with_observables=job.has_observables,
         )
 
     def renew_lease(self, job_id: UUID, worker_id: str, now: float, lease_seconds: float) -> bool:
@@ -81,26 +87,34 @@ class WorkerCommands(ApplicationBase):
             job_id, lambda job: job.record_provider_job(worker_id, provider_job.as_dict())
         )
 
-    def record_results(self, job_id: UUID, worker_id: str, outcome: ExecutionOutcome) -> bool:
+    def record_results(
+        self, job_id: UUID, worker_id: str, outcome: ExecutionOutcome | OutcomeRecord
+    ) -> bool:
         """Records what ran, with an error in place of each execution that failed; a job none
-        of whose executions ran fails with the first one's error instead."""
+        of whose executions ran fails with the first one's error instead. A worker process
+        answers an `OutcomeRecord` (its results already encoded); an `ExecutionOutcome` is
+        made into one here."""
 
         def record(job: Job) -> None:
-            try:
-                failure = total_failure(outcome)
-                if failure is not None:
-                    job.record_failure(worker_id, failure, outcome.cost)
-                    return
-                results = nest_results(
-                    outcome,
+            made = outcome
+            if isinstance(made, ExecutionOutcome):
+                made = record_of(
+                    made,
                     with_parameters=job.has_parameters,
                     with_observables=job.has_observables,
                 )
-                job.record_results(worker_id, results, outcome.cost)
+            try:
+                if made.error is not None:
+                    job.record_failure(worker_id, made.error, made.cost)
+                    return
+                nesting = (made.with_parameters, made.with_observables)
+                if nesting != (job.has_parameters, job.has_observables):
+                    raise ValueError("the results were nested for another job")
+                if made.results_json is None:
+                    raise ValueError("neither results nor an error")
+                job.record_results_json(worker_id, made.results_json, made.cost)
             except ValueError as error:
-                # A provider's answer that cannot be recorded is its failure: raised instead, the
-                # job would be claimed and run again, forever.
-                job.record_failure(worker_id, _unrecordable(error))
+                job.record_failure(worker_id, unrecordable(error))
 
         return self._update_held(job_id, record)
 
@@ -167,11 +181,3 @@ class WorkerCommands(ApplicationBase):
             use_mitigation=job.use_mitigation,
             client_token=job.client_token,
         )
-
-
-def _unrecordable(error: ValueError) -> dict[str, Any]:
-    return {
-        "code": "provider_failed",
-        "message": f"the provider's answer could not be recorded: {str(error)[:500]}",
-        "retryable": False,
-    }

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import heapq
 import logging
+import shutil
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -98,6 +100,7 @@ class Executor:
         so that other workers take them over at once instead of after their lease.
 
         The log is read from the board's last checkpoint, not from its start (checkpoint.py)."""
+        self.runner.spill_dir = tempfile.mkdtemp(prefix="qorch-results-")
         try:
             self.board.has = await self.advertiser.start(self.worker_id)  # before any claim
             position = await self.checkpoints.restore(self.board)
@@ -118,6 +121,7 @@ class Executor:
                 await self._release_held()
                 await self.advertiser.withdraw(self.worker_id)
                 await self.checkpoints.save(self.board, self.follower.position)
+            shutil.rmtree(self.runner.spill_dir, ignore_errors=True)
 
     def track(self, notifications: Sequence[Notification]) -> None:
         for job_id in self.board.track(notifications):

@@ -18,6 +18,7 @@ import anyio
 import anyio.to_thread
 
 from qorch.adapters.executor.batch import is_small
+from qorch.adapters.executor.recorded import gathered, run_recorded
 from qorch.adapters.executor.remote import Record, RemoteRuns
 from qorch.adapters.executor.workers import RunInWorker, run_each
 from qorch.adapters.providers import Registry, in_worker, warm_up
@@ -28,6 +29,7 @@ from qorch.adapters.worker_limits import call_with_memory_limit, memory_limit_er
 from qorch.domain.application import Claim, Qorch
 from qorch.domain.devices import Device
 from qorch.domain.execution import ProviderError
+from qorch.domain.ports import Provider
 
 log = logging.getLogger("qorch.executor")
 
@@ -45,6 +47,9 @@ class Runner:
     vault: CredentialVault | None
     solo: set[UUID] = field(default_factory=set)
     """Jobs whose batch failed as a whole: from now on they run alone."""
+    spill_dir: str | None = None
+    """Where worker processes leave long results texts (recorded.py): the executor's own
+    directory, there while it runs."""
     cold: bool = False
     """A worker process was killed: the next local job first warms a fresh one, untimed, so its
     time limit is not spent on starting a process and importing Qiskit."""
@@ -66,10 +71,10 @@ class Runner:
             credentials = await self._credentials(claim, device)
             if device.remote:
                 return await self.remote.run(claim, device, credentials)
-            outcome = await self.run_local(
-                device.id, in_worker, provider, "run", claim.task, device, credentials
+            record = await self.run_local(
+                device.id, run_recorded, *self._run_args(claim, provider, device, credentials)
             )
-            return self.app.record_results, outcome
+            return self.app.record_results, await gathered(record)
         except ProviderError as error:
             return self.app.record_failure, without_secrets(error.as_dict(), credentials)
         except anyio.get_cancelled_exc_class():
@@ -93,7 +98,7 @@ class Runner:
         assert device is not None
         provider = self.registry.provider_of(device)
         calls: list[tuple[Callable[..., Any], tuple[Any, ...]]] = [
-            (in_worker, (provider, "run", claim.task, device, {})) for claim in claims
+            (run_recorded, self._run_args(claim, provider, device, {})) for claim in claims
         ]
         try:
             answers = await self.run_local(device.id, run_each, calls)
@@ -107,7 +112,9 @@ class Runner:
             return [(self._release, None) for _ in claims]
         assert len(answers) == len(claims)
         return [
-            (self.app.record_results, value) if ok else (self.app.record_failure, value.as_dict())
+            (self.app.record_results, await gathered(value))
+            if ok
+            else (self.app.record_failure, value.as_dict())
             for ok, value in answers
         ]
 
@@ -181,6 +188,19 @@ class Runner:
 
     def _release(self, job_id: UUID, worker_id: str, _: Any) -> bool:
         return self.app.release_job(job_id, worker_id)
+
+    def _run_args(
+        self, claim: Claim, provider: Provider, device: Device, credentials: dict[str, str]
+    ) -> tuple[Any, ...]:
+        return (
+            provider,
+            claim.task,
+            device,
+            credentials,
+            claim.with_parameters,
+            claim.with_observables,
+            self.spill_dir,
+        )
 
 
 def _failure(error: Exception, claim: Claim) -> dict[str, Any]:
