@@ -13,19 +13,43 @@ load the disk), but no transaction is committed at NORMAL, lease events (`Claime
 `LeaseRenewed`) included: a commit that a power cut takes away gives its log positions to the
 next events, while the views (their own file) and `Last-Event-ID` clients may already hold them
 (README, Design: Event store). Group commit shares the fsyncs of concurrent saves instead.
+
+The event store's reads (an aggregate's events, a page of the log, the last position) are single
+SELECTs; each thread runs them on a read-only connection of its own, without the library's
+BEGIN/ROLLBACK and pool checkout (71 µs a read against 13 µs for the SELECT alone). In WAL mode
+one statement reads one committed snapshot, and a connection that never writes never sees a
+transaction half-committed by another.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import copy
+import sqlite3
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlparse
+from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder
-from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
+from eventsourcing.persistence import (
+    ConnectionPoolClosedError,
+    JSONTranscoder,
+    Notification,
+    StoredEvent,
+)
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteFactory,
+    SQLiteTransaction,
+)
 
 from qorch.domain.errors import RequestError
 
@@ -44,14 +68,111 @@ class StoreSettings(Protocol):
 
 
 class DurableSQLiteConnectionPool(SQLiteConnectionPool):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._readers = threading.local()
+        self._open_readers: weakref.WeakSet[SQLiteConnection] = weakref.WeakSet()
+        self._readers_lock = threading.Lock()
+
     def _create_connection(self) -> SQLiteConnection:
         connection = super()._create_connection()
         if not self.is_sqlite_memory_mode:
             connection._sqlite_conn.execute("PRAGMA synchronous=FULL;")
         return connection
 
+    def reader(self) -> SQLiteConnection:
+        """This thread's read-only connection: never lent by the pool, so no writer holds it
+        (it closes when its thread ends, or with the pool)."""
+        connection: SQLiteConnection | None = getattr(self._readers, "connection", None)
+        if connection is None or connection.closed:
+            with self._readers_lock:
+                if self.closed:
+                    raise ConnectionPoolClosedError
+                connection = self._create_connection()
+                connection._sqlite_conn.execute("PRAGMA query_only=ON;")
+                # One per thread (anyio lends up to 40): a small page cache each, 1 MiB.
+                connection._sqlite_conn.execute("PRAGMA cache_size=-1024;")
+                self._open_readers.add(connection)
+            self._readers.connection = connection
+        return connection
+
+    def close(self) -> None:
+        super().close()
+        with self._readers_lock:
+            for connection in list(self._open_readers):
+                connection.close()
+
+
+class SingleStatementReads(SQLiteDatastore):
+    """A datastore for recorder methods that read with one statement: it runs it on the
+    thread's reader, outside any explicit transaction."""
+
+    def __init__(self, datastore: SQLiteDatastore) -> None:  # shares the store's pool
+        self.pool: DurableSQLiteConnectionPool = datastore.pool  # type: ignore[assignment]
+        self.single_row_tracking = datastore.single_row_tracking
+        self.originator_id_type = datastore.originator_id_type
+
+    @contextlib.contextmanager
+    def transaction(self, *, commit: bool) -> Iterator[SQLiteCursor]:
+        if commit:
+            raise TypeError("SingleStatementReads only reads")
+        connection = self.pool.reader()
+        cursor = connection.cursor()
+        try:
+            with cursor:  # closing it ends the statement's read
+                yield cursor
+        except sqlite3.Error as error:  # the library's mapping to its persistence errors
+            SQLiteTransaction(connection).__exit__(type(error), error, error.__traceback__)
+
+    def close(self) -> None:
+        """The pool is the event store's datastore's to close."""
+
+
+class SQLiteEventStore(SQLiteApplicationRecorder):
+    """The library's recorder, its single-statement reads made through SingleStatementReads."""
+
+    def __init__(self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name)
+        self._reads = self
+        if isinstance(datastore.pool, DurableSQLiteConnectionPool) and not (
+            datastore.pool.is_sqlite_memory_mode  # reads and writes share one connection there
+        ):
+            self._reads = copy.copy(self)
+            self._reads.datastore = SingleStatementReads(datastore)
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        return super(SQLiteEventStore, self._reads).select_events(
+            originator_id, gt=gt, lte=lte, desc=desc, limit=limit
+        )
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        return super(SQLiteEventStore, self._reads).select_notifications(
+            start, limit, stop, topics, inclusive_of_start=inclusive_of_start
+        )
+
+    def max_notification_id(self) -> int:
+        return super(SQLiteEventStore, self._reads).max_notification_id()
+
 
 class DurableSQLiteFactory(SQLiteFactory):
+    application_recorder_class = SQLiteEventStore
+
     def __init__(self, env):  # type: ignore[no-untyped-def]
         super().__init__(env)
         old_pool = self.datastore.pool

@@ -2,9 +2,10 @@
 long-polling: each takes the service and the caller and answers a read-model document; what is
 not the caller's is NotFound.
 
-Results and parameter sweeps can be large: the final read of a job and its presentation run in a
-worker thread, and the long-poll loop reads only the light job document, so the event loop (and
-every other client) never waits on a big JSON document.
+Results and parameter sweeps can be large: the read of a final job (or of a job's inputs) and its
+presentation run in a worker thread, and the event loop reads only the light job document (which
+answers a job still under way without the thread's hop), so the event loop (and every other
+client) never waits on a big JSON document.
 """
 
 from __future__ import annotations
@@ -64,23 +65,31 @@ async def job(
     service: Service, user: User, job_id: str, wait: float = 0.0, *, include_inputs: bool = True
 ) -> dict[str, Any]:
     """The job as the client sees it; waits up to `wait` seconds for a final status."""
-    await _wait_until_final(service, user, job_id, wait)
-    return await anyio.to_thread.run_sync(_present, service, str(user.id), job_id, include_inputs)
+    doc = await _wait_until_final(service, user, job_id, wait)
+    if doc["status"] in jobs.FINAL or include_inputs:
+        return await anyio.to_thread.run_sync(
+            _present, service, str(user.id), job_id, include_inputs
+        )
+    return present_job(doc, None)
 
 
 async def job_json(
     service: Service, user: User, job_id: str, wait: float = 0.0, *, include_inputs: bool = True
 ) -> bytes:
     """`job` encoded as JSON, its results copied as they were recorded (never parsed)."""
-    await _wait_until_final(service, user, job_id, wait)
-    return await anyio.to_thread.run_sync(
-        _present_json, service, str(user.id), job_id, include_inputs
-    )
+    doc = await _wait_until_final(service, user, job_id, wait)
+    if doc["status"] in jobs.FINAL or include_inputs:
+        return await anyio.to_thread.run_sync(
+            _present_json, service, str(user.id), job_id, include_inputs
+        )
+    return job_json_text(doc, None)
 
 
-async def _wait_until_final(service: Service, user: User, job_id: str, wait: float) -> None:
-    if wait <= 0:
-        return  # the read that follows, in a worker thread, answers NotFound just the same
+async def _wait_until_final(
+    service: Service, user: User, job_id: str, wait: float
+) -> dict[str, Any]:
+    """The light job document, once final or `wait` seconds on; what may be large (results,
+    inputs) is read afterwards in a worker thread."""
     deadline = time.monotonic() + min(wait, MAX_WAIT_SECONDS)
     while True:
         doc = jobs.get_job(service.views.connection(), str(user.id), job_id, with_inputs=False)
@@ -88,7 +97,7 @@ async def _wait_until_final(service: Service, user: User, job_id: str, wait: flo
             raise NotFound("job", job_id)
         remaining = deadline - time.monotonic()
         if doc["status"] in jobs.FINAL or remaining <= 0:
-            return
+            return doc
         await service.projector.wait_for_change(remaining)
 
 
