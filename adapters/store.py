@@ -140,18 +140,8 @@ class SQLiteEventStore(SQLiteApplicationRecorder):
             self._reads = copy.copy(self)
             self._reads.datastore = SingleStatementReads(datastore)
 
-    def select_events(
-        self,
-        originator_id: UUID | str,
-        *,
-        gt: int | None = None,
-        lte: int | None = None,
-        desc: bool = False,
-        limit: int | None = None,
-    ) -> Sequence[StoredEvent]:
-        return super(SQLiteEventStore, self._reads).select_events(
-            originator_id, gt=gt, lte=lte, desc=desc, limit=limit
-        )
+    def select_events(self, originator_id: UUID | str, **bounds: Any) -> Sequence[StoredEvent]:
+        return super(SQLiteEventStore, self._reads).select_events(originator_id, **bounds)
 
     def select_notifications(
         self,

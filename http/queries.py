@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import anyio
 from pydantic_core import to_json
@@ -31,6 +32,8 @@ from qorch.http.presenters import page_results, present_job
 from qorch.http.schemas import DeviceQuery, JobQuery, JobsQuery, Page
 from qorch.projections import circuits, experiments, jobs
 from qorch.projections.projector import set_aside_events
+
+T = TypeVar("T")
 
 log = logging.getLogger("qorch.http")
 MAX_WAIT_SECONDS = 300.0
@@ -65,24 +68,33 @@ async def job(
     service: Service, user: User, job_id: str, wait: float = 0.0, *, include_inputs: bool = True
 ) -> dict[str, Any]:
     """The job as the client sees it; waits up to `wait` seconds for a final status."""
-    doc = await _wait_until_final(service, user, job_id, wait)
-    if doc["status"] in jobs.FINAL or include_inputs:
-        return await anyio.to_thread.run_sync(
-            _present, service, str(user.id), job_id, include_inputs
-        )
-    return present_job(doc, None)
+    return await _answer(service, user, job_id, wait, include_inputs, _present, present_job)
 
 
 async def job_json(
     service: Service, user: User, job_id: str, wait: float = 0.0, *, include_inputs: bool = True
 ) -> bytes:
     """`job` encoded as JSON, its results copied as they were recorded (never parsed)."""
+    return await _answer(service, user, job_id, wait, include_inputs, _present_json, job_json_text)
+
+
+async def _answer(
+    service: Service,
+    user: User,
+    job_id: str,
+    wait: float,
+    include_inputs: bool,
+    in_thread: Callable[[Service, str, str, bool], T],
+    on_loop: Callable[[dict[str, Any], None], T],
+) -> T:
+    """A job still under way is answered from its light document, here on the event loop;
+    what may be large (results, inputs) is read in a worker thread."""
     doc = await _wait_until_final(service, user, job_id, wait)
     if doc["status"] in jobs.FINAL or include_inputs:
         return await anyio.to_thread.run_sync(
-            _present_json, service, str(user.id), job_id, include_inputs
+            in_thread, service, str(user.id), job_id, include_inputs
         )
-    return job_json_text(doc, None)
+    return on_loop(doc, None)
 
 
 async def _wait_until_final(
