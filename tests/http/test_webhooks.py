@@ -77,7 +77,13 @@ def test_a_receiver_gets_queued_running_done_signed(hooks: TestClient, receiver:
     )
     assert done["error"] is None and "quantum_results" not in done and "counts" not in done
     assert len({r.id for r in got}) == 3  # one delivery, one id, per change
+    # The receiver has answered; the deliverer records that just after.
+    deadline = time.monotonic() + 10
     listed = deliveries(ada, webhook["id"])
+    while any(d["status"] == "sending" for d in listed):
+        assert time.monotonic() < deadline, listed
+        time.sleep(0.05)
+        listed = deliveries(ada, webhook["id"])
     assert {d["id"] for d in listed} == {r.id for r in got}
     assert {(d["status"], d["attempts"], d["last_error"]) for d in listed} == {
         ("delivered", 1, None)
