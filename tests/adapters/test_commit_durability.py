@@ -4,29 +4,18 @@ the README's Design section says why a cheaper level for Claimed and LeaseRenewe
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from functools import partial
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
 from eventsourcing.sqlite import SQLiteConnection
 
-from qorch.bootstrap import open_application
 from qorch.domain.application import Qorch
 from qorch.domain.requests import RunRequest
-from qorch.settings import Settings
 from tests.conftest import BELL_QASM2
 
 FULL = 2
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Qorch]:
-    app = open_application(Settings(data_dir=tmp_path))
-    yield app
-    app.close()
 
 
 @pytest.fixture

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -17,11 +16,10 @@ import pytest
 from qorch.adapters.executor import Executor
 from qorch.adapters.executor.workers import run_each
 from qorch.adapters.worker_limits import call_with_memory_limit
-from qorch.bootstrap import open_application
 from qorch.domain.application import Qorch
 from qorch.domain.job import Job, JobStatus
 from qorch.domain.requests import RunRequest
-from tests.conftest import BELL_QASM2, settings_for
+from tests.conftest import BELL_QASM2
 
 LOOPING = (
     'OPENQASM 3.0; include "stdgates.inc"; qubit[1] q; bit[1] c; '
@@ -57,13 +55,6 @@ def _tasks(args: tuple[Any, ...]) -> list[Any]:
         elif isinstance(arg, list):
             found += [a for _, call in arg for a in call if hasattr(a, "circuits")]
     return found
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Qorch]:
-    application = open_application(settings_for(tmp_path))
-    yield application
-    application.close()
 
 
 def submit(app: Qorch, user: UUID, count: int, source: str = BELL_QASM2) -> list[UUID]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -18,12 +18,11 @@ import pytest
 from qorch.adapters.executor import Executor, recorded
 from qorch.adapters.executor.recorded import Spilled
 from qorch.adapters.worker_limits import call_with_memory_limit
-from qorch.bootstrap import open_application
 from qorch.domain.application import Qorch
 from qorch.domain.job import Job, JobStatus
 from qorch.domain.requests import RunRequest
 from qorch.domain.results import OutcomeRecord
-from tests.conftest import BELL_QASM2, settings_for
+from tests.conftest import BELL_QASM2
 
 
 class Worker:
@@ -39,13 +38,6 @@ class Worker:
         answer = function(*args)
         self.answers.append(answer)
         return answer
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Qorch]:
-    application = open_application(settings_for(tmp_path))
-    yield application
-    application.close()
 
 
 async def run_until_final(app: Qorch, executor: Executor, jobs: list[UUID]) -> None:

@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from qorch.adapters.group_commit import GroupCommit
-from qorch.bootstrap import open_application
 from qorch.domain.application import Qorch
 from qorch.domain.requests import RunRequest
-from qorch.settings import Settings
 from tests.conftest import BELL_QASM2
 
 
@@ -43,13 +40,6 @@ class CountingGate:
             self.first_started.set()
             self.release.wait(10)
         return self.insert(stored_events, **kwargs)
-
-
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Qorch]:
-    app = open_application(Settings(data_dir=tmp_path))
-    yield app
-    app.close()
 
 
 @pytest.fixture
