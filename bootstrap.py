@@ -41,8 +41,9 @@ from qorch.domain.application import Qorch
 from qorch.domain.fields import TextLimits
 from qorch.domain.requests import Limits
 from qorch.domain.webhook import Backoff
-from qorch.projections.database import ViewDatabase
+from qorch.projections.database import ViewDatabase, remove_database
 from qorch.projections.projector import Projector
+from qorch.projections.rebuild import rebuild_beside
 from qorch.settings import LIMITS, PARSER, PROVIDERS, QUOTAS, TEXT_LIMITS, Settings
 
 if TYPE_CHECKING:
@@ -223,9 +224,15 @@ def rebuilt_views(
 ) -> tuple[ViewDatabase, int]:
     """The views at `path` caught up with the whole log, and the log position they reached.
     `from_scratch`: `path` is a new file, thrown away if the rebuild fails, so it is filled
-    without a journal on disk (see `ViewDatabase.rebuilding`)."""
-    views = ViewDatabase(path)
+    without a journal on disk, on two cores where it can be (`rebuild_beside`), else by the
+    projector alone (see `ViewDatabase.rebuilding`)."""
     if not from_scratch:
+        views = ViewDatabase(path)
         return views, Projector(app, views).rebuild()
+    position = rebuild_beside(app, path)
+    if position is not None:
+        return ViewDatabase(path), position
+    remove_database(path)
+    views = ViewDatabase(path)
     with views.rebuilding():
         return views, Projector(app, views).rebuild()

@@ -247,10 +247,11 @@ def replay_views(settings: Settings) -> int:
     import gc
 
     from qorch.bootstrap import open_application, rebuilt_views
+    from qorch.projections.database import remove_database
 
     app = open_application(settings)
     rebuilt_path = settings.views_path.with_name("views.rebuilt.sqlite")
-    _remove_database(rebuilt_path)
+    remove_database(rebuilt_path)
     try:
         # A replay makes millions of short-lived objects (events, documents) and no cycles: the
         # cycle collector would only scan them, and all that was imported, again and again.
@@ -275,20 +276,14 @@ def replay_views(settings: Settings) -> int:
         rebuilt.close()
         if equal:
             print("rebuilt views equal the live views")
-            _remove_database(rebuilt_path)
+            remove_database(rebuilt_path)
             return 0
         print("live views were missing or differed: replaced them with the rebuilt views")
-        _remove_database(settings.views_path)
+        remove_database(settings.views_path)
         os.replace(rebuilt_path, settings.views_path)
         return 1
     finally:
         app.close()
-
-
-def _remove_database(path: os.PathLike[str] | str) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(f"{os.fspath(path)}{suffix}")
 
 
 def create_user(settings: Settings, name: str) -> None:

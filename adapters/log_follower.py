@@ -25,6 +25,7 @@ import asyncio
 import inspect
 import logging
 import queue
+import sqlite3
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from uuid import UUID, SafeUUID
@@ -33,6 +34,7 @@ import anyio
 from eventsourcing.persistence import Notification
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
+from qorch.adapters.store import SQLiteEventStore
 from qorch.domain.application import Qorch
 
 log = logging.getLogger("qorch.follower")
@@ -167,20 +169,62 @@ def notifications_after(app: Qorch, position: int, limit: int) -> Sequence[Notif
     name and builds each notification a field at a time: about a third of the time reading a
     log takes, and a replay reads all of it. Its rows are read here with a plain cursor."""
     recorder = app.recorder
-    if (
-        type(recorder).select_notifications is not SQLiteApplicationRecorder.select_notifications
-        or recorder.datastore.originator_id_type != "uuid"  # type: ignore[attr-defined]
-    ):
+    if not _plain(recorder):
         return recorder.select_notifications(position, limit, inclusive_of_start=False)
     assert isinstance(recorder, SQLiteApplicationRecorder)
-    with recorder.datastore.transaction(commit=False) as cursor:
+    reads = recorder._reads if isinstance(recorder, SQLiteEventStore) else recorder
+    with reads.datastore.transaction(commit=False) as cursor:
         cursor.sqlite_cursor.row_factory = None
-        cursor.execute(
-            "SELECT rowid, originator_id, originator_version, topic, state"
-            f" FROM {recorder.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?",
-            (position, limit),
-        )
+        cursor.execute(_page_select(recorder), (position, limit))
         return [_notification(*row) for row in cursor.fetchall()]
+
+
+PageReader = Callable[[int, int], list[Notification]]
+
+
+def pages_for_a_fork(app: Qorch) -> Callable[[], PageReader] | None:
+    """What a process forked from this one (which must not use this one's connections) calls to
+    read the log as `notifications_after` does, on a connection of its own; None where the log
+    is not a SQLite file."""
+    recorder = app.recorder
+    if not _plain(recorder) or recorder.datastore.pool.is_sqlite_memory_mode:  # type: ignore[attr-defined]
+        return None
+    path: str = recorder.datastore.pool.db_name  # type: ignore[attr-defined]
+    select = _page_select(recorder)  # type: ignore[arg-type]
+
+    def open_pages() -> PageReader:
+        connection = sqlite3.connect(path, isolation_level=None)
+        connection.execute("PRAGMA query_only=ON")
+
+        def page(position: int, limit: int) -> list[Notification]:
+            rows = connection.execute(select, (position, limit)).fetchall()
+            return [_notification(*row) for row in rows]
+
+        return page
+
+    return open_pages
+
+
+def _plain(recorder: object) -> bool:
+    """Whether the recorder's pages are the events table's rows as they are, ids as UUIDs."""
+    return (
+        getattr(type(recorder), "select_notifications", None) in PLAIN_PAGES
+        and recorder.datastore.originator_id_type == "uuid"  # type: ignore[attr-defined]
+    )
+
+
+def _page_select(recorder: SQLiteApplicationRecorder) -> str:
+    return (
+        "SELECT rowid, originator_id, originator_version, topic, state"
+        f" FROM {recorder.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?"
+    )
+
+
+PLAIN_PAGES = (
+    SQLiteApplicationRecorder.select_notifications,
+    SQLiteEventStore.select_notifications,
+)
+"""The recorders' page reads that read the events table as it is (no filter of their own)."""
 
 
 def _notification(

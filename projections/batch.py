@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from qorch.projections.database import dumps
+from qorch.projections.database import dumps, json_text
 from qorch.projections.reading import iso_text
 
 Handlers = dict[type, Callable[[Any, "Batch"], None]]
@@ -61,6 +61,8 @@ class Documents:
         self.changed_fields = [columns[name] for name in changed]
         self.positioned = positioned
         self.docs: dict[str, dict[str, Any] | None] = {}
+        self.carried: dict[str, dict[str, Any] | None] = {}
+        """Documents as earlier batches left them, already written or on their way (`Carried`)."""
         self.added: dict[str, None] = {}  # insertion-ordered: rows keep the log's order
         self.updated: dict[str, None] = {}
         self.positions: dict[str, int] = {}
@@ -70,12 +72,15 @@ class Documents:
         try:
             return self.docs[key]
         except KeyError:
+            if key in self.carried:
+                doc = self.docs[key] = self.carried[key]
+                return doc
             row = self.db.execute(self.select, (key,)).fetchone()
             doc = self.docs[key] = json.loads(row[0]) if row else None
             return doc
 
     def add(self, key: str, doc: dict[str, Any]) -> None:
-        if self.docs.get(key) is not None:
+        if self.docs.get(key, self.carried.get(key)) is not None:
             raise sqlite3.IntegrityError(f"UNIQUE constraint failed: {self.table}.id")
         self.docs[key] = doc
         self.added[key] = None
@@ -202,7 +207,7 @@ def json_value(value: Any) -> Any:
     event (as it would applied alone), not vanish under the next one."""
     if value is None or type(value) in SCALARS:
         return value  # always writable (and common: most costs and errors are None)
-    dumps(value)
+    json_text(value)
     return value
 
 

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 from eventsourcing.persistence import ConnectionPoolClosedError, OperationalError, StoredEvent
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 
+from qorch.adapters import log_follower
 from qorch.adapters.store import DurableSQLiteConnectionPool, SQLiteEventStore
 from qorch.bootstrap import open_application
 from qorch.domain.application import Qorch
@@ -114,3 +116,24 @@ def test_reads_fail_as_the_librarys_do(app: Qorch):
     assert reader.closed
     with pytest.raises(ConnectionPoolClosedError):
         recorder.max_notification_id()
+
+
+def test_pages_of_the_log_are_read_with_a_plain_cursor_as_the_library_reads_them(
+    app: Qorch, monkeypatch: pytest.MonkeyPatch
+):
+    """A replay reads the whole log a page at a time: the page is the rows as they are, not the
+    library's notifications built a field at a time (a third of reading the log)."""
+    events = [_event(uuid.uuid4(), 1) for _ in range(7)]
+    app.recorder.insert_events(events)
+    library = app.recorder.select_notifications(2, 4, inclusive_of_start=False)
+
+    def not_called(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the library's page read was used")
+
+    monkeypatch.setattr(SQLiteApplicationRecorder, "select_notifications", not_called)
+    page = log_follower.notifications_after(app, 2, 4)
+    assert [n.__dict__ for n in page] == [n.__dict__ for n in library]
+    assert [n.id for n in page] == [3, 4, 5, 6]
+    open_pages = log_follower.pages_for_a_fork(app)
+    assert open_pages is not None
+    assert [n.__dict__ for n in open_pages()(2, 4)] == [n.__dict__ for n in library]
