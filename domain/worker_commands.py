@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.application import LRUCache
 from eventsourcing.persistence import IntegrityError
 
 from qorch.domain.application_base import ApplicationBase
@@ -48,7 +50,18 @@ class Claim:
     the job's `OutcomeRecord` with them."""
 
 
+KEPT_CLAIMS = 256
+
+
 class WorkerCommands(ApplicationBase):
+    @cached_property
+    def _claimed(self) -> LRUCache[UUID, Job]:
+        """Jobs as this application last claimed them: the next command on one (its outcome,
+        a renewal) starts from there instead of reading the job again. Used once; a job changed
+        meanwhile makes that command's write lose on optimistic concurrency, and it is retried
+        on the job read afresh."""
+        return LRUCache(maxsize=KEPT_CLAIMS)
+
     def claim_job(
         self, job_id: UUID, worker_id: str, now: float, claimant_dead: bool, lease_seconds: float
     ) -> Claim | None:
@@ -58,11 +71,13 @@ class WorkerCommands(ApplicationBase):
             return None
         try:
             job.claim(worker_id, now, lease_seconds, claimant_dead)
-            self.save(job)
+            written = self.save(job)
         except (Conflict, IntegrityError):
             return None
+        if written:  # (inside `together` the write comes later, and may fail)
+            self._claimed.put(job.id, job)
         provider_job = ProviderJob.from_dict(job.provider_job) if job.provider_job else None
-        circuits: list[Circuit] = [self.repository.get(c) for c in job.circuit_ids]
+        circuits = [self._circuit(circuit_id) for circuit_id in job.circuit_ids]
         return Claim(
             job.id,
             self._task_for(job, circuits),
@@ -135,20 +150,35 @@ class WorkerCommands(ApplicationBase):
 
         A write that loses a race (IntegrityError) is retried on the reloaded job: the guard in
         `change` decides whether the claim is still held, so a takeover is never overwritten.
+        The first try starts from the job as claimed here, when it is kept (`_claimed`).
         """
-        for _ in range(tries):
-            job = self._find(Job, job_id)
+        for attempt in range(tries):
+            kept = self._as_claimed(job_id) if attempt == 0 else None
+            job = kept if kept is not None else self._find(Job, job_id)
             if job is None:
                 return False
             try:
                 change(job)
                 self.save(job)
             except Conflict:
+                if kept is not None:  # as claimed here: the store may know better
+                    continue
                 return False
             except IntegrityError:
                 continue
             return True
         return False
+
+    def _as_claimed(self, job_id: UUID) -> Job | None:
+        try:
+            return self._claimed.get(job_id, evict=True)
+        except KeyError:
+            return None
+
+    def _circuit(self, circuit_id: UUID) -> Circuit:
+        """The circuit, from the circuits read before when it is there (it never changes)."""
+        found = self._find(Circuit, circuit_id)
+        return found if found is not None else self.repository.get(circuit_id)
 
     def _task_for(self, job: Job, circuits: list[Circuit]) -> ExecutionTask:
         """What a provider needs to run the job: its circuits' text with their inputs."""

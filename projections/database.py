@@ -173,9 +173,7 @@ class ViewDatabase(TrackingRecorder):
 
     def insert_tracking(self, tracking: Tracking) -> None:
         """Records the position in the connection's open transaction (see `writing`)."""
-        self.connection().execute(
-            TRACKING, (tracking.application_name, tracking.notification_id)
-        )
+        self.connection().execute(TRACKING, (tracking.application_name, tracking.notification_id))
 
     def max_tracking_id(self, application_name: str) -> int | None:
         row = (

@@ -6,8 +6,10 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from types import TracebackType
+from typing import Any, cast
 
+import anyio
 import anyio.to_process
 
 from qorch.adapters.worker_limits import is_allocation_failure
@@ -47,7 +49,31 @@ def claimant_is_dead(worker_id: str | None) -> bool:
 async def run_in_process(function: Callable[..., Any], *args: Any) -> Any:
     # Simulation is CPU-bound and partly holds the GIL (transpiling): a process keeps the API
     # responsive. cancellable=True kills the worker process when a job is cancelled.
-    return await anyio.to_process.run_sync(function, *args, cancellable=True)
+    limiter = cast(anyio.CapacityLimiter, _Promptly())
+    return await anyio.to_process.run_sync(function, *args, cancellable=True, limiter=limiter)
+
+
+class _Promptly:
+    """anyio's limit on worker processes, taken without a turn of the event loop while a
+    process is free: entering the limiter itself lets every ready task run first (an API
+    answer, 0.1-0.4 ms), and only then is the job written to the worker."""
+
+    def __init__(self) -> None:
+        self.limiter = anyio.to_process.current_default_process_limiter()
+
+    async def __aenter__(self) -> None:
+        try:
+            self.limiter.acquire_nowait()
+        except anyio.WouldBlock:
+            await self.limiter.acquire()
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.limiter.release()
 
 
 def run_each(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> list[tuple[bool, Any]]:

@@ -27,6 +27,7 @@ from qorch.domain.execution import (
     ObservableSpec,
     ProviderError,
 )
+from tests.adapters.aer_runs import noted_runs
 from tests.conftest import BELL_QASM3, RY_CX, RY_MEASURED
 
 BELL_QASM2 = """OPENQASM 2.0;
@@ -324,19 +325,13 @@ def test_noisy_fake_device_shows_noise_and_builds_its_simulator_once(monkeypatch
 def test_one_simulator_run_per_job_and_one_transpile_per_circuit(monkeypatch) -> None:
     calls: Counter[str] = Counter()
     original_estimate = EstimatorV2.run
-    original_run = AerSimulator.run
 
     def counted_estimate(self: EstimatorV2, pubs: Any, **kwargs: Any) -> Any:
         calls["EstimatorV2"] += 1
         return original_estimate(self, pubs, **kwargs)
 
-    def counted_run(self: AerSimulator, circuits: Any, **kwargs: Any) -> Any:
-        if "shots" in kwargs:  # the Estimator runs its circuits without shots
-            calls["counting run"] += 1
-        return original_run(self, circuits, **kwargs)
-
     monkeypatch.setattr(EstimatorV2, "run", counted_estimate)
-    monkeypatch.setattr(AerSimulator, "run", counted_run)
+    runs = noted_runs(monkeypatch)
     transpiled: list[int] = []
     real_pass_manager = client.pass_manager_for
 
@@ -362,6 +357,8 @@ def test_one_simulator_run_per_job_and_one_transpile_per_circuit(monkeypatch) ->
         )
     )
 
+    # The Estimator runs its circuits without shots.
+    calls["counting run"] = sum(1 for _, options in runs if "shots" in options)
     assert calls == {"counting run": 1, "EstimatorV2": 1}
     assert len(transpiled) == 3
     assert len(outcome.circuits[0].counts or []) == 50
@@ -370,14 +367,7 @@ def test_one_simulator_run_per_job_and_one_transpile_per_circuit(monkeypatch) ->
 
 
 def test_statevector_run_is_one_simulator_call(monkeypatch) -> None:
-    runs: list[int] = []
-    original = AerSimulator.run
-
-    def counted(self: AerSimulator, circuits: Any, **kwargs: Any) -> Any:
-        runs.append(len(circuits))
-        return original(self, circuits, **kwargs)
-
-    monkeypatch.setattr(AerSimulator, "run", counted)
+    runs = noted_runs(monkeypatch)
 
     run_task(
         task(
@@ -387,7 +377,7 @@ def test_statevector_run_is_one_simulator_call(monkeypatch) -> None:
         )
     )
 
-    assert runs == [2]
+    assert [circuits for circuits, _ in runs] == [2]
 
 
 def test_a_parameter_removed_by_the_transpiler_still_gives_every_set() -> None:

@@ -11,6 +11,7 @@ from qorch.adapters.providers.config import ProviderConfig
 from qorch.adapters.providers.local import build
 from qorch.domain.execution import CircuitTask, ExecutionTask, ProviderError, ProviderJob
 from qorch.domain.ports import Provider
+from tests.adapters.aer_runs import noted_options
 
 BELL = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0], q[1];\n'
 MEASURED_BELL = BELL + "measure q -> c;\n"
@@ -59,16 +60,7 @@ def test_local_devices_are_never_submitted_polled_or_cancelled() -> None:
 def test_a_small_ideal_circuit_runs_on_one_aer_thread_and_a_wide_one_on_all(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from qiskit_aer import AerSimulator
-
-    seen: list[dict[str, object]] = []
-    run = AerSimulator.run
-
-    def noting(self: AerSimulator, circuits: object, **options: object) -> object:
-        seen.append(options)
-        return run(self, circuits, **options)
-
-    monkeypatch.setattr(AerSimulator, "run", noting)
+    seen = noted_options(monkeypatch)
     local = build(ProviderConfig())
     device = next(d for d in local.devices() if d.id == "aer_simulator")
     wide = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[14];\ncreg c[14];\nh q;\nmeasure q -> c;\n'

@@ -12,6 +12,7 @@ from qorch.adapters.providers.config import ProviderConfig
 from qorch.adapters.providers.local import build
 from qorch.adapters.providers.local.client import SIDE_BY_SIDE_EXPERIMENTS
 from qorch.domain.execution import CircuitTask, ExecutionOutcome, ExecutionTask, ObservableSpec
+from tests.adapters.aer_runs import noted_options
 
 RY_CX = (
     'OPENQASM 3.0;\ninclude "stdgates.inc";\ninput float a;\ninput float b;\nqubit[3] q;\n'
@@ -21,17 +22,7 @@ RY_CX = (
 
 @pytest.fixture
 def seen(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
-    from qiskit_aer import AerSimulator
-
-    noted: list[dict[str, object]] = []
-    run = AerSimulator.run
-
-    def noting(self: AerSimulator, circuits: object, **options: object) -> object:
-        noted.append({k: v for k, v in options.items() if k != "parameter_binds"})
-        return run(self, circuits, **options)
-
-    monkeypatch.setattr(AerSimulator, "run", noting)
-    return noted
+    return noted_options(monkeypatch)
 
 
 def sets(count: int) -> tuple[tuple[float, ...], ...]:

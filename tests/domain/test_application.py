@@ -192,3 +192,59 @@ def test_a_job_on_a_provider_records_its_provider_job_once_and_restarts_with_a_n
     assert again is not None and again.provider_job is None
     assert again.task.client_token == f"{recorded.id}-r2"
     assert app.credentials.open(recorded.id) == {"ionq_api_key": "k-2"}  # type: ignore[attr-defined]
+
+
+def test_the_outcome_of_a_claim_made_here_reads_nothing_again(
+    app: Qorch, monkeypatch: pytest.MonkeyPatch
+):
+    job = submitted_job(app)
+    assert app.claim_job(job.id, "w", time.time(), False, 30) is not None
+    reads: list[object] = []
+    select_events = app.events.recorder.select_events
+
+    def counted(originator_id: object, **options: object) -> object:
+        reads.append(originator_id)
+        return select_events(originator_id, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(app.events.recorder, "select_events", counted)
+
+    assert app.record_results(job.id, "w", outcome()) is True
+    assert reads == []
+    monkeypatch.undo()
+    assert app.repository.get(job.id).status is JobStatus.DONE
+
+
+def test_a_job_taken_over_elsewhere_since_its_claim_here_is_never_overwritten(
+    app: Qorch, tmp_path: Path
+):
+    job = submitted_job(app)
+    now = time.time()
+    assert app.claim_job(job.id, "first", now, False, lease_seconds=10) is not None
+    elsewhere = open_application(Settings(data_dir=tmp_path))  # another process's application
+    try:
+        assert elsewhere.claim_job(job.id, "second", now + 11, False, 10) is not None
+
+        # The claim kept here names "first"; the store, read again, says "second" holds it.
+        assert app.renew_lease(job.id, "second", now + 12, 10) is True
+        assert app.record_results(job.id, "first", outcome()) is False
+        assert app.record_results(job.id, "second", outcome()) is True
+    finally:
+        elsewhere.close()
+    types = [type(event).__name__ for event in app.events.get(job.id)]
+    assert types[-3:] == ["Claimed", "LeaseRenewed", "Executed"]
+    assert app.repository.get(job.id).worker_id == "second"
+
+
+def test_an_outcome_on_a_kept_claim_loses_to_a_change_made_elsewhere_meanwhile(
+    app: Qorch, tmp_path: Path
+):
+    job = submitted_job(app)
+    now = time.time()
+    assert app.claim_job(job.id, "first", now, False, lease_seconds=10) is not None
+    elsewhere = open_application(Settings(data_dir=tmp_path))
+    try:
+        assert elsewhere.claim_job(job.id, "second", now + 11, False, 10) is not None
+        assert app.record_results(job.id, "first", outcome()) is False
+    finally:
+        elsewhere.close()
+    assert app.repository.get(job.id).status is JobStatus.RUNNING

@@ -4,6 +4,7 @@ and owner are fixed), and what is kept never lets another user in."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from uuid import UUID
 
@@ -100,3 +101,20 @@ def test_what_is_kept_from_one_users_runs_lets_no_other_user_in(app: Qorch):
 
     assert experiment_refused.value.field == "experiment_id"
     assert circuit_refused.value.field == "circuit_ids[0]"
+
+
+def test_a_claim_reads_the_job_but_not_its_circuit_read_before(
+    app: Qorch,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    ada, experiment = ada_with_an_experiment(app)
+    request = RunRequest(experiment, circuits_qasm=["bell"], device_id="sim")
+    first = app.submit_job(ada, request)
+    assert app.claim_job(first.id, "w", time.time(), False, 30) is not None
+    job = app.submit_job(ada, request)
+    reads = reads_of(app, monkeypatch)
+
+    claim = app.claim_job(job.id, "w", time.time(), False, 30)
+
+    assert reads == [job.id]
+    assert claim is not None and [c.source for c in claim.task.circuits] == ["bell"]

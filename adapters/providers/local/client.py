@@ -114,10 +114,8 @@ def sample(plan: Plan, indices: list[int], shots: int, outcomes: list[CircuitOut
     run_options: dict[str, Any] = threads_for(plan.executor_id, circuits, experiments)
     if seed is not None:
         run_options["seed_simulator"] = seed
-    job = simulator(plan.executor_id).run(
-        circuits, parameter_binds=binds, shots=shots, **run_options
-    )
-    experiments = iter(_succeeded(job.result()))
+    result = ran(simulator(plan.executor_id), circuits, binds, shots=shots, **run_options)
+    experiments = iter(_succeeded(result))
     for i in indices:
         circuit = plan.circuits[i].circuit
         bitstrings = Bitstrings(reported_clbits(circuit), circuit.num_clbits)
@@ -128,6 +126,22 @@ def sample(plan: Plan, indices: list[int], shots: int, outcomes: list[CircuitOut
             counts.append(bitstrings.counts(measured))
         outcomes[i].counts = counts
         outcomes[i].distributions = [frequencies(c) for c in counts]
+
+
+def ran(
+    backend: AerSimulator,
+    circuits: list[QuantumCircuit],
+    binds: list[dict[Parameter, np.ndarray]],
+    **run_options: Any,
+) -> Result:
+    """`backend.run(...).result()` in this thread: `run` hands the work to Aer's own thread
+    pool and this thread waits for it, two context switches that cost a small job 0.15-0.3 ms
+    (the same circuits, options and seed: the same results)."""
+    execute = getattr(backend, "_execute_circuits_job", None)
+    if execute is None:  # an Aer without it: its public path
+        return backend.run(circuits, parameter_binds=binds, **run_options).result()
+    result: Result = execute(circuits, binds, run_options)
+    return result
 
 
 def _succeeded(result: Result) -> list[Any]:
@@ -191,7 +205,7 @@ def statevectors(plan: Plan, indices: list[int], outcomes: list[CircuitOutcome])
         binds.append(_binds(prepared))
     experiments = sum(_experiments(plan.circuits[i]) for i in indices)
     threads = threads_for(plan.executor_id, circuits, experiments)
-    result = simulator(plan.executor_id).run(circuits, parameter_binds=binds, **threads).result()
+    result = ran(simulator(plan.executor_id), circuits, binds, **threads)
     experiment = 0
     for i in indices:
         prepared = plan.circuits[i]

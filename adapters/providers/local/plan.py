@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from qorch.adapters.providers.local import client
-from qorch.adapters.providers.local.catalogue import MPS_METHOD, aer_method, find_local_device
+from qorch.adapters.providers.local.catalogue import (
+    FAKE_BACKENDS,
+    MPS_METHOD,
+    aer_method,
+    find_local_device,
+)
 from qorch.adapters.providers.local.options import (
     Mitigation,
     Options,
@@ -87,13 +92,17 @@ def prepare(task: ExecutionTask, device_id: str, max_dense_qubits: int) -> Plan:
     pass_manager = client.pass_manager_for(
         executor_id, options.optimization_level, options.seed_transpiler
     )
+    # Seeded, the passes answer the same circuit every time. Unseeded, they may not, but on an
+    # ideal simulator (no layout, no noise) each answer computes the same state: the first
+    # one serves later jobs. A noisy device's layout is drawn again for each unseeded job.
+    reuse = options.seed_transpiler is not None or executor_id not in FAKE_BACKENDS
     circuits: list[Prepared] = []
     transpile_seconds = 0.0
     for index, circuit_task in enumerate(task.circuits):
         where = f"circuits[{index}]"
         full = task.run_type == "StatevectorRun" and not circuit_task.observables
         most = full_capacity if full else capacity
-        prepared, seconds = _prepared(circuit_task, where, task, device, most, pass_manager)
+        prepared, seconds = _prepared(circuit_task, where, task, device, most, pass_manager, reuse)
         circuits.append(prepared)
         transpile_seconds += seconds
     return Plan(device, method, executor_id, options, circuits, transpile_seconds, mitigation)
@@ -106,8 +115,10 @@ def _prepared(
     device: Device,
     capacity: int,
     pass_manager: StagedPassManager,
+    reuse: bool,
 ) -> tuple[Prepared, float]:
-    """The circuit ready to execute, and the seconds its transpiling took."""
+    """The circuit ready to execute, and the seconds its transpiling took (`reuse`: the
+    transpiled circuit of an earlier job with the same source may serve)."""
     statevector = task.run_type == "StatevectorRun"
     if statevector:
         circuit, values = _statevector_circuit(circuit_task, where)
@@ -121,7 +132,9 @@ def _prepared(
         )
     specs = circuit_task.observables
     observables = pauli_operators(specs, circuit.num_qubits, where) if specs else None
-    done = transpiled(pass_manager, circuit, values, observables, where)
+    # Named by its source and what was removed from it (final measurements, or none).
+    name = (circuit_task.source, statevector or bool(specs)) if reuse else None
+    done = transpiled(pass_manager, circuit, values, observables, where, name)
     prepared = Prepared(done.isa, done.values, done.observables, circuit.num_qubits, done.shape)
     return prepared, done.seconds
 

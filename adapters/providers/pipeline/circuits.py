@@ -4,8 +4,10 @@ provider adapter (the errors name the circuit and the field, as the job will sho
 from __future__ import annotations
 
 import math
+import threading
 import time
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -149,22 +151,50 @@ class Transpiled:
     seconds: float
 
 
+REUSED_TRANSPILES = 64
+REUSED_INSTRUCTIONS = 2000
+"""At most this many transpiled circuits are kept for reuse, each of at most this many
+instructions: a small job's transpiling costs more than its simulation (0.4 ms of passes for a
+Bell circuit, in a worker woken for the job)."""
+
+_reused: OrderedDict[tuple[object, Hashable], tuple[QuantumCircuit, dict[str, int]]] = OrderedDict()
+_reusing = threading.Lock()
+
+
 def transpiled(
     manager: StagedPassManager,
     circuit: QuantumCircuit,
     values: np.ndarray,
     observables: list[SparsePauliOp] | None,
     where: str,
+    reuse: Hashable | None = None,
 ) -> Transpiled:
-    """The circuit run through `manager`, with its values and observables following it."""
+    """The circuit run through `manager`, with its values and observables following it.
+
+    `reuse` names `circuit` (its source, and how it was derived from it): an earlier answer of
+    `manager` for the same name is answered again, without running the passes. Only for a
+    manager whose answer does not matter to the results (see `local.plan`): transpiled
+    circuits are shared, never changed."""
     started = time.perf_counter()
-    try:
-        isa = manager.run(circuit)
-    except Exception as error:
-        raise ProviderError("transpile_failed", f"{where}: {error}") from error
-    seconds = time.perf_counter() - started
+    key = None if reuse is None else (manager, reuse)
+    with _reusing:
+        kept = None if key is None else _reused.get(key)
+    if kept is not None:
+        isa, shape = kept
+        seconds = time.perf_counter() - started
+    else:
+        try:
+            isa = manager.run(circuit)
+        except Exception as error:
+            raise ProviderError("transpile_failed", f"{where}: {error}") from error
+        seconds = time.perf_counter() - started
+        shape = transpiled_shape(isa)
+    if key is not None and len(circuit) <= REUSED_INSTRUCTIONS:
+        with _reusing:
+            _reused[key] = (isa, shape)  # kept, or moved last: the least recently used goes
+            _reused.move_to_end(key)
+            if len(_reused) > REUSED_TRANSPILES:
+                _reused.popitem(last=False)
     if observables is not None:
         observables = [observable.apply_layout(isa.layout) for observable in observables]
-    return Transpiled(
-        isa, values_kept_by(values, circuit, isa), observables, transpiled_shape(isa), seconds
-    )
+    return Transpiled(isa, values_kept_by(values, circuit, isa), observables, dict(shape), seconds)
