@@ -78,6 +78,13 @@ EXTRA: dict[str, Target] = {
         "simulators",
         relative=False,
     ),
+    "floor": Target("floor: Bell over HTTP, 2 commits, no orchestration, vs Aer", 3, "floor"),
+    "floor_completed": Target(
+        "floor: 1000 Bell jobs, 8 clients, completed/s vs direct Aer", 0.5, "floor", at_most=False
+    ),
+    "floor_accepted": Target(
+        "floor: the same, accepted/s", 1000, "floor", at_most=False, relative=False
+    ),
 }
 
 

@@ -57,6 +57,7 @@ BENCHMARKS: dict[str, Bench] = {
     "status": Bench("bench_status"),
     "qasm": Bench("bench_qasm"),
     "simulators": Bench("bench_simulators", polls=True),
+    "floor": Bench("bench_floor"),
 }
 # Longer runs (minutes each): only with --only NAME, never in the default set.
 OPT_IN: dict[str, Bench] = {
