@@ -63,6 +63,20 @@ cx q[0], q[1];
 """
 """One parameter; no measurements (for observables)."""
 
+RY_RX = """OPENQASM 3.0;
+include "stdgates.inc";
+input float[64] phi;
+input float[64] alpha;
+qubit[2] q;
+bit[2] c;
+ry(phi) q[1];
+rx(alpha) q[0];
+cx q[1], q[0];
+t q[0];
+c = measure q;
+"""
+"""Two parameters declared phi before alpha: binding follows the sorted order (alpha, phi)."""
+
 
 def settings_for(data_dir: Path) -> Settings:
     return Settings(

@@ -28,7 +28,7 @@ from qorch.domain.execution import (
     ProviderError,
 )
 from tests.adapters.aer_runs import noted_runs
-from tests.conftest import BELL_QASM3, RY_CX, RY_MEASURED
+from tests.conftest import BELL_QASM3, RY_CX, RY_MEASURED, RY_RX
 
 BELL_QASM2 = """OPENQASM 2.0;
 include "qelib1.inc";
@@ -47,19 +47,6 @@ x q[0];
 c = measure q;
 """
 
-# Declared phi before alpha: binding must follow the sorted order (alpha, phi).
-RY_RX = """OPENQASM 3.0;
-include "stdgates.inc";
-input float[64] phi;
-input float[64] alpha;
-qubit[2] q;
-bit[2] c;
-ry(phi) q[1];
-rx(alpha) q[0];
-cx q[1], q[0];
-t q[0];
-c = measure q;
-"""
 
 OBSERVABLES = (
     ObservableSpec(("ZZ",), (1.0,)),

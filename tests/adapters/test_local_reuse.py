@@ -16,21 +16,9 @@ from qorch.adapters.providers.config import ProviderConfig
 from qorch.adapters.providers.local import build, client
 from qorch.adapters.providers.pipeline import circuits as pipeline
 from qorch.domain.execution import CircuitTask, ExecutionOutcome, ExecutionTask, ObservableSpec
-from tests.conftest import BELL_QASM3, RY_CX
+from tests.conftest import BELL_QASM3, RY_CX, RY_RX
 
 LOCAL = build(ProviderConfig())
-RY_RX = """OPENQASM 3.0;
-include "stdgates.inc";
-input float[64] phi;
-input float[64] alpha;
-qubit[2] q;
-bit[2] c;
-ry(phi) q[1];
-rx(alpha) q[0];
-cx q[1], q[0];
-t q[0];
-c = measure q;
-"""
 SETS = ((0.4, 2.0), (1.1, -0.7), (3.0, 0.2))
 OBSERVABLES = (ObservableSpec(("ZZ", "XI"), (1.0, 0.5)),)
 
