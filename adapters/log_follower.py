@@ -93,17 +93,27 @@ class LogFollower:
         self.position = 0
         # (the position the producing subscription started after, notification)
         self._received: queue.SimpleQueue[tuple[int, Notification]] = queue.SimpleQueue()
+        self._saved: queue.SimpleQueue[Notification] = queue.SimpleQueue()
+        """What saves made in this process recorded (`_take_saved`)."""
 
     async def follow(self, position: int, handle: Handler) -> None:
         """Hands every notification after `position` to `handle`, in order, forever."""
         self.position = position
         self.wakeup.bind()
-        self.app.listeners.append(self.wakeup.set)
+        self.app.listeners.append(self._heard)
         subscriber = _Subscriber(self) if self.subscribe else None
         try:
             while True:
                 pushed = self._take_received()
-                if pushed is None:  # nothing pushed: read the log itself
+                saved = self._take_saved() if pushed is None else None
+                if saved is not None:  # what saves made here recorded, after the position
+                    page, head, more = saved
+                    if page:
+                        await self._hand(page, handle)
+                    self.position = max(self.position, head)
+                    if more:
+                        continue  # read
+                elif pushed is None:  # nothing pushed: read the log itself
                     page, head = await anyio.to_thread.run_sync(self._read_after, self.position)
                     if page:
                         await self._hand(page, handle)
@@ -115,9 +125,44 @@ class LogFollower:
                     continue
                 await self.wakeup.wait(self.catch_up_interval if subscriber else self.poll_interval)
         finally:
-            self.app.listeners.remove(self.wakeup.set)
+            self.app.listeners.remove(self._heard)
             if subscriber is not None:
                 subscriber.stop()
+
+    def _heard(self, notifications: Sequence[Notification]) -> None:
+        """A save made in this process (any thread) recorded `notifications`."""
+        for notification in notifications:
+            self._saved.put(notification)
+        self.wakeup.set()
+
+    def _take_saved(self) -> tuple[list[Notification], int, bool] | None:
+        """What saves made here recorded right after the position, without reading the log:
+        the page of this follower's topics, the position it reaches, and whether more was
+        recorded after it (to be read). None when they do not follow on from the position
+        (another process wrote in between, or saves in other threads notified out of order):
+        the log is read instead."""
+        saved = []
+        while True:
+            try:
+                saved.append(self._saved.get_nowait())
+            except queue.Empty:
+                break
+        saved.sort(key=lambda notification: notification.id)
+        run: list[Notification] = []
+        position = self.position
+        for notification in saved:
+            if notification.id <= position:
+                continue  # read already
+            if notification.id != position + 1 or len(run) == self.page_size:
+                break
+            run.append(notification)
+            position = notification.id
+        if not run:
+            return None
+        more = saved[-1].id > position
+        if self.topics:
+            return [n for n in run if n.topic in self.topics], position, more
+        return run, position, more
 
     async def _hand(self, page: Sequence[Notification], handle: Handler) -> None:
         result = handle(page)

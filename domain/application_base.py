@@ -15,7 +15,12 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, LRUCache
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, MapperDeserialisationError, Recording
+from eventsourcing.persistence import (
+    IntegrityError,
+    MapperDeserialisationError,
+    Notification,
+    Recording,
+)
 
 from qorch.domain.circuit import Circuit, CircuitFacts
 from qorch.domain.devices import Device
@@ -73,8 +78,9 @@ class ApplicationBase(Application[UUID]):
         self.check_options = check_options
         self.credentials: CredentialHolder = credentials or HoldNothing()
         self.limits = limits or Limits()
-        self.listeners: list[Callable[[int], None]] = []
-        """Called with the log position of every save made here (wakes local followers)."""
+        self.listeners: list[Callable[[list[Notification]], None]] = []
+        """Called with what every save made here recorded, in log order (wakes local
+        followers, which need not read it again)."""
         self._saving = threading.local()
         self._circuits: LRUCache[UUID, Circuit] = LRUCache(maxsize=KEPT_CIRCUITS)
         """Circuits read before: a circuit never changes once stored (`Stored` is its only
@@ -112,9 +118,9 @@ class ApplicationBase(Application[UUID]):
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
         if recordings:
-            position = recordings[-1].notification.id
+            notifications = [recording.notification for recording in recordings]
             for listener in self.listeners:
-                listener(position)
+                listener(notifications)
 
     def _device(self, device_id: str) -> Device:
         device = self.find_device(device_id)

@@ -180,7 +180,7 @@ async def test_a_job_whose_claimant_died_while_no_executor_ran_is_claimed_again(
 
     assert worker.handed == [job]
     assert events_of(app, job).count("Claimed") == 2
-    assert min(reads.positions) > checkpoint
+    assert all(position > checkpoint for position in reads.positions)
 
 
 @pytest.mark.anyio
@@ -203,7 +203,8 @@ async def test_events_of_no_job_recorded_after_the_last_jobs_do_not_hold_the_exe
     read = set(reads.positions)
     assert worker.handed == [job]
     assert running.checkpoints.saved == head(app)  # past the users, not at the job's last event
-    assert read == {
+    # Only the job's events were read (those saved here may have been seen without a read).
+    assert read <= {
         event.id for event in app.recorder.select_notifications(1, 99, topics=JOB_TOPICS)
     }
 
