@@ -107,9 +107,9 @@ class LogFollower:
                 pushed = self._take_received()
                 saved = self._take_saved() if pushed is None else None
                 if saved is not None:  # what saves made here recorded, after the position
-                    page, head, more = saved
-                    if page:
-                        await self._hand(page, handle)
+                    run, head, more = saved
+                    if run:
+                        await self._hand(run, handle)
                     self.position = max(self.position, head)
                     if more:
                         continue  # read

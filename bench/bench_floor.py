@@ -77,7 +77,7 @@ def serve(port: int, path: str) -> None:
     async def enqueue(request: Request) -> JSONResponse:
         """Throughput: the job made durable and queued for the runner."""
         answer = await submit(request)
-        queued.put_nowait(int(json.loads(answer.body)["id"]))
+        queued.put_nowait(int(json.loads(bytes(answer.body))["id"]))
         return answer
 
     def execute(job_id: int) -> None:

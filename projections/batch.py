@@ -62,7 +62,10 @@ class Documents:
         self.positioned = positioned
         self.docs: dict[str, dict[str, Any] | None] = {}
         self.carried: dict[str, dict[str, Any] | None] = {}
-        """Documents as earlier batches left them, already written or on their way (`Carried`)."""
+        """Documents as earlier batches left them, already written or on their way
+        (projections/rebuild.py)."""
+        self.only: Callable[[str], bool] | None = None
+        """Raises for a document the batch must not touch (a rebuild's part)."""
         self.added: dict[str, None] = {}  # insertion-ordered: rows keep the log's order
         self.updated: dict[str, None] = {}
         self.positions: dict[str, int] = {}
@@ -72,6 +75,8 @@ class Documents:
         try:
             return self.docs[key]
         except KeyError:
+            if self.only is not None:
+                self.only(key)
             if key in self.carried:
                 doc = self.docs[key] = self.carried[key]
                 return doc
@@ -80,6 +85,8 @@ class Documents:
             return doc
 
     def add(self, key: str, doc: dict[str, Any]) -> None:
+        if self.only is not None:
+            self.only(key)
         if self.docs.get(key, self.carried.get(key)) is not None:
             raise sqlite3.IntegrityError(f"UNIQUE constraint failed: {self.table}.id")
         self.docs[key] = doc

@@ -15,6 +15,7 @@ the transaction back; later writes are ignored and the next answer is the error.
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -188,6 +189,7 @@ class _Writer:
 
 def serve(fds: list[int]) -> None:
     """The writer process: the first projector's connection, then the others'."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the projectors: this sees EOF
     first, *others = (Connection(fd) for fd in fds)
     _Writer(first, others).serve()
 
