@@ -117,11 +117,13 @@ class Executor:
                 await self._dispatch_forever(tg)
         finally:
             self.stopping = True
-            with anyio.CancelScope(shield=True):
-                await self._release_held()
-                await self.advertiser.withdraw(self.worker_id)
-                await self.checkpoints.save(self.board, self.follower.position)
-            shutil.rmtree(self.runner.spill_dir, ignore_errors=True)
+            try:
+                with anyio.CancelScope(shield=True):
+                    await self._release_held()
+                    await self.advertiser.withdraw(self.worker_id)
+                    await self.checkpoints.save(self.board, self.follower.position)
+            finally:  # (also when the store is already closed)
+                shutil.rmtree(self.runner.spill_dir, ignore_errors=True)
 
     def track(self, notifications: Sequence[Notification]) -> None:
         for job_id in self.board.track(notifications):

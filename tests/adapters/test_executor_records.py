@@ -130,3 +130,22 @@ async def test_a_results_file_no_one_read_back_is_removed_when_the_executor_stop
         tg.cancel_scope.cancel()
     assert seen == [left]
     assert not directory.exists()
+
+
+@pytest.mark.anyio
+async def test_the_results_directory_is_removed_even_when_stopping_fails(
+    app: Qorch, monkeypatch: pytest.MonkeyPatch
+):
+    executor = Executor(app, concurrency=1, lease_seconds=5, poll_interval=0.05)
+
+    async def store_gone(*args: object) -> None:
+        raise RuntimeError("the store was closed first")
+
+    monkeypatch.setattr(executor.checkpoints, "save", store_gone)
+    with pytest.RaisesGroup(pytest.RaisesExc(RuntimeError, match="closed first")):  # noqa: PT012
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(executor.run)
+            await anyio.sleep(0.2)
+            tg.cancel_scope.cancel()
+    assert executor.runner.spill_dir is not None
+    assert not Path(executor.runner.spill_dir).exists()
