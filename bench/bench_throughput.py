@@ -5,8 +5,10 @@ accepted/s (submits answered / wall time of the submission phase), completed/s (
 submit until every job is Done, watched with GET /jobs?status=Queued|Running&limit=1 and then
 verified by listing all jobs of the experiment), submit latency p50/p99, non-2xx answers (must be
 0) and jobs not Done (must be 0). The baseline is the rate of sequential direct
-`AerSimulator().run(bell, shots=100).result()` calls in this process. Targets: completed/s at
-least 0.5x the baseline; accepted/s at least 1000/s.
+`AerSimulator().run(bell, shots=100).result()` calls in this process, the fastest of three runs
+(two before the server starts, one after it stops: Aer's default threads make a single run swing
+two-fold on a shared 2-core machine). Targets: completed/s at least 0.5x the baseline;
+accepted/s at least 1000/s.
 
     .venv/bin/python bench/bench_throughput.py [--quick] [--jobs N] [--poll-interval S]
 """
@@ -152,10 +154,12 @@ def run(quick: bool = False, jobs: int | None = None, poll_interval: str | None 
     jobs = jobs or (200 if quick else 1000)
     jobs -= jobs % CLIENTS
     title(f"(c) Throughput: {jobs} Bell jobs ({SHOTS} shots), {CLIENTS} concurrent clients")
-    baseline = direct_rate(jobs)
+    rates = [direct_rate(jobs) for _ in range(2)]
     single = direct_rate(jobs, max_parallel_threads=1)
     with served(poll_interval) as server:
         submissions, settled, found = asyncio.run(measure(server, jobs))
+    rates.append(direct_rate(jobs))  # the fastest of three counts: Aer's threads are noisy here
+    baseline = max(rates)
     submit_seconds = submissions.last_answered - submissions.first_sent
     total_seconds = settled - submissions.first_sent
     accepted = len(submissions.job_ids) / submit_seconds
@@ -164,7 +168,8 @@ def run(quick: bool = False, jobs: int | None = None, poll_interval: str | None 
     problems = [f"non-2xx or failed submit: {f}" for f in submissions.failures]
     problems += [f"job {i} is {found.get(i)}, not Done" for i in not_done]
     p50, p99 = p50_p99(submissions.latencies)
-    print(f"    direct Aer runs, sequential       {baseline:8.1f} jobs/s (baseline)")
+    tried = ", ".join(f"{rate:.0f}" for rate in rates)
+    print(f"    direct Aer runs, sequential       {baseline:8.1f} jobs/s (baseline; of {tried})")
     print(f"    direct Aer, 1 thread, sequential  {single:8.1f} jobs/s (reference)")
     print(
         f"    qorch accepted                    {accepted:8.1f} jobs/s "
