@@ -8,11 +8,10 @@ from uuid import UUID
 
 import pytest
 
-from qorch.adapters.executor import Executor
 from qorch.domain.application import Qorch
 from qorch.domain.job import Job, JobStatus
 from qorch.domain.requests import RunRequest
-from tests.adapters.test_executor_records import Worker, run_until_final
+from tests.adapters.test_executor_batches import Worker, executor_for, run_until_final
 from tests.conftest import BELL_QASM2
 
 
@@ -32,16 +31,8 @@ async def test_a_job_whose_device_left_the_catalogue_fails_as_unknown_device(
         lambda device_id: None if device_id == "aer_simulator" else find_device(device_id),
     )
     worker = Worker()
-    executor = Executor(
-        app,
-        concurrency=1,
-        lease_seconds=5,
-        poll_interval=0.05,
-        run_in_worker=worker,
-        batch_size=batch_size,
-    )
 
-    await run_until_final(app, executor, jobs)
+    await run_until_final(app, executor_for(app, worker, batch_size), jobs)
 
     for job_id in jobs:
         job = app.find_job(job_id)
@@ -50,4 +41,4 @@ async def test_a_job_whose_device_left_the_catalogue_fails_as_unknown_device(
         assert isinstance(failed, Job.Failed)
         assert failed.error["code"] == "unknown_device"
         assert "left the catalogue" in failed.error["message"]
-    assert [answer for answer in worker.answers if answer is not None] == []  # (a warm-up)
+    assert worker.calls == []  # no job ran
