@@ -11,6 +11,7 @@ import math
 import os
 import pickle
 import time
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -68,10 +69,13 @@ def task_for(
     device_id: str,
     *circuits: CircuitTask,
     shots: int = 1000,
-    token: str = "job-1",
+    token: str | None = None,
     options: dict[str, object] | None = None,
     mitigate: bool = False,
 ) -> ExecutionTask:
+    # A token of its own: the adapter remembers submits per (API URL, token) in this process,
+    # and a later test's fake may get an earlier one's port (and so its URL).
+    token = token or f"job-{uuid.uuid4()}"
     return ExecutionTask(
         job_id=token,
         device_id=device_id,
@@ -146,7 +150,7 @@ def test_bell_on_the_simulator_through_the_real_client(fake: FakeIonQ) -> None:
     (post,) = fake.requests_to("POST", "/v0.4/jobs")
     assert post.body["type"] == "ionq.circuit.v1" and post.body["backend"] == "simulator"
     assert post.body["input"]["gateset"] == "qis" and post.body["shots"] == 1000
-    assert post.body["metadata"]["qorch_token"] == "job-1"
+    assert post.body["metadata"]["qorch_token"] == task.client_token
     # The backend was sized at the configured URL (the fake), not at IonQ's default...
     assert fake.requests_to("GET", "/v0.4/backends/simulator")
     # ...and qiskit-ionq's environment variable was never touched.
