@@ -19,6 +19,8 @@ from typing import Any
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from pydantic_core import PydanticSerializationError, to_json
 
+from qorch.projections.view_writer import SETUP as REBUILDING
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tracking (name TEXT PRIMARY KEY, position INTEGER NOT NULL);
 UPDATE tracking SET name = 'qorch' WHERE name = 'views';
@@ -154,13 +156,10 @@ class ViewDatabase(TrackingRecorder):
         again from the log (`qorch replay`). A batch can still be rolled back to its savepoint
         (the journals are kept, in memory)."""
         db = self.connection()
-        indexes = db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql NOT NULL")
-        for (name,) in indexes.fetchall():
-            db.execute(f"DROP INDEX {name}")
-        db.execute("PRAGMA journal_mode=MEMORY")
-        db.execute("PRAGMA synchronous=OFF")
-        db.execute("PRAGMA temp_store=MEMORY")  # where savepoints keep what they would undo
-        db.execute("PRAGMA cache_size=-262144")  # KiB
+        for statement in index_drops(db):
+            db.execute(statement)
+        for pragma in REBUILDING:
+            db.execute(pragma)
         db.execute("BEGIN IMMEDIATE")
         self._rebuilding = True
         try:
@@ -196,6 +195,12 @@ class ViewDatabase(TrackingRecorder):
         if connection is not None:
             connection.close()
             self._local.connection = None
+
+
+def index_drops(db: sqlite3.Connection) -> list[str]:
+    """The statements that drop the views' secondary indexes (SCHEMA creates them again)."""
+    indexes = db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql NOT NULL")
+    return [f"DROP INDEX {name}" for (name,) in indexes.fetchall()]
 
 
 def remove_database(path: os.PathLike[str] | str) -> None:

@@ -38,7 +38,7 @@ from qorch.domain.budget import Budget
 from qorch.domain.experiment import Experiment
 from qorch.domain.job import Job
 from qorch.projections.batch import Batch, id_text
-from qorch.projections.database import SCHEMA, TRACKING, ViewDatabase
+from qorch.projections.database import SCHEMA, TRACKING, ViewDatabase, index_drops
 from qorch.projections.projector import READ_AHEAD, project
 from qorch.projections.reading import EventReader
 from qorch.projections.view_writer import Statements, ViewWriter, WriterProcess
@@ -58,10 +58,7 @@ def rebuild_beside(app: Qorch, path: Path, page_size: int = PAGE) -> int | None:
     second = 0
     try:
         views = ViewDatabase(path)  # the tables
-        indexes = views.connection().execute(
-            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql NOT NULL"
-        )
-        drop = [f"DROP INDEX {name}" for (name,) in indexes.fetchall()]  # built at the end
+        drop = index_drops(views.connection())  # built again at the end
         views.close()
         open_pages = pages_for_a_fork(app) if hasattr(os, "fork") else None
         writer = WriterProcess(str(path), drop, others=0 if open_pages is None else 1)

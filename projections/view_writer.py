@@ -27,9 +27,10 @@ Statements = list[tuple[str, list[tuple[Any, ...]]]]
 SETUP = (
     "PRAGMA journal_mode=MEMORY",  # a file thrown away if the rebuild fails needs no journal
     "PRAGMA synchronous=OFF",
-    "PRAGMA temp_store=MEMORY",
+    "PRAGMA temp_store=MEMORY",  # where savepoints keep what they would undo
     "PRAGMA cache_size=-262144",  # KiB: the whole new file stays in memory until it is written
 )
+"""How a new views file is filled (here, and by `ViewDatabase.rebuilding` in one process)."""
 
 
 class WriterFailed(Exception):
